@@ -1,0 +1,6 @@
+import type { CommandModule } from 'yargs';
+import { infoCommand } from './info.ts';
+
+// One line per command; each module holds only argument parsing and printing.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const commands: CommandModule<any, any>[] = [infoCommand];

@@ -1,0 +1,41 @@
+/**
+ * The `bitnet` command line: one yargs module per command in ./commands, no logic here beyond
+ * dispatch and the error policy: an InputError (bad file, flag or config) prints one line and exits 2;
+ * anything else is a bug and prints its stack.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { isInputError } from '../errors.ts';
+import { commands } from './commands/index.ts';
+
+const debug = process.argv.includes('--debug');
+
+function fail(e: unknown): never {
+  if (isInputError(e) && !debug) {
+    process.stderr.write(`bitnet: ${e.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`bitnet: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+}
+
+try {
+  let cli = yargs(hideBin(process.argv))
+    .scriptName('bitnet')
+    .usage('$0 <command> [options]')
+    .option('debug', { type: 'boolean', describe: 'print stack traces for input errors too', global: true })
+    .strict()
+    .demandCommand(1, 'name a command (bitnet --help lists them)')
+    .recommendCommands()
+    .help()
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .fail((msg, err) => {
+      if (err) fail(err);
+      process.stderr.write(`bitnet: ${msg}\n`);
+      process.exit(2);
+    });
+  for (const c of commands) cli = cli.command(c);
+  await cli.parseAsync();
+} catch (e) {
+  fail(e);
+}

@@ -1,0 +1,3 @@
+export * from './model.ts';
+export * from './train.ts';
+export * from './parse.ts';
