@@ -17,6 +17,8 @@ export const LrSchedule = z.discriminatedUnion('kind', [
     kind: z.literal('two_stage'),
     peak: z.number().positive(),
     peak2: z.number().positive(),
+    /** LR at the end of stage 1 (linear decay from peak); absent = flat at peak. */
+    end1: z.number().positive().optional(),
     warmup: z.number().int().min(0),
     split: z.number().gt(0).lt(1).default(0.5),
     min_ratio: z.number().min(0).max(1).default(0.0),
