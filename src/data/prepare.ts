@@ -1,0 +1,142 @@
+/**
+ * `bitnet prepare`: corpus -> tokenizer + token shards + statistics, in data/NAME/:
+ *
+ *   tokenizer.json   the tokenizer (see tokenizer/json.ts)
+ *   train.arrow      token shard of the training documents (see format/shards.ts)
+ *   val.arrow        token shard of the validation documents
+ *   stats.json       counts per split (see stats.ts)
+ *
+ * The BPE is trained on the training documents only. Everything is written into a temporary sibling
+ * directory that replaces NAME at the end, so a failure or a kill never leaves partial output, and
+ * the files are byte-identical across runs (no timestamps, no timings).
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../errors.ts';
+import { withTempDir, writeFileAtomic } from '../format/atomic.ts';
+import { writeShard, type Shard } from '../format/shards.ts';
+import { loadCorpus, type Document } from './corpus.ts';
+import { splitDocuments } from './split.ts';
+import type { PreparedStats, SplitStats } from './stats.ts';
+import { ByteTokenizer, MAX_VOCAB, tokenizerFileText, trainBpe, type Tokenizer } from './tokenizer/index.ts';
+
+export interface PrepareOptions {
+  /** Bundled corpus name or a file path; default "moby-dick". */
+  corpus?: string;
+  tokenizer?: 'byte' | 'bpe';
+  /** Default 4096 for BPE; the byte tokenizer has exactly 257. */
+  vocabSize?: number;
+  /** Fraction of documents held out, in (0, 1); default 0.1. */
+  valFraction?: number;
+  /** Output directory; default data/<corpus name>. */
+  out?: string;
+}
+
+export interface PrepareResult {
+  out: string;
+  stats: PreparedStats;
+  seconds: number;
+}
+
+export const DEFAULT_VOCAB = 4096;
+
+function checkOptions(o: PrepareOptions): { kind: 'byte' | 'bpe'; vocabSize: number; valFraction: number } {
+  const kind = o.tokenizer ?? 'bpe';
+  if (kind !== 'byte' && kind !== 'bpe') throw new InputError('--tokenizer', `expected byte or bpe, got "${kind}"`);
+  const vocabSize = o.vocabSize ?? (kind === 'bpe' ? DEFAULT_VOCAB : 257);
+  if (kind === 'byte') {
+    if (vocabSize !== 257) throw new InputError('--vocab-size', `the byte tokenizer has exactly 257 ids (256 bytes + <|endoftext|>), got ${vocabSize}`);
+  } else if (!Number.isInteger(vocabSize) || vocabSize < 258 || vocabSize > MAX_VOCAB) {
+    throw new InputError('--vocab-size', `must be an integer from 258 (256 bytes + 1 merge + <|endoftext|>) to ${MAX_VOCAB}, got ${vocabSize}`);
+  }
+  const valFraction = o.valFraction ?? 0.1;
+  if (!(valFraction > 0 && valFraction < 1)) throw new InputError('--val-fraction', `must be between 0 and 1 (exclusive), got ${valFraction}`);
+  return { kind, vocabSize, valFraction };
+}
+
+/** Refuses to replace something that is not a previous prepare's output (or an empty directory). */
+function checkOut(out: string): void {
+  if (!existsSync(out)) return;
+  if (!statSync(out).isDirectory()) throw new InputError('--out', `${out} exists and is not a directory`);
+  const entries = readdirSync(out);
+  if (entries.length > 0 && !entries.includes('stats.json')) throw new InputError('--out', `${out} is not empty and holds no stats.json; not replacing it`);
+}
+
+function countCodePoints(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xdc00 && c <= 0xdfff && i > 0) {
+      const p = text.charCodeAt(i - 1);
+      if (p >= 0xd800 && p <= 0xdbff) n--;
+    }
+  }
+  return n;
+}
+
+/** Encodes documents into one shard: each document's tokens then eos; doc_start marks first tokens. */
+export function encodeDocuments(tok: Tokenizer, docs: readonly Document[]): { shard: Shard; stats: SplitStats } {
+  const parts = docs.map((d) => tok.encode(d.text));
+  const total = parts.reduce((s, p) => s + p.length + 1, 0);
+  const tokens = new Int32Array(total);
+  const docStart = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    docStart[o] = 1;
+    tokens.set(p, o);
+    o += p.length;
+    tokens[o++] = tok.eosId;
+  }
+  let characters = 0;
+  let bytes = 0;
+  for (const d of docs) {
+    characters += countCodePoints(d.text);
+    bytes += Buffer.byteLength(d.text, 'utf8');
+  }
+  return { shard: { tokens, docStart, eosId: tok.eosId }, stats: { documents: docs.length, characters, bytes, tokens: total, bytes_per_token: total > 0 ? bytes / total : 0 } };
+}
+
+export async function prepare(opts: PrepareOptions = {}): Promise<PrepareResult> {
+  const t0 = performance.now();
+  const { kind, vocabSize, valFraction } = checkOptions(opts);
+  const corpus = await loadCorpus(opts.corpus ?? 'moby-dick');
+  const out = opts.out ?? path.join('data', corpus.name);
+  checkOut(out);
+  const { train, val } = splitDocuments(corpus.documents, valFraction);
+  if (train.length === 0 || val.length === 0) throw new InputError(corpus.source, 'too little text to split into train and validation');
+
+  let tok: Tokenizer;
+  let stoppedEarly = false;
+  if (kind === 'bpe') {
+    const r = trainBpe(
+      train.map((d) => d.text),
+      vocabSize,
+    );
+    tok = r.tokenizer;
+    stoppedEarly = r.stoppedEarly;
+  } else {
+    tok = new ByteTokenizer();
+  }
+  const tr = encodeDocuments(tok, train);
+  const va = encodeDocuments(tok, val);
+  const stats: PreparedStats = {
+    format: 'bitnet-ts-prepared',
+    version: 1,
+    corpus: corpus.source,
+    tokenizer: kind,
+    vocab_size: tok.vocabSize,
+    vocab_size_requested: vocabSize,
+    stopped_early: stoppedEarly,
+    merges: tok.merges().length,
+    val_fraction: valFraction,
+    train: tr.stats,
+    val: va.stats,
+  };
+  await withTempDir(out, (dir) => {
+    writeFileAtomic(path.join(dir, 'tokenizer.json'), tokenizerFileText(tok));
+    writeShard(path.join(dir, 'train.arrow'), tr.shard);
+    writeShard(path.join(dir, 'val.arrow'), va.shard);
+    writeFileAtomic(path.join(dir, 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
+  });
+  return { out, stats, seconds: (performance.now() - t0) / 1000 };
+}

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+
+/** Per split: tokens include one <|endoftext|> after each document; bytes are the text's UTF-8 bytes. */
+export const SplitStats = z
+  .object({
+    documents: z.number().int().min(0),
+    characters: z.number().int().min(0),
+    bytes: z.number().int().min(0),
+    tokens: z.number().int().min(0),
+    /** bytes / tokens: converts a per-token loss to bits per byte. */
+    bytes_per_token: z.number().min(0),
+  })
+  .strict();
+export type SplitStats = z.infer<typeof SplitStats>;
+
+/** stats.json of a prepared data directory (no timestamps or timings: the file is reproducible). */
+export const PreparedStats = z
+  .object({
+    format: z.literal('bitnet-ts-prepared'),
+    version: z.literal(1),
+    corpus: z.string(),
+    tokenizer: z.enum(['byte', 'bpe']),
+    vocab_size: z.number().int().min(257),
+    vocab_size_requested: z.number().int().min(257),
+    /** True when BPE ran out of pairs seen twice before reaching the requested size. */
+    stopped_early: z.boolean(),
+    merges: z.number().int().min(0),
+    val_fraction: z.number().gt(0).lt(1),
+    train: SplitStats,
+    val: SplitStats,
+  })
+  .strict();
+export type PreparedStats = z.infer<typeof PreparedStats>;
