@@ -155,6 +155,13 @@ describe('bitnet prepare (CLI)', () => {
     expect(r.stdout).to.equal('');
   });
 
+  it('a bad flag value is one line too, exit 2', () => {
+    const r = cli('--tokenizer', 'wordpiece', '--out', 'data/never-written');
+    expect(r.status).to.equal(2);
+    expect(r.stderr).to.equal('bitnet: --tokenizer: expected byte or bpe, got "wordpiece"\n');
+    expect(existsSync('data/never-written')).to.equal(false);
+  });
+
   it('prepares the default corpus (moby-dick, BPE 4096) and prints its statistics', () => {
     const t = tempDir();
     try {

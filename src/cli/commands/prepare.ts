@@ -4,7 +4,7 @@ import type { SplitStats } from '../../data/stats.ts';
 
 interface Args {
   corpus: string;
-  tokenizer: 'byte' | 'bpe';
+  tokenizer: string;
   'vocab-size'?: number;
   'val-fraction': number;
   out?: string;
@@ -18,12 +18,13 @@ export const prepareCommand: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .option('corpus', { type: 'string', default: 'moby-dick', describe: 'bundled corpus (moby-dick, sotu) or a .txt/.jsonl/.parquet/.arrow file' })
-      .option('tokenizer', { choices: ['byte', 'bpe'] as const, default: 'bpe' as const, describe: 'byte-level (257 ids) or byte-level BPE' })
+      // A plain string, checked by prepare, so a bad value is one InputError line like every other.
+      .option('tokenizer', { type: 'string', default: 'bpe', describe: 'byte (257 ids) or bpe (byte-level BPE)' })
       .option('vocab-size', { type: 'number', describe: 'BPE vocabulary size including the 256 bytes and <|endoftext|> (default 4096)' })
       .option('val-fraction', { type: 'number', default: 0.1, describe: 'fraction of documents held out for validation' })
       .option('out', { type: 'string', describe: 'output directory (default data/<corpus name>)' }),
   handler: async (argv) => {
-    const r = await prepare({ corpus: argv.corpus, tokenizer: argv.tokenizer, vocabSize: argv['vocab-size'], valFraction: argv['val-fraction'], out: argv.out });
+    const r = await prepare({ corpus: argv.corpus, tokenizer: argv.tokenizer as 'byte' | 'bpe', vocabSize: argv['vocab-size'], valFraction: argv['val-fraction'], out: argv.out });
     const s = r.stats;
     console.log(`prepared ${r.out} in ${r.seconds.toFixed(1)} s: corpus ${s.corpus}, ${s.tokenizer} tokenizer, vocab ${s.vocab_size} (${s.merges} merges)`);
     if (s.stopped_early) console.log(`note: the corpus gave only ${s.merges} merges (pairs seen at least twice); asked for vocab ${s.vocab_size_requested}`);
