@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { writeFully } from './io.ts';
 
 /** A sibling of `finalPath` that no other writer uses: `<name>.tmp-<pid>-<random>`. */
 export function tempSiblingPath(finalPath: string, tag = 'tmp'): string {
@@ -80,9 +81,7 @@ export function createAtomicFile(finalPath: string): AtomicFile {
 export function writeFileAtomic(filePath: string, data: string | Uint8Array): void {
   const f = createAtomicFile(filePath);
   try {
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < bytes.length) off += fs.writeSync(f.fd, bytes, off, bytes.length - off);
+    writeFully(f.fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
     f.commit();
   } catch (e) {
     f.abort();

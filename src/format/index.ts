@@ -5,3 +5,4 @@ export * from './gguf/reader.ts';
 export type { GGUFArray, GGUFValue } from './gguf/value.ts';
 export * from './gguf/writer.ts';
 export * from './safetensors.ts';
+export * from './gguf/summary.ts';

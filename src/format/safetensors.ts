@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import { InputError } from '../errors.ts';
 import { createAtomicFile } from './atomic.ts';
+import { openParsed, readFully, writeFully } from './io.ts';
 
 export const SAFETENSORS_DTYPE_SIZE = {
   BOOL: 1, U8: 1, I8: 1, U16: 2, I16: 2, F16: 2, BF16: 2, U32: 4, I32: 4, F32: 4, U64: 8, I64: 8, F64: 8,
@@ -85,12 +86,8 @@ export function writeSafetensors(
 
   const f = createAtomicFile(path);
   try {
-    const put = (b: Uint8Array): void => {
-      let off = 0;
-      while (off < b.length) off += fs.writeSync(f.fd, b, off, b.length - off);
-    };
-    put(head);
-    for (const t of tensors) put(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    writeFully(f.fd, head);
+    for (const t of tensors) writeFully(f.fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
     f.commit();
   } catch (e) {
     f.abort();
@@ -138,7 +135,8 @@ export class SafetensorsFile {
     const t = this.tensor(name);
     const Ctor = ARRAY_CTORS[t.dtype];
     const out = new Ctor(t.byteLength / SAFETENSORS_DTYPE_SIZE[t.dtype]);
-    this.readInto(t, new Uint8Array(out.buffer));
+    if (this.fd === undefined) throw new Error(`safetensors file ${this.path} is closed`);
+    readFully(this.fd, new Uint8Array(out.buffer), t.offset, this.path, `tensor ${JSON.stringify(t.name)}`);
     return out;
   }
 
@@ -147,16 +145,6 @@ export class SafetensorsFile {
     const t = this.tensor(name);
     if (t.dtype !== 'F32') throw new InputError(this.path, `tensor ${JSON.stringify(name)} is ${t.dtype}, expected F32`);
     return this.read(name) as Float32Array;
-  }
-
-  private readInto(t: SafetensorsTensorInfo, out: Uint8Array): void {
-    if (this.fd === undefined) throw new Error(`safetensors file ${this.path} is closed`);
-    let got = 0;
-    while (got < out.length) {
-      const r = fs.readSync(this.fd, out, got, out.length - got, t.offset + got);
-      if (r === 0) throw new InputError(this.path, `file shrank while reading tensor ${JSON.stringify(t.name)}`);
-      got += r;
-    }
   }
 
   close(): void {
@@ -174,19 +162,12 @@ function parseHeader(path: string, fd: number, size: number): SafetensorsFile {
     throw new InputError(path, problem);
   };
   if (size < 8) fail(`truncated: ${size} bytes, a safetensors file needs at least 8`);
-  const lenBuf = Buffer.alloc(8);
-  fs.readSync(fd, lenBuf, 0, 8, 0);
-  const n = lenBuf.readBigUInt64LE(0);
+  const n = readFully(fd, Buffer.alloc(8), 0, path, 'the header length').readBigUInt64LE(0);
   if (n > BigInt(size - 8)) fail(`header length ${n} is larger than the ${size - 8} bytes after it`);
   if (n > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n} exceeds ${MAX_HEADER_BYTES} bytes`);
   const headerLen = Number(n);
   const headBuf = Buffer.alloc(headerLen);
-  let got = 0;
-  while (got < headerLen) {
-    const r = fs.readSync(fd, headBuf, got, headerLen - got, 8 + got);
-    if (r === 0) fail('file shrank while reading the header');
-    got += r;
-  }
+  readFully(fd, headBuf, 8, path, 'the header');
   let header: unknown;
   try {
     header = JSON.parse(headBuf.toString('utf8'));
@@ -241,18 +222,7 @@ function parseHeader(path: string, fd: number, size: number): SafetensorsFile {
 
 /** Opens and validates a safetensors file; call `close()` when done. */
 export function openSafetensors(path: string): SafetensorsFile {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (e) {
-    throw new InputError(path, `cannot open: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  try {
-    return parseHeader(path, fd, fs.fstatSync(fd).size);
-  } catch (e) {
-    fs.closeSync(fd);
-    throw e;
-  }
+  return openParsed(path, (fd, size) => parseHeader(path, fd, size));
 }
 
 /** Reads every tensor of a safetensors file into memory (for checkpoints of the sizes we train). */

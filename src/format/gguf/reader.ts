@@ -14,6 +14,7 @@
  */
 import fs from 'node:fs';
 import { InputError } from '../../errors.ts';
+import { openParsed, readFully } from '../io.ts';
 import {
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_MAGIC,
@@ -89,13 +90,7 @@ class Cursor {
     }
     if (this.pos < this.bufStart || this.pos + n > this.bufStart + this.buf.length) {
       const len = Math.min(Math.max(n, WINDOW), this.size - this.pos);
-      const buf = new Uint8Array(len);
-      let got = 0;
-      while (got < len) {
-        const r = fs.readSync(this.fd, buf, got, len - got, this.pos + got);
-        if (r === 0) this.fail(`file shrank while reading at offset ${this.pos + got}`);
-        got += r;
-      }
+      const buf = readFully(this.fd, new Uint8Array(len), this.pos, this.file, 'the header');
       this.buf = buf;
       this.view = new DataView(buf.buffer);
       this.bufStart = this.pos;
@@ -313,13 +308,7 @@ export class GGUFFile {
     if (out.length !== t.byteLength) {
       throw new RangeError(`readTensor(${name}): target has ${out.length} bytes, tensor has ${t.byteLength}`);
     }
-    let got = 0;
-    while (got < t.byteLength) {
-      const r = fs.readSync(this.fd, out, got, t.byteLength - got, t.offset + got);
-      if (r === 0) this.fail(`file shrank while reading tensor ${q(name)}`);
-      got += r;
-    }
-    return out;
+    return readFully(this.fd, out, t.offset, this.path, `tensor ${q(name)}`);
   }
 
   close(): void {
@@ -328,8 +317,7 @@ export class GGUFFile {
   }
 }
 
-function parse(fd: number, path: string): GGUFFile {
-  const size = fs.fstatSync(fd).size;
+function parse(fd: number, path: string, size: number): GGUFFile {
   const c: Cursor = new Cursor(fd, size, path);
   if (size < HEADER_BYTES) c.fail(`truncated: ${size} bytes, a GGUF header needs ${HEADER_BYTES}`);
   const magic = c.u32('magic');
@@ -437,18 +425,5 @@ function parse(fd: number, path: string): GGUFFile {
  * call `close()` when done. Throws InputError(path, problem) on anything wrong with the file.
  */
 export function openGGUF(path: string): GGUFFile {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (e) {
-    throw new InputError(path, `cannot open: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-  }
-  try {
-    if (!fs.fstatSync(fd).isFile()) throw new InputError(path, 'not a regular file');
-    return parse(fd, path);
-  } catch (e) {
-    fs.closeSync(fd);
-    throw e;
-  }
+  return openParsed(path, (fd, size) => parse(fd, path, size));
 }
-

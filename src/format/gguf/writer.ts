@@ -16,8 +16,8 @@
  * a KV after data started, a name over 63 bytes, more than 4 dimensions, a byte length that does not
  * match the type and shape, tensors written out of order or twice, `finish()` before all were written).
  */
-import fs from 'node:fs';
 import { createAtomicFile, type AtomicFile } from '../atomic.ts';
+import { writeFully } from '../io.ts';
 import {
   GGUF_DEFAULT_ALIGNMENT,
   GGUF_MAGIC,
@@ -175,7 +175,6 @@ export class GGUFWriter {
   private next = 0;
   private busy = false;
   private file: AtomicFile | undefined;
-  private filePos = 0;
 
   constructor(readonly path: string, options: GGUFWriterOptions = {}) {
     const a = options.alignment ?? GGUF_DEFAULT_ALIGNMENT;
@@ -275,9 +274,7 @@ export class GGUFWriter {
   }
 
   private write(bytes: Uint8Array): void {
-    let off = 0;
-    while (off < bytes.length) off += fs.writeSync(this.file!.fd, bytes, off, bytes.length - off);
-    this.filePos += bytes.length;
+    writeFully(this.file!.fd, bytes);
   }
 
   /** Ends the metadata phase: opens the temporary file and writes the header. */
