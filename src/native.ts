@@ -9,14 +9,52 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * The kernels the addon exports; src/infer/kernels/ implements the same functions in TypeScript (the
+ * reference) and picks one set or the other. Shapes are row-major; every length is checked by the addon
+ * (a TypeError for a wrong array type, a RangeError for a wrong length) before any memory is touched.
+ * The packed ternary layout is documented in src/infer/kernels/layout.ts.
+ */
+export interface KernelFns {
+  /** out[i, r] = Σ_k xq[i, k]·t[r, k], exact: packed [rows, cols] ternary, xq [n, cols], out [n, rows]. */
+  ternaryMatmul(packed: Uint8Array, rows: number, cols: number, xq: Int8Array, n: number, out: Int32Array): void;
+  /**
+   * The BitLinear: y[i, r] = acc·scale/sx[i] with scale.length 1 (per tensor) or rows (per row) when
+   * groupSize is 0, else y[i, r] = (Σ_g acc_g·scale[r·G + g])/sx[i] with G = ceil(cols/groupSize) groups of
+   * groupSize input columns (the native kernel needs groupSize % 128 == 0). The rescale is done in double.
+   */
+  ternaryMatmulScaled(
+    packed: Uint8Array, rows: number, cols: number, xq: Int8Array, sx: Float32Array, n: number,
+    scale: Float32Array, groupSize: number, y: Float32Array,
+  ): void;
+  /** Per-token int8 absmax: sx[i] = 127/max(max|x[i]|, 1e-5) (float32), xq = clamp(round-half-even(x·sx)). */
+  quantizeActivations(x: Float32Array, n: number, cols: number, xq: Int8Array, sx: Float32Array): void;
+  /** y[n, rows] = x[n, cols]·W[rows, cols]ᵀ. */
+  matmulF32(x: Float32Array, n: number, cols: number, w: Float32Array, rows: number, y: Float32Array): void;
+  /** The same with W as raw IEEE fp16 bits. */
+  matmulF16(x: Float32Array, n: number, cols: number, w: Uint16Array, rows: number, y: Float32Array): void;
+  /** dst[i] = the value of the fp16 bits src[i] (NaN stays NaN). */
+  f16ToF32(src: Uint16Array, dst: Float32Array): void;
+  /** C[m, n] = op(A)·op(B); A is [m, k] ([k, m] if transA), B is [k, n] ([n, k] if transB). */
+  sgemm(m: number, n: number, k: number, a: Float32Array, transA: boolean, b: Float32Array, transB: boolean, c: Float32Array): void;
+  /** `batch` sgemms, matrix i at offset i·stride in each array (stride 0 broadcasts A or B). */
+  sgemmBatched(
+    batch: number, m: number, n: number, k: number, a: Float32Array, strideA: number, transA: boolean,
+    b: Float32Array, strideB: number, transB: boolean, c: Float32Array, strideC: number,
+  ): void;
+}
+
 /** The addon's functions. Each is documented in native/src/addon.cc; the TS reference lives beside its caller. */
-export interface NativeAddon {
+export interface NativeAddon extends KernelFns {
   /** CPU features the addon detected at run time. */
-  cpuFeatures(): { avx2: boolean; fma: boolean; f16c: boolean };
-  /** Worker threads the addon's pool uses (set with setThreads). */
+  cpuFeatures(): { avx2: boolean; fma: boolean; f16c: boolean; avx512vnni: boolean };
+  /** Whether the AVX2/FMA/F16C kernels are in use (the CPU has them and setSimd(false) was not called). */
+  simd(): boolean;
+  /** setSimd(false) forces the portable scalar kernels (tests run both). */
+  setSimd(on: boolean): void;
+  /** Threads the addon's persistent pool uses, the calling thread included (set with setThreads). */
   threads(): number;
   setThreads(n: number): void;
-  [fn: string]: unknown;
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,0 +1,27 @@
+{
+  # The bitnet-ts N-API addon. Built by scripts/build-native.mjs (the npm install hook) with node-gyp
+  # against the local Node headers. No global -mavx2: the AVX2/FMA/F16C kernels are functions marked
+  # __attribute__((target(...))) and chosen at run time (src/cpu.h), so the addon also loads and runs,
+  # on its portable scalar kernels, on a CPU without AVX2.
+  "targets": [
+    {
+      "target_name": "bitnet_native",
+      "sources": [
+        "src/addon.cc",
+        "src/pool.cc",
+        "src/ternary.cc",
+        "src/fmatmul.cc",
+        "src/sgemm.cc",
+        "src/quantize.cc"
+      ],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags": ["-O3", "-fno-math-errno", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-std=c++17", "-O3"],
+      "cflags!": ["-O2"],
+      "ldflags": ["-pthread"],
+      "xcode_settings": {
+        "OTHER_CPLUSPLUSFLAGS": ["-std=c++17", "-O3"]
+      }
+    }
+  ]
+}

@@ -1,0 +1,341 @@
+// The N-API surface of the addon (plain C API, NAPI_VERSION 8). Each function validates every argument
+// before any kernel touches memory: a wrong type throws a TypeError, a wrong size or length a RangeError,
+// naming the function and the argument. The TypeScript side (types and reference implementations) is
+// src/native.ts and src/infer/kernels/.
+//
+//   cpuFeatures() -> {avx2, fma, f16c, avx512vnni}     simd() -> boolean     setSimd(on)
+//   threads() -> number                                setThreads(n)
+//   ternaryMatmul(packed, rows, cols, xq, n, out)
+//   ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y)
+//   quantizeActivations(x, n, cols, xq, sx)
+//   matmulF32(x, n, cols, w, rows, y)                  matmulF16(x, n, cols, wBits, rows, y)
+//   f16ToF32(src, dst)
+//   sgemm(m, n, k, a, transA, b, transB, c)
+//   sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC)
+#include <node_api.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "kernels.h"
+#include "pool.h"
+
+using namespace bitnet;
+
+namespace {
+
+constexpr double kMaxDim = 2147483647.0;  // every size argument fits in int32; products fit in int64
+
+struct Args {
+  napi_env env;
+  const char* fn;
+  size_t argc = 16;
+  napi_value v[16];
+};
+
+bool fail_type(Args& a, const std::string& msg) {
+  napi_throw_type_error(a.env, nullptr, (std::string(a.fn) + ": " + msg).c_str());
+  return false;
+}
+bool fail_range(Args& a, const std::string& msg) {
+  napi_throw_range_error(a.env, nullptr, (std::string(a.fn) + ": " + msg).c_str());
+  return false;
+}
+
+bool get_args(napi_env env, napi_callback_info info, const char* fn, size_t want, Args& a) {
+  a.env = env;
+  a.fn = fn;
+  if (napi_get_cb_info(env, info, &a.argc, a.v, nullptr, nullptr) != napi_ok) return fail_type(a, "bad call");
+  if (a.argc < want) return fail_type(a, "expected " + std::to_string(want) + " arguments, got " + std::to_string(a.argc));
+  return true;
+}
+
+bool get_dim(Args& a, size_t i, const char* name, int64_t* out) {
+  napi_valuetype t;
+  napi_typeof(a.env, a.v[i], &t);
+  if (t != napi_number) return fail_type(a, std::string(name) + " must be a number");
+  double d;
+  napi_get_value_double(a.env, a.v[i], &d);
+  if (!(d >= 0 && d <= kMaxDim) || std::floor(d) != d)
+    return fail_range(a, std::string(name) + " must be an integer in [0, 2^31), got " + std::to_string(d));
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+bool get_bool(Args& a, size_t i, const char* name, bool* out) {
+  napi_valuetype t;
+  napi_typeof(a.env, a.v[i], &t);
+  if (t != napi_boolean) return fail_type(a, std::string(name) + " must be a boolean");
+  napi_get_value_bool(a.env, a.v[i], out);
+  return true;
+}
+
+const char* type_name(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_float32_array: return "Float32Array";
+    default: return "typed array";
+  }
+}
+
+template <class T>
+bool get_array(Args& a, size_t i, const char* name, napi_typedarray_type want, T** data, int64_t* len) {
+  bool is = false;
+  napi_is_typedarray(a.env, a.v[i], &is);
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* ptr = nullptr;
+  if (is) napi_get_typedarray_info(a.env, a.v[i], &type, &length, &ptr, nullptr, nullptr);
+  if (!is || type != want) return fail_type(a, std::string(name) + " must be a " + type_name(want));
+  *data = static_cast<T*>(ptr);
+  *len = static_cast<int64_t>(length);
+  return true;
+}
+
+bool check_len(Args& a, const char* name, int64_t have, int64_t want, const char* formula) {
+  if (have == want) return true;
+  return fail_range(a, std::string(name) + " has length " + std::to_string(have) + ", expected " + formula + " = " +
+                           std::to_string(want));
+}
+
+napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+napi_value make_bool(napi_env env, bool b) {
+  napi_value v;
+  napi_get_boolean(env, b, &v);
+  return v;
+}
+
+// ---- functions ----
+
+napi_value CpuFeaturesJs(napi_env env, napi_callback_info) {
+  const CpuFeatures& f = cpu_features();
+  napi_value o;
+  napi_create_object(env, &o);
+  napi_set_named_property(env, o, "avx2", make_bool(env, f.avx2));
+  napi_set_named_property(env, o, "fma", make_bool(env, f.fma));
+  napi_set_named_property(env, o, "f16c", make_bool(env, f.f16c));
+  napi_set_named_property(env, o, "avx512vnni", make_bool(env, f.avx512vnni));
+  return o;
+}
+
+napi_value SimdJs(napi_env env, napi_callback_info) { return make_bool(env, simd()); }
+
+napi_value SetSimdJs(napi_env env, napi_callback_info info) {
+  Args a;
+  bool on = true;
+  if (!get_args(env, info, "setSimd", 1, a) || !get_bool(a, 0, "on", &on)) return nullptr;
+  set_simd(on);
+  return undefined(env);
+}
+
+napi_value ThreadsJs(napi_env env, napi_callback_info) {
+  napi_value v;
+  napi_create_int32(env, pool_threads(), &v);
+  return v;
+}
+
+napi_value SetThreadsJs(napi_env env, napi_callback_info info) {
+  Args a;
+  int64_t n = 0;
+  if (!get_args(env, info, "setThreads", 1, a) || !get_dim(a, 0, "n", &n)) return nullptr;
+  if (n < 1 || n > 256) {
+    fail_range(a, "n must be in [1, 256]");
+    return nullptr;
+  }
+  pool_set_threads(static_cast<int>(n));
+  return undefined(env);
+}
+
+napi_value TernaryMatmulJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const uint8_t* packed = nullptr;
+  const int8_t* xq = nullptr;
+  int32_t* out = nullptr;
+  int64_t rows = 0, cols = 0, n = 0, lp = 0, lx = 0, lo = 0;
+  if (!get_args(env, info, "ternaryMatmul", 6, a) ||
+      !get_array(a, 0, "packed", napi_uint8_array, const_cast<uint8_t**>(&packed), &lp) ||
+      !get_dim(a, 1, "rows", &rows) || !get_dim(a, 2, "cols", &cols) ||
+      !get_array(a, 3, "xq", napi_int8_array, const_cast<int8_t**>(&xq), &lx) || !get_dim(a, 4, "n", &n) ||
+      !get_array(a, 5, "out", napi_int32_array, &out, &lo) ||
+      !check_len(a, "packed", lp, rows * ternary_row_bytes(cols), "rows*ceil(cols/128)*32") ||
+      !check_len(a, "xq", lx, n * cols, "n*cols") || !check_len(a, "out", lo, n * rows, "n*rows"))
+    return nullptr;
+  ternary_matmul(packed, rows, cols, xq, n, out);
+  return undefined(env);
+}
+
+napi_value TernaryMatmulScaledJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const uint8_t* packed = nullptr;
+  const int8_t* xq = nullptr;
+  const float *sx = nullptr, *scale = nullptr;
+  float* y = nullptr;
+  int64_t rows = 0, cols = 0, n = 0, group = 0, lp = 0, lx = 0, ls = 0, lsc = 0, ly = 0;
+  if (!get_args(env, info, "ternaryMatmulScaled", 9, a) ||
+      !get_array(a, 0, "packed", napi_uint8_array, const_cast<uint8_t**>(&packed), &lp) ||
+      !get_dim(a, 1, "rows", &rows) || !get_dim(a, 2, "cols", &cols) ||
+      !get_array(a, 3, "xq", napi_int8_array, const_cast<int8_t**>(&xq), &lx) ||
+      !get_array(a, 4, "sx", napi_float32_array, const_cast<float**>(&sx), &ls) || !get_dim(a, 5, "n", &n) ||
+      !get_array(a, 6, "scale", napi_float32_array, const_cast<float**>(&scale), &lsc) ||
+      !get_dim(a, 7, "groupSize", &group) || !get_array(a, 8, "y", napi_float32_array, &y, &ly) ||
+      !check_len(a, "packed", lp, rows * ternary_row_bytes(cols), "rows*ceil(cols/128)*32") ||
+      !check_len(a, "xq", lx, n * cols, "n*cols") || !check_len(a, "sx", ls, n, "n") ||
+      !check_len(a, "y", ly, n * rows, "n*rows"))
+    return nullptr;
+  int mode;
+  if (group > 0) {
+    if (group % kBlockCols != 0) {
+      fail_range(a, "groupSize must be a multiple of 128 in the native kernel, got " + std::to_string(group));
+      return nullptr;
+    }
+    if (!check_len(a, "scale", lsc, rows * ((cols + group - 1) / group), "rows*ceil(cols/groupSize)")) return nullptr;
+    mode = 2;
+  } else if (lsc == 1) {
+    mode = 0;
+  } else if (lsc == rows) {
+    mode = 1;
+  } else {
+    fail_range(a, "scale has length " + std::to_string(lsc) + ", expected 1 (per tensor) or rows = " +
+                      std::to_string(rows) + " (per row) when groupSize is 0");
+    return nullptr;
+  }
+  ternary_matmul_scaled(packed, rows, cols, xq, sx, n, scale, mode, group, y);
+  return undefined(env);
+}
+
+napi_value QuantizeActivationsJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float* x = nullptr;
+  int8_t* xq = nullptr;
+  float* sx = nullptr;
+  int64_t n = 0, cols = 0, lx = 0, lq = 0, ls = 0;
+  if (!get_args(env, info, "quantizeActivations", 5, a) ||
+      !get_array(a, 0, "x", napi_float32_array, const_cast<float**>(&x), &lx) || !get_dim(a, 1, "n", &n) ||
+      !get_dim(a, 2, "cols", &cols) || !get_array(a, 3, "xq", napi_int8_array, &xq, &lq) ||
+      !get_array(a, 4, "sx", napi_float32_array, &sx, &ls) || !check_len(a, "x", lx, n * cols, "n*cols") ||
+      !check_len(a, "xq", lq, n * cols, "n*cols") || !check_len(a, "sx", ls, n, "n"))
+    return nullptr;
+  quantize_rows(x, n, cols, xq, sx);
+  return undefined(env);
+}
+
+template <bool Half>
+napi_value MatmulFloatJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float* x = nullptr;
+  const void* w = nullptr;
+  float* y = nullptr;
+  int64_t n = 0, cols = 0, rows = 0, lx = 0, lw = 0, ly = 0;
+  const char* fn = Half ? "matmulF16" : "matmulF32";
+  if (!get_args(env, info, fn, 6, a) || !get_array(a, 0, "x", napi_float32_array, const_cast<float**>(&x), &lx) ||
+      !get_dim(a, 1, "n", &n) || !get_dim(a, 2, "cols", &cols) ||
+      !get_array(a, 3, "w", Half ? napi_uint16_array : napi_float32_array, const_cast<void**>(&w), &lw) ||
+      !get_dim(a, 4, "rows", &rows) || !get_array(a, 5, "y", napi_float32_array, &y, &ly) ||
+      !check_len(a, "x", lx, n * cols, "n*cols") || !check_len(a, "w", lw, rows * cols, "rows*cols") ||
+      !check_len(a, "y", ly, n * rows, "n*rows"))
+    return nullptr;
+  if (Half) matmul_f16(x, n, cols, static_cast<const uint16_t*>(w), rows, y);
+  else matmul_f32(x, n, cols, static_cast<const float*>(w), rows, y);
+  return undefined(env);
+}
+
+napi_value F16ToF32Js(napi_env env, napi_callback_info info) {
+  Args a;
+  const uint16_t* src = nullptr;
+  float* dst = nullptr;
+  int64_t ls = 0, ld = 0;
+  if (!get_args(env, info, "f16ToF32", 2, a) ||
+      !get_array(a, 0, "src", napi_uint16_array, const_cast<uint16_t**>(&src), &ls) ||
+      !get_array(a, 1, "dst", napi_float32_array, &dst, &ld) || !check_len(a, "dst", ld, ls, "src.length"))
+    return nullptr;
+  f16_to_f32(src, dst, ls);
+  return undefined(env);
+}
+
+// Checks that a batch of matrices of `size` elements at `stride` fits in `len`.
+bool check_batch(Args& a, const char* name, int64_t len, int64_t batch, int64_t stride, int64_t size) {
+  const int64_t need = batch == 0 ? 0 : (batch - 1) * stride + size;
+  if (len >= need) return true;
+  return fail_range(a, std::string(name) + " has length " + std::to_string(len) + ", needs (batch-1)*stride + rows*cols = " +
+                           std::to_string(need));
+}
+
+napi_value SgemmJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float *pa = nullptr, *pb = nullptr;
+  float* pc = nullptr;
+  int64_t m = 0, n = 0, k = 0, la = 0, lb = 0, lc = 0;
+  bool ta = false, tb = false;
+  if (!get_args(env, info, "sgemm", 8, a) || !get_dim(a, 0, "m", &m) || !get_dim(a, 1, "n", &n) ||
+      !get_dim(a, 2, "k", &k) || !get_array(a, 3, "a", napi_float32_array, const_cast<float**>(&pa), &la) ||
+      !get_bool(a, 4, "transA", &ta) || !get_array(a, 5, "b", napi_float32_array, const_cast<float**>(&pb), &lb) ||
+      !get_bool(a, 6, "transB", &tb) || !get_array(a, 7, "c", napi_float32_array, &pc, &lc) ||
+      !check_len(a, "a", la, m * k, "m*k") || !check_len(a, "b", lb, k * n, "k*n") ||
+      !check_len(a, "c", lc, m * n, "m*n"))
+    return nullptr;
+  sgemm_batched(1, m, n, k, pa, 0, ta, pb, 0, tb, pc, 0);
+  return undefined(env);
+}
+
+napi_value SgemmBatchedJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float *pa = nullptr, *pb = nullptr;
+  float* pc = nullptr;
+  int64_t batch = 0, m = 0, n = 0, k = 0, sa = 0, sb = 0, sc = 0, la = 0, lb = 0, lc = 0;
+  bool ta = false, tb = false;
+  if (!get_args(env, info, "sgemmBatched", 12, a) || !get_dim(a, 0, "batch", &batch) || !get_dim(a, 1, "m", &m) ||
+      !get_dim(a, 2, "n", &n) || !get_dim(a, 3, "k", &k) ||
+      !get_array(a, 4, "a", napi_float32_array, const_cast<float**>(&pa), &la) || !get_dim(a, 5, "strideA", &sa) ||
+      !get_bool(a, 6, "transA", &ta) || !get_array(a, 7, "b", napi_float32_array, const_cast<float**>(&pb), &lb) ||
+      !get_dim(a, 8, "strideB", &sb) || !get_bool(a, 9, "transB", &tb) ||
+      !get_array(a, 10, "c", napi_float32_array, &pc, &lc) || !get_dim(a, 11, "strideC", &sc) ||
+      !check_batch(a, "a", la, batch, sa, m * k) || !check_batch(a, "b", lb, batch, sb, k * n) ||
+      !check_batch(a, "c", lc, batch, sc, m * n))
+    return nullptr;
+  if (batch > 1 && sc < m * n) {
+    fail_range(a, "strideC must be at least m*n (outputs must not overlap), got " + std::to_string(sc));
+    return nullptr;
+  }
+  sgemm_batched(batch, m, n, k, pa, sa, ta, pb, sb, tb, pc, sc);
+  return undefined(env);
+}
+
+std::atomic<int> live_envs{0};
+
+void on_env_cleanup(void*) {
+  if (live_envs.fetch_sub(1) == 1) pool_shutdown();
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() {
+  live_envs.fetch_add(1);
+  napi_add_env_cleanup_hook(env, on_env_cleanup, nullptr);
+  const napi_property_descriptor props[] = {
+      {"cpuFeatures", nullptr, CpuFeaturesJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"simd", nullptr, SimdJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"setSimd", nullptr, SetSimdJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"threads", nullptr, ThreadsJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"setThreads", nullptr, SetThreadsJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"ternaryMatmul", nullptr, TernaryMatmulJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"ternaryMatmulScaled", nullptr, TernaryMatmulScaledJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"quantizeActivations", nullptr, QuantizeActivationsJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"matmulF32", nullptr, MatmulFloatJs<false>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"matmulF16", nullptr, MatmulFloatJs<true>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"f16ToF32", nullptr, F16ToF32Js, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"sgemm", nullptr, SgemmJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"sgemmBatched", nullptr, SgemmBatchedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}

@@ -1,0 +1,185 @@
+// Float matmuls for the embedding / output head: y[n, rows] = x[n, cols] . W[rows, cols]^T, with W in
+// float32 or in raw IEEE fp16 bits, and the fp16 -> fp32 conversion itself. Also the CPU feature
+// detection shared by all kernels.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "kernels.h"
+#include "pool.h"
+
+namespace bitnet {
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures f = [] {
+    CpuFeatures c{};
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    c.avx2 = __builtin_cpu_supports("avx2");
+    c.fma = __builtin_cpu_supports("fma");
+    c.f16c = __builtin_cpu_supports("f16c");
+    c.avx512vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
+#endif
+    return c;
+  }();
+  return f;
+}
+
+namespace {
+std::atomic<bool> simd_off{false};
+}
+
+bool simd() {
+  const CpuFeatures& f = cpu_features();
+  return f.avx2 && f.fma && f.f16c && !simd_off.load(std::memory_order_relaxed);
+}
+
+void set_simd(bool on) { simd_off.store(!on, std::memory_order_relaxed); }
+
+namespace {
+
+// IEEE binary16 -> binary32, exact; a NaN keeps its payload and becomes quiet, as F16C's vcvtph2ps does.
+inline float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  const uint32_t exp = (h >> 10) & 0x1f;
+  uint32_t mant = h & 0x3ff;
+  uint32_t bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0);
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  } else if (mant == 0) {
+    bits = sign;
+  } else {  // subnormal: normalize
+    int e = 113;
+    while (!(mant & 0x400)) {
+      mant <<= 1;
+      e--;
+    }
+    bits = sign | (static_cast<uint32_t>(e) << 23) | ((mant & 0x3ff) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+struct LoadF32 {
+  static float scalar(const float* w, int64_t k) { return w[k]; }
+  BITNET_AVX2 static __m256 vec(const float* w, int64_t k) { return _mm256_loadu_ps(w + k); }
+};
+struct LoadF16 {
+  static float scalar(const uint16_t* w, int64_t k) { return half_to_float(w[k]); }
+  BITNET_AVX2 static __m256 vec(const uint16_t* w, int64_t k) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k)));
+  }
+};
+
+BITNET_AVX2 inline float hsum_ps(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+constexpr int kTok = 4;   // tokens per register tile
+constexpr int kRows = 2;  // weight rows per register tile
+
+// y[t][r] for a tile of up to kRows rows x kTok tokens; R, T are the tile's actual sizes.
+template <class L, class W, int R, int T>
+BITNET_AVX2 void tile_avx2(const float* const* x, const W* const* w, int64_t cols, float* out /*[T][R]*/) {
+  __m256 acc[R][T];
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= cols; k += 8) {
+    __m256 wv[R];
+    for (int r = 0; r < R; r++) wv[r] = L::vec(w[r], k);
+    for (int t = 0; t < T; t++) {
+      const __m256 xv = _mm256_loadu_ps(x[t] + k);
+      for (int r = 0; r < R; r++) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < T; t++) {
+      float s = hsum_ps(acc[r][t]);
+      for (int64_t kk = k; kk < cols; kk++) s += L::scalar(w[r], kk) * x[t][kk];
+      out[t * kRows + r] = s;
+    }
+}
+
+template <class L, class W, int R, int T>
+void tile_scalar(const float* const* x, const W* const* w, int64_t cols, float* out) {
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < T; t++) {
+      float s = 0;
+      for (int64_t k = 0; k < cols; k++) s += L::scalar(w[r], k) * x[t][k];
+      out[t * kRows + r] = s;
+    }
+}
+
+template <class L, class W>
+using TileFn = void (*)(const float* const*, const W* const*, int64_t, float*);
+
+template <class L, class W, int R>
+TileFn<L, W> pick_tile_t(int t, bool avx2) {
+  switch (t) {
+    case 1: return avx2 ? tile_avx2<L, W, R, 1> : tile_scalar<L, W, R, 1>;
+    case 2: return avx2 ? tile_avx2<L, W, R, 2> : tile_scalar<L, W, R, 2>;
+    case 3: return avx2 ? tile_avx2<L, W, R, 3> : tile_scalar<L, W, R, 3>;
+    default: return avx2 ? tile_avx2<L, W, R, 4> : tile_scalar<L, W, R, 4>;
+  }
+}
+
+template <class L, class W>
+void matmul_rows(const float* x, int64_t n, int64_t cols, const W* w, int64_t rows, float* y) {
+  if (rows == 0 || n == 0) return;
+  const bool avx2 = simd();
+  const int nthreads = pool_threads();
+  const int64_t grain = std::clamp<int64_t>(rows / (nthreads * 8), 2, 32) & ~int64_t(1);
+  pool_for(rows, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t i0 = 0; i0 < n; i0 += kTok) {
+      const int tt = static_cast<int>(std::min<int64_t>(kTok, n - i0));
+      const float* xs[kTok];
+      for (int t = 0; t < tt; t++) xs[t] = x + (i0 + t) * cols;
+      for (int64_t r = r0; r < r1; r += kRows) {
+        const int rr = static_cast<int>(std::min<int64_t>(kRows, r1 - r));
+        const W* ws[kRows];
+        for (int j = 0; j < rr; j++) ws[j] = w + (r + j) * cols;
+        float out[kTok * kRows];
+        const TileFn<L, W> fn = rr == 2 ? pick_tile_t<L, W, 2>(tt, avx2) : pick_tile_t<L, W, 1>(tt, avx2);
+        fn(xs, ws, cols, out);
+        for (int t = 0; t < tt; t++)
+          for (int j = 0; j < rr; j++) y[(i0 + t) * rows + r + j] = out[t * kRows + j];
+      }
+    }
+  });
+}
+
+BITNET_AVX2 void f16_to_f32_avx2(const uint16_t* src, float* dst, int64_t count) {
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  for (; i < count; i++) dst[i] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(src[i])));
+}
+
+}  // namespace
+
+void matmul_f32(const float* x, int64_t n, int64_t cols, const float* w, int64_t rows, float* y) {
+  matmul_rows<LoadF32, float>(x, n, cols, w, rows, y);
+}
+
+void matmul_f16(const float* x, int64_t n, int64_t cols, const uint16_t* w, int64_t rows, float* y) {
+  matmul_rows<LoadF16, uint16_t>(x, n, cols, w, rows, y);
+}
+
+void f16_to_f32(const uint16_t* src, float* dst, int64_t count) {
+  if (simd()) {
+    f16_to_f32_avx2(src, dst, count);
+  } else {
+    for (int64_t i = 0; i < count; i++) dst[i] = half_to_float(src[i]);
+  }
+}
+
+}  // namespace bitnet

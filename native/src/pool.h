@@ -1,0 +1,31 @@
+// A persistent thread pool: the workers are created once (and again only by set_threads), so no kernel
+// call starts a thread. The calling thread works too: with T threads there are T-1 workers.
+//
+// run(count, grain, fn) hands out the index range [0, count) in chunks of `grain` (dynamically, an
+// atomic counter, so a core busy with something else does not hold the whole call back) and returns
+// when every chunk is done. One run at a time: concurrent callers (worker_threads) are serialized.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+namespace bitnet {
+
+// Called as fn(ctx, begin, end) for each chunk; any thread may run any chunk.
+using RangeFn = void (*)(void* ctx, int64_t begin, int64_t end);
+
+int pool_threads();
+void pool_set_threads(int n);  // n >= 1; joins the old workers, starts the new ones
+void pool_run(int64_t count, int64_t grain, RangeFn fn, void* ctx);
+void pool_shutdown();  // joins the workers (env cleanup)
+
+// Typed convenience: pool_for(count, grain, [&](int64_t b, int64_t e) { ... }).
+template <class F>
+void pool_for(int64_t count, int64_t grain, F&& f) {
+  using Fn = std::remove_reference_t<F>;
+  pool_run(
+      count, grain, [](void* c, int64_t b, int64_t e) { (*static_cast<Fn*>(c))(b, e); },
+      const_cast<void*>(static_cast<const void*>(&f)));
+}
+
+}  // namespace bitnet

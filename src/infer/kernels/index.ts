@@ -1,0 +1,58 @@
+/**
+ * The engine's kernels, native when the addon is loaded and TypeScript otherwise, behind one set of
+ * signatures (KernelFns in src/native.ts). The engine calls `kernels().ternaryMatmul(...)`; tests and
+ * `--engine ts` pick a set explicitly with selectKernels.
+ */
+import { InputError } from '../../errors.ts';
+import { type KernelFns, nativeAddon, nativeStatus } from '../../native.ts';
+import { referenceKernels } from './reference.ts';
+
+export type { KernelFns } from '../../native.ts';
+export { referenceKernels, ArgCheck } from './reference.ts';
+export { BLOCK_BYTES, BLOCK_COLS, packedBytes, packedRowBytes, repackTernary, tq2_0ToPacked, unpackTernary } from './layout.ts';
+
+export interface Kernels extends KernelFns {
+  readonly name: 'native' | 'ts';
+}
+
+export const tsKernels: Kernels = { name: 'ts', ...referenceKernels };
+
+let nativeSet: Kernels | null | undefined;
+
+/** The native kernels, or null when the addon is not loaded (see nativeStatus() for why). */
+export function nativeKernels(): Kernels | null {
+  if (nativeSet !== undefined) return nativeSet;
+  const a = nativeAddon();
+  if (a === null) return (nativeSet = null);
+  nativeSet = {
+    name: 'native',
+    ternaryMatmul: a.ternaryMatmul,
+    // The native kernel handles groups of whole 128-column blocks; other group sizes (small models) run
+    // on the TS kernel rather than fail.
+    ternaryMatmulScaled: (packed, rows, cols, xq, sx, n, scale, groupSize, y) =>
+      groupSize > 0 && groupSize % 128 !== 0
+        ? referenceKernels.ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y)
+        : a.ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y),
+    quantizeActivations: a.quantizeActivations,
+    matmulF32: a.matmulF32,
+    matmulF16: a.matmulF16,
+    f16ToF32: a.f16ToF32,
+    sgemm: a.sgemm,
+    sgemmBatched: a.sgemmBatched,
+  };
+  return nativeSet;
+}
+
+/** 'auto': native if loaded, else TS. 'native' throws when the addon is not loaded. */
+export function selectKernels(which: 'auto' | 'native' | 'ts' = 'auto'): Kernels {
+  if (which === 'ts') return tsKernels;
+  const n = nativeKernels();
+  if (n) return n;
+  if (which === 'native') throw new InputError('--engine native', `the native addon is not loaded: ${nativeStatus().reason}`);
+  return tsKernels;
+}
+
+/** The default set: native when available. */
+export function kernels(): Kernels {
+  return selectKernels('auto');
+}

@@ -1,0 +1,210 @@
+/**
+ * The reference kernels: plain typed-array loops, slow and obvious on purpose (llm.c's "reference").
+ * The native kernels (native/src/*.cc) are tested against these: integer results identical, float
+ * rescales identical (both compute them in double in the same order), float matmuls within rounding.
+ * They are also what the engine runs when the addon is missing. They check their arguments like the
+ * addon does: a wrong array type is a TypeError, a wrong size or length a RangeError.
+ */
+import type { KernelFns } from '../../native.ts';
+import { f16BitsToF32 } from '../../quant/fp16.ts';
+import { quantizeActivations as quantizeRows } from '../../quant/activations.ts';
+import { BLOCK_BYTES, BLOCK_COLS, packedRowBytes } from './layout.ts';
+
+type ArrayCtor = Int8ArrayConstructor | Uint8ArrayConstructor | Uint16ArrayConstructor | Int32ArrayConstructor | Float32ArrayConstructor;
+
+/** Argument checks shared by the reference kernels, with the addon's error types and wording. */
+export class ArgCheck {
+  constructor(private readonly fn: string) {}
+
+  dim(name: string, v: number): this {
+    if (typeof v !== 'number') throw new TypeError(`${this.fn}: ${name} must be a number`);
+    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new RangeError(`${this.fn}: ${name} must be an integer in [0, 2^31), got ${v}`);
+    return this;
+  }
+
+  bool(name: string, v: boolean): this {
+    if (typeof v !== 'boolean') throw new TypeError(`${this.fn}: ${name} must be a boolean`);
+    return this;
+  }
+
+  array(name: string, a: unknown, ctor: ArrayCtor, length?: number, formula?: string): this {
+    if (!(a instanceof ctor)) throw new TypeError(`${this.fn}: ${name} must be a ${ctor.name}`);
+    if (length !== undefined && a.length !== length)
+      throw new RangeError(`${this.fn}: ${name} has length ${a.length}, expected ${formula ?? ''} = ${length}`);
+    return this;
+  }
+
+  /** A batch of matrices of `size` elements at `stride` must fit in the array. */
+  batch(name: string, a: Float32Array, batch: number, stride: number, size: number): this {
+    const need = batch === 0 ? 0 : (batch - 1) * stride + size;
+    if (a.length < need) throw new RangeError(`${this.fn}: ${name} has length ${a.length}, needs (batch-1)*stride + rows*cols = ${need}`);
+    return this;
+  }
+
+  range(msg: string): never {
+    throw new RangeError(`${this.fn}: ${msg}`);
+  }
+}
+
+function checkTernary(fn: string, packed: Uint8Array, rows: number, cols: number, xq: Int8Array, n: number): ArgCheck {
+  return new ArgCheck(fn)
+    .array('packed', packed, Uint8Array)
+    .dim('rows', rows)
+    .dim('cols', cols)
+    .array('xq', xq, Int8Array)
+    .dim('n', n)
+    .array('packed', packed, Uint8Array, rows * packedRowBytes(cols), 'rows*ceil(cols/128)*32')
+    .array('xq', xq, Int8Array, n * cols, 'n*cols');
+}
+
+/** The ternary code t of (row r, column col) in the packed layout. */
+function codeAt(packed: Uint8Array, rowBase: number, col: number): number {
+  const byte = packed[rowBase + Math.floor(col / BLOCK_COLS) * BLOCK_BYTES + (col % 32)]!;
+  return ((byte >> (2 * Math.floor((col % BLOCK_COLS) / 32))) & 3) - 1;
+}
+
+/** Σ_{k in [c0, c1)} xq[i, k]·t[r, k], exact. */
+function dotRange(packed: Uint8Array, rowBase: number, xq: Int8Array, xBase: number, c0: number, c1: number): number {
+  let acc = 0;
+  for (let k = c0; k < c1; k++) acc += xq[xBase + k]! * codeAt(packed, rowBase, k);
+  return acc;
+}
+
+export const referenceKernels: KernelFns = {
+  ternaryMatmul(packed, rows, cols, xq, n, out) {
+    checkTernary('ternaryMatmul', packed, rows, cols, xq, n).array('out', out, Int32Array, n * rows, 'n*rows');
+    const rowBytes = packedRowBytes(cols);
+    for (let i = 0; i < n; i++)
+      for (let r = 0; r < rows; r++) out[i * rows + r] = dotRange(packed, r * rowBytes, xq, i * cols, 0, cols);
+  },
+
+  ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y) {
+    const c = checkTernary('ternaryMatmulScaled', packed, rows, cols, xq, n)
+      .array('sx', sx, Float32Array, n, 'n')
+      .array('scale', scale, Float32Array)
+      .dim('groupSize', groupSize)
+      .array('y', y, Float32Array, n * rows, 'n*rows');
+    const groups = groupSize > 0 ? Math.ceil(cols / groupSize) : 0;
+    if (groupSize > 0) c.array('scale', scale, Float32Array, rows * groups, 'rows*ceil(cols/groupSize)');
+    else if (scale.length !== 1 && scale.length !== rows)
+      c.range(`scale has length ${scale.length}, expected 1 (per tensor) or rows = ${rows} (per row) when groupSize is 0`);
+    const rowBytes = packedRowBytes(cols);
+    for (let i = 0; i < n; i++)
+      for (let r = 0; r < rows; r++) {
+        let v: number; // double, as the native kernel: Σ_g acc_g·scale_g, then / sx
+        if (groupSize > 0) {
+          v = 0;
+          for (let g = 0; g < groups; g++) {
+            const acc = dotRange(packed, r * rowBytes, xq, i * cols, g * groupSize, Math.min(cols, (g + 1) * groupSize));
+            v += acc * scale[r * groups + g]!;
+          }
+        } else {
+          v = dotRange(packed, r * rowBytes, xq, i * cols, 0, cols) * scale[scale.length === 1 ? 0 : r]!;
+        }
+        y[i * rows + r] = v / sx[i]!;
+      }
+  },
+
+  quantizeActivations(x, n, cols, xq, sx) {
+    new ArgCheck('quantizeActivations')
+      .array('x', x, Float32Array)
+      .dim('n', n)
+      .dim('cols', cols)
+      .array('x', x, Float32Array, n * cols, 'n*cols')
+      .array('xq', xq, Int8Array, n * cols, 'n*cols')
+      .array('sx', sx, Float32Array, n, 'n');
+    if (n === 0 || cols === 0) {
+      sx.fill(127 / Math.fround(1e-5)); // max|x| of an empty row is 0: s = 127/ε, as the addon
+      return;
+    }
+    const { q, scales } = quantizeRows(x, cols, 8); // src/quant: the one definition of the formula
+    xq.set(q);
+    sx.set(scales);
+  },
+
+  matmulF32(x, n, cols, w, rows, y) {
+    checkFloatMatmul('matmulF32', x, n, cols, w, Float32Array, rows, y);
+    floatMatmul(x, n, cols, (k) => w[k]!, rows, y);
+  },
+
+  matmulF16(x, n, cols, w, rows, y) {
+    checkFloatMatmul('matmulF16', x, n, cols, w, Uint16Array, rows, y);
+    floatMatmul(x, n, cols, (k) => f16BitsToF32(w[k]!), rows, y);
+  },
+
+  f16ToF32(src, dst) {
+    new ArgCheck('f16ToF32').array('src', src, Uint16Array).array('dst', dst, Float32Array, src.length, 'src.length');
+    for (let i = 0; i < src.length; i++) dst[i] = f16BitsToF32(src[i]!);
+  },
+
+  sgemm(m, n, k, a, transA, b, transB, c) {
+    new ArgCheck('sgemm')
+      .dim('m', m)
+      .dim('n', n)
+      .dim('k', k)
+      .bool('transA', transA)
+      .bool('transB', transB)
+      .array('a', a, Float32Array, m * k, 'm*k')
+      .array('b', b, Float32Array, k * n, 'k*n')
+      .array('c', c, Float32Array, m * n, 'm*n');
+    gemm(m, n, k, a, 0, transA, b, 0, transB, c, 0);
+  },
+
+  sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC) {
+    const chk = new ArgCheck('sgemmBatched')
+      .dim('batch', batch)
+      .dim('m', m)
+      .dim('n', n)
+      .dim('k', k)
+      .dim('strideA', strideA)
+      .dim('strideB', strideB)
+      .dim('strideC', strideC)
+      .bool('transA', transA)
+      .bool('transB', transB)
+      .array('a', a, Float32Array)
+      .array('b', b, Float32Array)
+      .array('c', c, Float32Array)
+      .batch('a', a, batch, strideA, m * k)
+      .batch('b', b, batch, strideB, k * n)
+      .batch('c', c, batch, strideC, m * n);
+    if (batch > 1 && strideC < m * n) chk.range(`strideC must be at least m*n (outputs must not overlap), got ${strideC}`);
+    for (let i = 0; i < batch; i++) gemm(m, n, k, a, i * strideA, transA, b, i * strideB, transB, c, i * strideC);
+  },
+};
+
+function checkFloatMatmul(
+  fn: string, x: Float32Array, n: number, cols: number, w: unknown, wCtor: ArrayCtor, rows: number, y: Float32Array,
+): void {
+  new ArgCheck(fn)
+    .array('x', x, Float32Array)
+    .dim('n', n)
+    .dim('cols', cols)
+    .array('w', w, wCtor)
+    .dim('rows', rows)
+    .array('x', x, Float32Array, n * cols, 'n*cols')
+    .array('w', w, wCtor, rows * cols, 'rows*cols')
+    .array('y', y, Float32Array, n * rows, 'n*rows');
+}
+
+/** y[i, r] = Σ_k x[i, k]·W(r·cols + k), accumulated in double. */
+function floatMatmul(x: Float32Array, n: number, cols: number, wAt: (k: number) => number, rows: number, y: Float32Array): void {
+  for (let i = 0; i < n; i++)
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let k = 0; k < cols; k++) s += x[i * cols + k]! * wAt(r * cols + k);
+      y[i * rows + r] = s;
+    }
+}
+
+/** C = op(A)·op(B) at the given offsets, the naive triple loop in double. */
+function gemm(
+  m: number, n: number, k: number, a: Float32Array, oa: number, ta: boolean, b: Float32Array, ob: number, tb: boolean,
+  c: Float32Array, oc: number,
+): void {
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[oa + (ta ? p * m + i : i * k + p)]! * b[ob + (tb ? j * k + p : p * n + j)]!;
+      c[oc + i * n + j] = s;
+    }
+}
