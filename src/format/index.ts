@@ -6,3 +6,4 @@ export type { GGUFArray, GGUFValue } from './gguf/value.ts';
 export * from './gguf/writer.ts';
 export * from './safetensors.ts';
 export * from './gguf/summary.ts';
+export * from './shards.ts';
