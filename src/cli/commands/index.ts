@@ -2,7 +2,8 @@ import type { CommandModule } from 'yargs';
 import { infoCommand } from './info.ts';
 import { inspectCommand } from './inspect.ts';
 import { prepareCommand } from './prepare.ts';
+import { trainCommand } from './train.ts';
 
 // One line per command; each module holds only argument parsing and printing.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [infoCommand, prepareCommand, inspectCommand];
+export const commands: CommandModule<any, any>[] = [infoCommand, prepareCommand, inspectCommand, trainCommand];

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { nativeAddon, nativeStatus } from '../../native.ts';
 import { resolveBackend, useBackend } from '../../train/backend.ts';
+import { versionOf as pkgVersion } from '../../train/versions.ts';
 
 function cpuFlags(): Set<string> {
   try {
@@ -13,14 +14,6 @@ function cpuFlags(): Set<string> {
   }
 }
 
-function pkgVersion(name: string): string {
-  try {
-    const url = import.meta.resolve(`${name}/package.json`);
-    return (JSON.parse(readFileSync(new URL(url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'not installed';
-  }
-}
 
 export const infoCommand: CommandModule<object, { json?: boolean }> = {
   command: 'info',

@@ -1,0 +1,155 @@
+/**
+ * The BitNet transformer in tfjs: llama.cpp's "bitnet" graph (DESIGN.md, "The model"), with
+ * fake-quantized BitLinears whose straight-through estimators (src/quant/ste.ts) pass gradients to
+ * latent fp32 weights. The "fp" variant is the same graph with plain linears.
+ *
+ *   embed → N × [attn_norm → q,k,v → RoPE → causal GQA attention → attn_sub_norm → o → +res
+ *                → ffn_norm → gate,up → act → ffn_sub_norm → down → +res] → output_norm → head
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ModelConfig } from '../config/model.ts';
+import { headDim, parseWeightScale } from '../config/model.ts';
+import { steActQuant, steBinary, steTernary } from '../quant/ste.ts';
+import { bmm, causalMask, embed, linear, rmsNorm, rope, ropeTables } from './ops.ts';
+import { paramSpecs, type ParamSpec } from './params.ts';
+
+let instances = 0;
+
+export interface ForwardOptions {
+  /**
+   * Already-quantized linear weights (β·codes as f32, [out, in]) by name, used instead of quantizing
+   * the latent weights in the graph: sampling quantizes once, and the parity tests pass the exact
+   * values (fp16-rounded scales) that the exported file holds.
+   */
+  frozen?: Map<string, tf.Tensor2D>;
+}
+
+export class BitNetModel {
+  readonly config: ModelConfig;
+  readonly specs: ParamSpec[];
+  /** Latent weights by GGUF name. */
+  readonly vars = new Map<string, tf.Variable>();
+  private readonly prefix: string;
+  private readonly ropeCache = new Map<number, { cos: tf.Tensor2D; sin: tf.Tensor2D; mask: tf.Tensor2D }>();
+
+  constructor(config: ModelConfig, values: Map<string, Float32Array>) {
+    this.config = config;
+    this.specs = paramSpecs(config);
+    // tfjs variable names are global: a per-instance prefix lets tests hold several models.
+    this.prefix = `m${instances++}/`;
+    for (const s of this.specs) {
+      const v = values.get(s.name);
+      if (!v) throw new Error(`BitNetModel: no value for ${s.name}`);
+      if (v.length !== s.shape.reduce((a, b) => a * b, 1)) throw new Error(`BitNetModel: ${s.name} has ${v.length} values, expected shape [${s.shape}]`);
+      this.vars.set(s.name, tf.variable(tf.tensor(v, s.shape), true, this.prefix + s.name));
+    }
+  }
+
+  /** The variable behind a tfjs variable name (for variableGrads results). */
+  nameOf(tfName: string): string {
+    return tfName.startsWith(this.prefix) ? tfName.slice(this.prefix.length) : tfName;
+  }
+
+  private v<R extends tf.Rank>(name: string): tf.Tensor<R> {
+    const t = this.vars.get(name);
+    if (!t) throw new Error(`BitNetModel: no parameter ${name}`);
+    return t as unknown as tf.Tensor<R>;
+  }
+
+  /** Positional tables and the causal mask for length T, built once. */
+  private tables(T: number) {
+    let t = this.ropeCache.get(T);
+    if (!t) {
+      const { cos, sin } = ropeTables(T, headDim(this.config), this.config.rope_theta);
+      const half = headDim(this.config) / 2;
+      t = tf.tidy(() => ({
+        cos: tf.keep(tf.tensor2d(cos, [T, half])),
+        sin: tf.keep(tf.tensor2d(sin, [T, half])),
+        mask: tf.keep(tf.tensor2d(causalMask(T), [T, T])),
+      }));
+      this.ropeCache.set(T, t);
+    }
+    return t;
+  }
+
+  /** BitLinear: activation fake-quant, weight fake-quant (both STE), then x·Wᵀ. Input already normalized. */
+  private bitLinear(x: tf.Tensor2D, name: string, opts: ForwardOptions): tf.Tensor2D {
+    const c = this.config;
+    const xq = c.act_quant === 'none' ? x : (steActQuant(x, c.act_quant === 'int8' ? 8 : 4) as tf.Tensor2D);
+    const frozen = opts.frozen?.get(name);
+    let w: tf.Tensor2D;
+    if (frozen) w = frozen;
+    else {
+      const latent = this.v<tf.Rank.R2>(name);
+      const g = parseWeightScale(c.weight_scale);
+      w = c.weight_quant === 'fp' ? latent : c.weight_quant === 'ternary' ? steTernary(latent, g) : steBinary(latent, g);
+    }
+    return linear(xq, w);
+  }
+
+  /** Logits [B·T, V] for token ids [B·T] (row-major [B, T]). */
+  forward(ids: Int32Array, B: number, T: number, opts: ForwardOptions = {}): tf.Tensor2D {
+    const c = this.config;
+    const hd = headDim(c);
+    const H = c.n_heads;
+    const Hkv = c.n_kv_heads;
+    const N = B * T;
+    if (ids.length !== N) throw new Error(`forward: ${ids.length} ids for B=${B}, T=${T}`);
+    const { cos, sin, mask } = this.tables(T);
+    const eps = c.norm_eps;
+
+    let x = embed(this.v<tf.Rank.R2>('token_embd.weight'), ids); // [N, d]
+    for (let i = 0; i < c.n_layers; i++) {
+      const b = `blk.${i}`;
+      const h = rmsNorm(x, this.v(`${b}.attn_norm.weight`), eps) as tf.Tensor2D;
+      const heads = (t: tf.Tensor2D, n: number) => tf.transpose(tf.reshape(t, [B, T, n, hd]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, n, T, hd]
+      const q = rope(heads(this.bitLinear(h, `${b}.attn_q.weight`, opts), H), cos, sin);
+      let k = rope(heads(this.bitLinear(h, `${b}.attn_k.weight`, opts), Hkv), cos, sin);
+      let v = heads(this.bitLinear(h, `${b}.attn_v.weight`, opts), Hkv);
+      if (Hkv !== H) {
+        // GQA: query head j reads kv head floor(j / (H/Hkv)), as llama.cpp does.
+        const rep = H / Hkv;
+        // [B, Hkv, T, hd] → [B·Hkv, 1, T·hd] → tile → [B·Hkv, rep, T·hd] → [B, H, T, hd] (tile's gradient stops at rank 4)
+        const expand = (t: tf.Tensor4D) => tf.reshape(tf.tile(tf.reshape(t, [B * Hkv, 1, T * hd]), [1, rep, 1]), [B, H, T, hd]) as tf.Tensor4D;
+        k = expand(k);
+        v = expand(v);
+      }
+      const scores = tf.add(tf.mul(bmm(q, tf.transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(hd)), mask); // [B, H, T, T]
+      const att = bmm(tf.softmax(scores) as tf.Tensor4D, v); // [B, H, T, hd]
+      let o = tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [N, c.d_model]) as tf.Tensor2D; // [N, d]
+      if (c.subln === 'on') o = rmsNorm(o, this.v(`${b}.attn_sub_norm.weight`), eps) as tf.Tensor2D;
+      x = tf.add(x, this.bitLinear(o, `${b}.attn_output.weight`, opts));
+
+      const hf = rmsNorm(x, this.v(`${b}.ffn_norm.weight`), eps) as tf.Tensor2D;
+      const gate = this.bitLinear(hf, `${b}.ffn_gate.weight`, opts); // [N, ff]
+      const up = this.bitLinear(hf, `${b}.ffn_up.weight`, opts);
+      const act = c.activation === 'swiglu' ? tf.mul(gate, tf.sigmoid(gate)) : tf.square(tf.relu(gate));
+      let a = tf.mul(act, up) as tf.Tensor2D;
+      if (c.subln === 'on') a = rmsNorm(a, this.v(`${b}.ffn_sub_norm.weight`), eps) as tf.Tensor2D;
+      x = tf.add(x, this.bitLinear(a, `${b}.ffn_down.weight`, opts));
+    }
+    const xf = rmsNorm(x, this.v('output_norm.weight'), eps) as tf.Tensor2D;
+    const head = this.v<tf.Rank.R2>(c.tie_embeddings ? 'token_embd.weight' : 'output.weight');
+    return linear(xf, head); // [N, V]; the head stays full precision, as in the papers
+  }
+
+  /** Mean next-token cross-entropy (nats) of targets [B·T] given ids [B·T]. */
+  loss(ids: Int32Array, targets: Int32Array, B: number, T: number, opts: ForwardOptions = {}): tf.Scalar {
+    const logits = this.forward(ids, B, T, opts);
+    const labels = tf.oneHot(tf.tensor1d(targets, 'int32'), this.config.vocab_size);
+    return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+  }
+
+  /** Current latent weights as plain arrays (for checkpoints and export). */
+  values(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const [n, v] of this.vars) out.set(n, v.dataSync() as Float32Array);
+    return out;
+  }
+
+  dispose(): void {
+    for (const v of this.vars.values()) v.dispose();
+    for (const t of this.ropeCache.values()) tf.dispose([t.cos, t.sin, t.mask]);
+    this.ropeCache.clear();
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * tfjs ops shaped around the wasm backend's traps (research/node-feasibility.md):
+ * - matmuls with transpose flags run 15-50x slower than plain ones, and autograd emits exactly those,
+ *   so every matmul here has a custom gradient built from explicit transposes and flag-free matmuls;
+ * - the gradient of gather needs UnsortedSegmentSum, which wasm lacks, so the embedding lookup's
+ *   gradient is a scatter-add on typed arrays.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import './gradients.ts';
+
+/** y = x · Wᵀ for x [N, in] and W [out, in] (PyTorch/GGUF layout) → [N, out]. */
+export const linear = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [x, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  save([x, w]);
+  return {
+    value: tf.matMul(x, tf.transpose(w)),
+    gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+      const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [
+        tf.matMul(dy, ws), // dx [N, in] = dy [N, out] · W [out, in]
+        tf.matMul(tf.transpose(dy), xs), // dW [out, in] = dyᵀ [out, N] · x [N, in]
+      ];
+    },
+  };
+}) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+
+/** Swaps the last two axes of a rank-4 tensor. */
+function swapLast(t: tf.Tensor): tf.Tensor4D {
+  return tf.transpose(t as tf.Tensor4D, [0, 1, 3, 2]);
+}
+
+/** Batched a [B, H, M, K] · b [B, H, K, N] → [B, H, M, N], flag-free in both directions. */
+export const bmm = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [a, b, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+      const [as, bs] = saved as [tf.Tensor4D, tf.Tensor4D];
+      return [
+        tf.matMul(dy, swapLast(bs)), // da = dy · bᵀ
+        tf.matMul(swapLast(as), dy), // db = aᵀ · dy
+      ];
+    },
+  };
+}) as (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D;
+
+/** Rows of `table` [V, d] at `ids` → [N, d]; the gradient scatter-adds dy into a [V, d] array. */
+export function embed(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
+  const [V, d] = table.shape;
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: tf.gather(args[0] as tf.Tensor2D, tf.tensor1d(ids, 'int32')),
+    gradFunc: (dy: tf.Tensor) => {
+      const g = dy.dataSync() as Float32Array; // [N, d]
+      const acc = new Float32Array(V * d);
+      for (let i = 0; i < ids.length; i++) {
+        const src = i * d;
+        const dst = ids[i]! * d;
+        for (let j = 0; j < d; j++) acc[dst + j]! += g[src + j]!;
+      }
+      return tf.tensor2d(acc, [V, d]);
+    },
+  }));
+  return f(table) as tf.Tensor2D;
+}
+
+/** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · w. */
+export function rmsNorm(x: tf.Tensor, w: tf.Tensor1D, eps: number): tf.Tensor {
+  const ms = tf.mean(tf.square(x), -1, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w);
+}
+
+/** cos/sin tables [T, hd/2] of rotate-half (NEOX) RoPE: angle(p, i) = p · base^(−2i/hd). */
+export function ropeTables(T: number, hd: number, base: number, offset = 0): { cos: Float32Array; sin: Float32Array } {
+  const half = hd / 2;
+  const cos = new Float32Array(T * half);
+  const sin = new Float32Array(T * half);
+  for (let p = 0; p < T; p++)
+    for (let i = 0; i < half; i++) {
+      const a = (p + offset) * base ** ((-2 * i) / hd);
+      cos[p * half + i] = Math.cos(a);
+      sin[p * half + i] = Math.sin(a);
+    }
+  return { cos, sin };
+}
+
+/** Rotate-half RoPE on x [B, H, T, hd] with tables [T, hd/2]: (x1, x2) → (x1·c − x2·s, x2·c + x1·s). */
+export function rope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
+  const hd = x.shape[3];
+  const half = hd / 2;
+  const x1 = tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, half]);
+  const x2 = tf.slice(x, [0, 0, 0, half], [-1, -1, -1, half]);
+  return tf.concat([tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x2, cos), tf.mul(x1, sin))], 3) as tf.Tensor4D;
+}
+
+/** Additive causal mask [T, T]: 0 on and below the diagonal, −1e9 above (finite, so no inf·0 in gradients). */
+export function causalMask(T: number): Float32Array {
+  const m = new Float32Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -1e9;
+  return m;
+}

@@ -1,0 +1,19 @@
+import { readFileSync } from 'node:fs';
+
+export function versionOf(spec: string): string {
+  try {
+    return (JSON.parse(readFileSync(new URL(import.meta.resolve(`${spec}/package.json`)), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'not installed';
+  }
+}
+
+/** Library versions recorded in checkpoints, so a result can be traced to the code that made it. */
+export function versions(backend: string): Record<string, string> {
+  return {
+    bitnet_ts: (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version,
+    node: process.version,
+    tfjs: versionOf('@tensorflow/tfjs-core'),
+    backend,
+  };
+}
