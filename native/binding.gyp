@@ -8,11 +8,13 @@
       "target_name": "bitnet_native",
       "sources": [
         "src/addon.cc",
+        "src/cpu.cc",
         "src/pool.cc",
         "src/ternary.cc",
         "src/fmatmul.cc",
         "src/sgemm.cc",
-        "src/quantize.cc"
+        "src/quantize.cc",
+        "src/membench.cc"
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags": ["-O3", "-fno-math-errno", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"],

@@ -44,17 +44,22 @@ export interface KernelFns {
   ): void;
 }
 
+/** 'avx2' means AVX2 + FMA + F16C; 'avx512vnni' adds 256-bit VNNI to the ternary kernel. */
+export type NativeIsa = 'scalar' | 'avx2' | 'avx512vnni';
+
 /** The addon's functions. Each is documented in native/src/addon.cc; the TS reference lives beside its caller. */
 export interface NativeAddon extends KernelFns {
   /** CPU features the addon detected at run time. */
   cpuFeatures(): { avx2: boolean; fma: boolean; f16c: boolean; avx512vnni: boolean };
-  /** Whether the AVX2/FMA/F16C kernels are in use (the CPU has them and setSimd(false) was not called). */
-  simd(): boolean;
-  /** setSimd(false) forces the portable scalar kernels (tests run both). */
-  setSimd(on: boolean): void;
+  /** The instruction set the kernels use: the best the CPU has unless setIsa lowered it. */
+  isa(): NativeIsa;
+  /** Lower (or restore, with 'auto') the kernels' instruction set; a RangeError if the CPU lacks it. Tests run all. */
+  setIsa(isa: NativeIsa | 'auto'): void;
   /** Threads the addon's persistent pool uses, the calling thread included (set with setThreads). */
   threads(): number;
   setThreads(n: number): void;
+  /** Memory read bandwidth in GB/s: all pool threads stream `buf` (make it much larger than the L3); best of `reps`. */
+  readBandwidth(buf: Uint8Array, reps: number): number;
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

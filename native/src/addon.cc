@@ -3,7 +3,7 @@
 // naming the function and the argument. The TypeScript side (types and reference implementations) is
 // src/native.ts and src/infer/kernels/.
 //
-//   cpuFeatures() -> {avx2, fma, f16c, avx512vnni}     simd() -> boolean     setSimd(on)
+//   cpuFeatures() -> {avx2, fma, f16c, avx512vnni}     isa() -> name      setIsa('auto'|'avx512vnni'|'avx2'|'scalar')
 //   threads() -> number                                setThreads(n)
 //   ternaryMatmul(packed, rows, cols, xq, n, out)
 //   ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y)
@@ -12,8 +12,10 @@
 //   f16ToF32(src, dst)
 //   sgemm(m, n, k, a, transA, b, transB, c)
 //   sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC)
+//   readBandwidth(buf, reps) -> GB/s
 #include <node_api.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -97,6 +99,12 @@ bool get_array(Args& a, size_t i, const char* name, napi_typedarray_type want, T
   return true;
 }
 
+// |sum| <= 128 * cols must fit the int32 outputs and accumulators exactly.
+bool check_ternary_cols(Args& a, int64_t cols) {
+  if (cols <= (int64_t(1) << 24)) return true;
+  return fail_range(a, "cols must be at most 2^24 (exact int32 sums), got " + std::to_string(cols));
+}
+
 bool check_len(Args& a, const char* name, int64_t have, int64_t want, const char* formula) {
   if (have == want) return true;
   return fail_range(a, std::string(name) + " has length " + std::to_string(have) + ", expected " + formula + " = " +
@@ -128,14 +136,41 @@ napi_value CpuFeaturesJs(napi_env env, napi_callback_info) {
   return o;
 }
 
-napi_value SimdJs(napi_env env, napi_callback_info) { return make_bool(env, simd()); }
+const char* const kIsaNames[] = {"scalar", "avx2", "avx512vnni"};
 
-napi_value SetSimdJs(napi_env env, napi_callback_info info) {
+napi_value IsaJs(napi_env env, napi_callback_info) {
+  napi_value v;
+  napi_create_string_utf8(env, kIsaNames[static_cast<int>(isa())], NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
+napi_value SetIsaJs(napi_env env, napi_callback_info info) {
   Args a;
-  bool on = true;
-  if (!get_args(env, info, "setSimd", 1, a) || !get_bool(a, 0, "on", &on)) return nullptr;
-  set_simd(on);
-  return undefined(env);
+  if (!get_args(env, info, "setIsa", 1, a)) return nullptr;
+  napi_valuetype t;
+  napi_typeof(env, a.v[0], &t);
+  if (t != napi_string) {
+    fail_type(a, "isa must be a string");
+    return nullptr;
+  }
+  char name[32] = {};
+  size_t len = 0;
+  napi_get_value_string_utf8(env, a.v[0], name, sizeof(name), &len);
+  const std::string s(name, len);
+  if (s == "auto") {
+    reset_isa();
+    return undefined(env);
+  }
+  for (int i = 0; i < 3; i++)
+    if (s == kIsaNames[i]) {
+      if (!set_isa(static_cast<Isa>(i))) {
+        fail_range(a, s + " is not supported by this CPU");
+        return nullptr;
+      }
+      return undefined(env);
+    }
+  fail_range(a, "isa must be 'auto', 'avx512vnni', 'avx2' or 'scalar', got '" + s + "'");
+  return nullptr;
 }
 
 napi_value ThreadsJs(napi_env env, napi_callback_info) {
@@ -164,7 +199,7 @@ napi_value TernaryMatmulJs(napi_env env, napi_callback_info info) {
   int64_t rows = 0, cols = 0, n = 0, lp = 0, lx = 0, lo = 0;
   if (!get_args(env, info, "ternaryMatmul", 6, a) ||
       !get_array(a, 0, "packed", napi_uint8_array, const_cast<uint8_t**>(&packed), &lp) ||
-      !get_dim(a, 1, "rows", &rows) || !get_dim(a, 2, "cols", &cols) ||
+      !get_dim(a, 1, "rows", &rows) || !get_dim(a, 2, "cols", &cols) || !check_ternary_cols(a, cols) ||
       !get_array(a, 3, "xq", napi_int8_array, const_cast<int8_t**>(&xq), &lx) || !get_dim(a, 4, "n", &n) ||
       !get_array(a, 5, "out", napi_int32_array, &out, &lo) ||
       !check_len(a, "packed", lp, rows * ternary_row_bytes(cols), "rows*ceil(cols/128)*32") ||
@@ -183,7 +218,7 @@ napi_value TernaryMatmulScaledJs(napi_env env, napi_callback_info info) {
   int64_t rows = 0, cols = 0, n = 0, group = 0, lp = 0, lx = 0, ls = 0, lsc = 0, ly = 0;
   if (!get_args(env, info, "ternaryMatmulScaled", 9, a) ||
       !get_array(a, 0, "packed", napi_uint8_array, const_cast<uint8_t**>(&packed), &lp) ||
-      !get_dim(a, 1, "rows", &rows) || !get_dim(a, 2, "cols", &cols) ||
+      !get_dim(a, 1, "rows", &rows) || !get_dim(a, 2, "cols", &cols) || !check_ternary_cols(a, cols) ||
       !get_array(a, 3, "xq", napi_int8_array, const_cast<int8_t**>(&xq), &lx) ||
       !get_array(a, 4, "sx", napi_float32_array, const_cast<float**>(&sx), &ls) || !get_dim(a, 5, "n", &n) ||
       !get_array(a, 6, "scale", napi_float32_array, const_cast<float**>(&scale), &lsc) ||
@@ -310,6 +345,18 @@ napi_value SgemmBatchedJs(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+napi_value ReadBandwidthJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const uint8_t* buf = nullptr;
+  int64_t len = 0, reps = 0;
+  if (!get_args(env, info, "readBandwidth", 2, a) ||
+      !get_array(a, 0, "buf", napi_uint8_array, const_cast<uint8_t**>(&buf), &len) || !get_dim(a, 1, "reps", &reps))
+    return nullptr;
+  napi_value v;
+  napi_create_double(env, read_bandwidth(buf, len, static_cast<int>(std::min<int64_t>(reps, 1000))), &v);
+  return v;
+}
+
 std::atomic<int> live_envs{0};
 
 void on_env_cleanup(void*) {
@@ -323,8 +370,8 @@ NAPI_MODULE_INIT() {
   napi_add_env_cleanup_hook(env, on_env_cleanup, nullptr);
   const napi_property_descriptor props[] = {
       {"cpuFeatures", nullptr, CpuFeaturesJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"simd", nullptr, SimdJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"setSimd", nullptr, SetSimdJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"isa", nullptr, IsaJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"setIsa", nullptr, SetIsaJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, ThreadsJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, SetThreadsJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"ternaryMatmul", nullptr, TernaryMatmulJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
@@ -335,6 +382,7 @@ NAPI_MODULE_INIT() {
       {"f16ToF32", nullptr, F16ToF32Js, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemm", nullptr, SgemmJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemmBatched", nullptr, SgemmBatchedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"readBandwidth", nullptr, ReadBandwidthJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

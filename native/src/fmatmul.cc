@@ -1,42 +1,14 @@
 // Float matmuls for the embedding / output head: y[n, rows] = x[n, cols] . W[rows, cols]^T, with W in
-// float32 or in raw IEEE fp16 bits, and the fp16 -> fp32 conversion itself. Also the CPU feature
-// detection shared by all kernels.
+// float32 or in raw IEEE fp16 bits, and the fp16 -> fp32 conversion itself.
 #include <immintrin.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 
 #include "kernels.h"
 #include "pool.h"
 
 namespace bitnet {
-
-const CpuFeatures& cpu_features() {
-  static const CpuFeatures f = [] {
-    CpuFeatures c{};
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    c.avx2 = __builtin_cpu_supports("avx2");
-    c.fma = __builtin_cpu_supports("fma");
-    c.f16c = __builtin_cpu_supports("f16c");
-    c.avx512vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
-#endif
-    return c;
-  }();
-  return f;
-}
-
-namespace {
-std::atomic<bool> simd_off{false};
-}
-
-bool simd() {
-  const CpuFeatures& f = cpu_features();
-  return f.avx2 && f.fma && f.f16c && !simd_off.load(std::memory_order_relaxed);
-}
-
-void set_simd(bool on) { simd_off.store(!on, std::memory_order_relaxed); }
 
 namespace {
 

@@ -2,14 +2,16 @@
 // addon.cc (types, lengths, sizes): these functions trust their pointers and sizes.
 //
 // Each kernel has a portable scalar body and, where it pays, an AVX2 (+FMA, +F16C) body in a function
-// compiled for that target only (BITNET_AVX2 below); simd() picks one at run time, so no AVX2
-// instruction ever runs on a CPU that lacks it.
+// compiled for that target only (BITNET_AVX2 below), and the ternary kernel an AVX-512 VNNI body
+// (BITNET_VNNI, 256-bit vpdpbusd); isa() picks one at run time, so no instruction ever runs on a CPU
+// that lacks it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #define BITNET_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define BITNET_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
 
 namespace bitnet {
 
@@ -17,9 +19,12 @@ struct CpuFeatures {
   bool avx2, fma, f16c, avx512vnni;
 };
 const CpuFeatures& cpu_features();
-// True when the AVX2+FMA+F16C kernels are in use: the CPU has them and setSimd(false) was not called.
-bool simd();
-void set_simd(bool on);
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512Vnni = 2 };  // Avx2 means AVX2 + FMA + F16C
+Isa best_isa();            // the best the CPU supports
+Isa isa();                 // the one in use
+bool set_isa(Isa want);    // false (and no change) if the CPU lacks it
+void reset_isa();          // back to best_isa()
+inline bool simd() { return isa() >= Isa::Avx2; }
 
 // ---- ternary (packed layout: see src/infer/kernels/layout.ts and ternary.cc) ----
 constexpr int64_t kBlockCols = 128;  // columns per packed block
@@ -49,5 +54,8 @@ void sgemm_batched(int64_t batch, int64_t m, int64_t n, int64_t k, const float* 
 
 // ---- int8 per-token activation quantization ----
 void quantize_rows(const float* x, int64_t n, int64_t cols, int8_t* xq, float* sx);
+
+// ---- memory read bandwidth in GB/s (best of reps), all pool threads ----
+double read_bandwidth(const uint8_t* buf, int64_t len, int reps);
 
 }  // namespace bitnet

@@ -16,7 +16,7 @@ import {
   tsKernels,
   unpackTernary,
 } from '../../src/infer/kernels/index.ts';
-import { type NativeAddon, nativeAddon, nativeStatus } from '../../src/native.ts';
+import { type NativeAddon, type NativeIsa, nativeAddon, nativeStatus } from '../../src/native.ts';
 import { f16BitsToF32 } from '../../src/quant/fp16.ts';
 import { packTQ2_0 } from '../../src/quant/tq2_0.ts';
 
@@ -235,12 +235,12 @@ describe('infer/kernels', () => {
     if (addon === null) return;
     const a: NativeAddon = addon;
     const nk = nativeKernels()!;
-    const features = a.cpuFeatures();
-    const simdModes = features.avx2 && features.fma && features.f16c ? [true, false] : [false];
+    const best = a.isa();
+    const isas: NativeIsa[] = (['avx512vnni', 'avx2', 'scalar'] as const).slice((['avx512vnni', 'avx2', 'scalar'] as const).indexOf(best));
     const defaultThreads = a.threads();
     after(() => {
       a.setThreads(defaultThreads);
-      a.setSimd(true);
+      a.setIsa('auto');
     });
 
     it('has a persistent pool whose size setThreads changes', () => {
@@ -252,13 +252,20 @@ describe('infer/kernels', () => {
       expect(() => a.setThreads(0)).to.throw(RangeError);
     });
 
-    for (const simd of simdModes)
-      describe(simd ? 'AVX2 kernels' : 'scalar kernels', () => {
+    it('runs on the best instruction set the CPU has, and refuses to go above it', () => {
+      const f = a.cpuFeatures();
+      expect(best).to.equal(f.avx2 && f.fma && f.f16c ? (f.avx512vnni ? 'avx512vnni' : 'avx2') : 'scalar');
+      if (best !== 'avx512vnni') expect(() => a.setIsa('avx512vnni')).to.throw(RangeError, /not supported/);
+      expect(() => a.setIsa('sse' as NativeIsa)).to.throw(RangeError);
+    });
+
+    for (const isa of isas)
+      describe(`${isa} kernels`, () => {
         before(() => {
-          a.setSimd(simd);
-          expect(a.simd()).to.equal(simd);
+          a.setIsa(isa);
+          expect(a.isa()).to.equal(isa);
         });
-        after(() => a.setSimd(true));
+        after(() => a.setIsa('auto'));
 
         it('ternaryMatmul: identical integer sums on random shapes and thread counts', () => {
           fc.assert(
@@ -297,9 +304,13 @@ describe('infer/kernels', () => {
           const xq = new Int8Array(2 * cols);
           xq.fill(-128, 0, cols);
           xq.fill(127, cols);
+          const packed = repackTernary(codes, rows, cols);
           const out = new Int32Array(2 * rows);
-          a.ternaryMatmul(repackTernary(codes, rows, cols), rows, cols, xq, 2, out);
+          a.ternaryMatmul(packed, rows, cols, xq, 2, out); // the GEMM tile
           expect(Array.from(out)).to.deep.equal([-128 * cols, 128 * cols, 0, 0, 127 * cols, -127 * cols, 0, 0]);
+          const one = new Int32Array(rows);
+          a.ternaryMatmul(packed, rows, cols, xq.subarray(0, cols), 1, one); // the GEMV kernel
+          expect(Array.from(one)).to.deep.equal([-128 * cols, 128 * cols, 0, 0]);
         });
 
         it('ternaryMatmulScaled: bit-identical floats per tensor, per row and per group of 128/256', () => {
@@ -494,6 +505,7 @@ describe('infer/kernels', () => {
         ['ternaryMatmul fractional n', (k) => k.ternaryMatmul(p, 2, 128, x8.subarray(0, 128), 1.5, new Int32Array(2)), RangeError],
         ['ternaryMatmul huge n', (k) => k.ternaryMatmul(p, 2, 128, x8.subarray(0, 128), 2 ** 40, new Int32Array(2)), RangeError],
         ['ternaryMatmul string rows', (k) => k.ternaryMatmul(p, '2' as unknown as number, 128, x8.subarray(0, 128), 1, new Int32Array(2)), TypeError],
+        ['ternaryMatmul cols beyond 2^24', (k) => k.ternaryMatmul(p, 0, 2 ** 24 + 1, x8.subarray(0, 0), 0, new Int32Array(0)), RangeError],
         ['ternaryMatmulScaled scale length', (k) => k.ternaryMatmulScaled(p, 2, 128, x8.subarray(0, 128), f(1), 1, f(3), 0, f(2)), RangeError],
         ['ternaryMatmulScaled group scales', (k) => k.ternaryMatmulScaled(p, 2, 128, x8.subarray(0, 128), f(1), 1, f(3), 128, f(2)), RangeError],
         ['ternaryMatmulScaled sx length', (k) => k.ternaryMatmulScaled(p, 2, 128, x8.subarray(0, 128), f(2), 1, f(2), 0, f(2)), RangeError],

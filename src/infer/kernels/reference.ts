@@ -47,10 +47,10 @@ export class ArgCheck {
 }
 
 function checkTernary(fn: string, packed: Uint8Array, rows: number, cols: number, xq: Int8Array, n: number): ArgCheck {
-  return new ArgCheck(fn)
-    .array('packed', packed, Uint8Array)
-    .dim('rows', rows)
-    .dim('cols', cols)
+  const c = new ArgCheck(fn).array('packed', packed, Uint8Array).dim('rows', rows).dim('cols', cols);
+  // |sum| <= 128·cols must fit the int32 outputs exactly
+  if (cols > 2 ** 24) c.range(`cols must be at most 2^24 (exact int32 sums), got ${cols}`);
+  return c
     .array('xq', xq, Int8Array)
     .dim('n', n)
     .array('packed', packed, Uint8Array, rows * packedRowBytes(cols), 'rows*ceil(cols/128)*32')
