@@ -83,6 +83,33 @@ describe('format/gguf: constants', () => {
 describe('format/gguf: write and read back', () => {
   const dir = tempDir();
 
+  it('keeps every field when the metadata crosses the writer\'s 64 KB buffer chunks (a real vocabulary)', async () => {
+    // Regression: scalar writes that made the header builder grow went into the previous chunk.
+    const file = path.join(dir, 'big-header.gguf');
+    const tokens = Array.from({ length: 9000 }, (_, i) => `token-${i}`);
+    const ids = Int32Array.from({ length: 9000 }, (_, i) => i % 7);
+    const tensors = Array.from({ length: 40 }, (_, i) => ({ name: `blk.${i}.attn_norm.weight`, ne: [3], type: GGMLType.F32, data: new Float32Array([i, i + 1, i + 2]) }));
+    await writeGGUF(file, {
+      kv: [
+        ['general.architecture', { type: 'string', value: 'bitnet' }],
+        ['tokenizer.ggml.tokens', { type: 'array', value: { elemType: 'string', items: tokens } }],
+        ['tokenizer.ggml.token_type', { type: 'array', value: { elemType: 'i32', items: ids } }],
+        ['after.big', { type: 'u32', value: 77 }],
+      ],
+      tensors,
+    });
+    const f = openGGUF(file);
+    try {
+      expect(f.getString('general.architecture')).to.equal('bitnet');
+      expect(f.getStringArray('tokenizer.ggml.tokens')).to.deep.equal(tokens);
+      expect(Array.from(f.getArray('tokenizer.ggml.token_type', 'i32').items as Int32Array)).to.deep.equal(Array.from(ids));
+      expect(f.getU32('after.big')).to.equal(77);
+      for (const t of tensors) expect(Array.from(new Float32Array(f.readTensor(t.name).slice().buffer))).to.deep.equal(Array.from(t.data));
+    } finally {
+      f.close();
+    }
+  });
+
   it('round-trips every KV value type, in order', async () => {
     const file = path.join(dir, 'kv.gguf');
     await writeGGUF(file, { kv: ALL_KV });

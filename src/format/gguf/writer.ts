@@ -61,16 +61,22 @@ class ByteBuilder {
     return p;
   }
 
-  u8(v: number): void { this.view.setUint8(this.step(1), v); }
-  i8(v: number): void { this.view.setInt8(this.step(1), v); }
-  u16(v: number): void { this.view.setUint16(this.step(2), v, true); }
-  i16(v: number): void { this.view.setInt16(this.step(2), v, true); }
-  u32(v: number): void { this.view.setUint32(this.step(4), v, true); }
-  i32(v: number): void { this.view.setInt32(this.step(4), v, true); }
-  f32(v: number): void { this.view.setFloat32(this.step(4), v, true); }
-  f64(v: number): void { this.view.setFloat64(this.step(8), v, true); }
-  u64(v: bigint): void { this.view.setBigUint64(this.step(8), v, true); }
-  i64(v: bigint): void { this.view.setBigInt64(this.step(8), v, true); }
+  // step() may swap in a new buffer (and view), so it runs before this.view is read.
+  private at(n: number): [DataView, number] {
+    const p = this.step(n);
+    return [this.view, p];
+  }
+
+  u8(v: number): void { const [d, p] = this.at(1); d.setUint8(p, v); }
+  i8(v: number): void { const [d, p] = this.at(1); d.setInt8(p, v); }
+  u16(v: number): void { const [d, p] = this.at(2); d.setUint16(p, v, true); }
+  i16(v: number): void { const [d, p] = this.at(2); d.setInt16(p, v, true); }
+  u32(v: number): void { const [d, p] = this.at(4); d.setUint32(p, v, true); }
+  i32(v: number): void { const [d, p] = this.at(4); d.setInt32(p, v, true); }
+  f32(v: number): void { const [d, p] = this.at(4); d.setFloat32(p, v, true); }
+  f64(v: number): void { const [d, p] = this.at(8); d.setFloat64(p, v, true); }
+  u64(v: bigint): void { const [d, p] = this.at(8); d.setBigUint64(p, v, true); }
+  i64(v: bigint): void { const [d, p] = this.at(8); d.setBigInt64(p, v, true); }
 
   bytes(b: Uint8Array): void {
     const p = this.step(b.length);
