@@ -21,12 +21,20 @@ namespace {
 // forward pass finds it awake: a futex wake-up costs more than a small GEMV.
 constexpr int kSpin = 4000;
 
+// The current job. A worker may wake late, after the job it was woken for has finished and another
+// has started: chunks are claimed by a CAS on `ticket` = (job generation << 32) | next chunk, so a
+// stale worker's claim fails and it touches nothing; the parameters it read are used only after a
+// successful claim, and they cannot change until every claimed chunk is done. Completion counts
+// chunks, not workers, so a worker the OS has descheduled (2 cores shared with other processes) never
+// holds up a call it took no part in.
 struct Job {
-  RangeFn fn = nullptr;
-  void* ctx = nullptr;
-  int64_t count = 0;
-  int64_t grain = 1;
-  std::atomic<int64_t> next{0};
+  std::atomic<RangeFn> fn{nullptr};
+  std::atomic<void*> ctx{nullptr};
+  std::atomic<int64_t> count{0};
+  std::atomic<int64_t> grain{1};
+  std::atomic<int64_t> nchunks{0};
+  std::atomic<uint64_t> ticket{0};
+  std::atomic<int64_t> done{0};
 };
 
 std::mutex run_mu;  // one run (or resize) at a time
@@ -34,16 +42,25 @@ std::mutex mu;      // guards sleeping workers' wake-up
 std::condition_variable cv;
 std::vector<std::thread> workers;
 std::atomic<uint64_t> gen{0};
-std::atomic<int> pending{0};
 std::atomic<bool> stopping{false};
 Job job;
 int nthreads = 0;  // 0: not started yet
 
-void do_chunks(Job& j) {
+// Runs chunks of job generation g until none is left (or the job is no longer g).
+void do_chunks(uint64_t g) {
+  const uint64_t tag = (g & 0xffffffffu) << 32;
   for (;;) {
-    int64_t b = j.next.fetch_add(j.grain, std::memory_order_relaxed);
-    if (b >= j.count) return;
-    j.fn(j.ctx, b, std::min(b + j.grain, j.count));
+    uint64_t t = job.ticket.load(std::memory_order_acquire);
+    if ((t & ~uint64_t(0xffffffffu)) != tag) return;
+    const int64_t c = static_cast<int64_t>(t & 0xffffffffu);
+    const RangeFn fn = job.fn.load(std::memory_order_relaxed);
+    void* const ctx = job.ctx.load(std::memory_order_relaxed);
+    const int64_t count = job.count.load(std::memory_order_relaxed);
+    const int64_t grain = job.grain.load(std::memory_order_relaxed);
+    if (c >= job.nchunks.load(std::memory_order_relaxed)) return;
+    if (!job.ticket.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel)) continue;
+    fn(ctx, c * grain, std::min(c * grain + grain, count));
+    job.done.fetch_add(1, std::memory_order_release);
   }
 }
 
@@ -61,8 +78,7 @@ void worker_main(uint64_t seen) {
     }
     if (stopping.load(std::memory_order_acquire)) return;
     seen = g;
-    do_chunks(job);
-    pending.fetch_sub(1, std::memory_order_acq_rel);
+    do_chunks(g);
   }
 }
 
@@ -113,26 +129,29 @@ void pool_shutdown() {
 void pool_run(int64_t count, int64_t grain, RangeFn fn, void* ctx) {
   if (count <= 0) return;
   grain = std::max<int64_t>(1, grain);
+  const int64_t nchunks = (count + grain - 1) / grain;
   std::lock_guard<std::mutex> lk(run_mu);
   ensure_started_locked();
-  if (workers.empty() || count <= grain) {
+  if (workers.empty() || nchunks <= 1 || nchunks >= (int64_t(1) << 32)) {
     fn(ctx, 0, count);
     return;
   }
-  job.fn = fn;
-  job.ctx = ctx;
-  job.count = count;
-  job.grain = grain;
-  job.next.store(0, std::memory_order_relaxed);
-  pending.store(static_cast<int>(workers.size()), std::memory_order_relaxed);
+  const uint64_t g = gen.load(std::memory_order_relaxed) + 1;
+  job.fn.store(fn, std::memory_order_relaxed);
+  job.ctx.store(ctx, std::memory_order_relaxed);
+  job.count.store(count, std::memory_order_relaxed);
+  job.grain.store(grain, std::memory_order_relaxed);
+  job.nchunks.store(nchunks, std::memory_order_relaxed);
+  job.done.store(0, std::memory_order_relaxed);
+  job.ticket.store((g & 0xffffffffu) << 32, std::memory_order_release);
   {
     std::lock_guard<std::mutex> lk2(mu);
-    gen.fetch_add(1, std::memory_order_release);
+    gen.store(g, std::memory_order_release);
   }
   cv.notify_all();
-  do_chunks(job);
+  do_chunks(g);
   int spins = 0;
-  while (pending.load(std::memory_order_acquire) != 0) {
+  while (job.done.load(std::memory_order_acquire) != nchunks) {
     if (++spins < kSpin) cpu_relax();
     else std::this_thread::yield();
   }
