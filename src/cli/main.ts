@@ -10,6 +10,12 @@ import { commands } from './commands/index.ts';
 
 const debug = process.argv.includes('--debug');
 
+// `bitnet inspect x.gguf | head` closes stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 function fail(e: unknown): never {
   if (isInputError(e) && !debug) {
     process.stderr.write(`bitnet: ${e.message}\n`);

@@ -1,0 +1,65 @@
+import type { CommandModule } from 'yargs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadTokenizer } from '../../data/tokenizer/index.ts';
+import { useBackend } from '../../train/backend.ts';
+import { loadCheckpoint, resolveCheckpoint } from '../../train/checkpoint.ts';
+import { BitNetModel } from '../../train/model.ts';
+import { sampleIds, storedWeights } from '../../train/sample.ts';
+
+interface Args {
+  run: string;
+  prompt: string;
+  'max-tokens': number;
+  temperature: number;
+  'top-k': number;
+  seed: number;
+  backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  'embedding-type': 'f16' | 'f32';
+}
+
+export const sampleCommand: CommandModule<object, Args> = {
+  command: 'sample <run>',
+  describe: 'sample text with the tfjs model (fake-quant forward, weights as the export stores them): the reference for the engine',
+  builder: (y) =>
+    y
+      .positional('run', { type: 'string', demandOption: true, describe: 'run directory (latest checkpoint) or checkpoint directory' })
+      .option('prompt', { type: 'string', default: '', describe: 'text to continue' })
+      .option('max-tokens', { type: 'number', default: 64 })
+      .option('temperature', { type: 'number', default: 0.8, describe: '0 = greedy' })
+      .option('top-k', { type: 'number', default: 40, describe: '0 = no limit' })
+      .option('seed', { type: 'number', default: 1 })
+      .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const })
+      .option('embedding-type', { choices: ['f16', 'f32'] as const, default: 'f16' as const, describe: 'round embeddings as an export of this type stores them' }),
+  handler: async (argv) => {
+    await useBackend(argv.backend);
+    const dir = resolveCheckpoint(argv.run);
+    const { state, weights } = loadCheckpoint(dir, { moments: false });
+    const tok = loadTokenizer(path.join(state.data.dir, 'tokenizer.json'));
+    const c = state.config.model;
+    const { values, frozen } = storedWeights(c, weights, argv['embedding-type']);
+    const model = new BitNetModel(c, values);
+    const shaped = new Map(model.specs.filter((s) => frozen.has(s.name)).map((s) => [s.name, tf.tensor2d(frozen.get(s.name)!, s.shape as [number, number])]));
+    const prompt = tok.encode(argv.prompt);
+    process.stdout.write(argv.prompt);
+    const t0 = performance.now();
+    // Print whole characters only: a token can end inside a multi-byte UTF-8 sequence.
+    const out: number[] = [];
+    let printed = 0;
+    const flush = (final: boolean) => {
+      const text = tok.decode(out);
+      if (!final && text.endsWith('\uFFFD')) return;
+      process.stdout.write(text.slice(printed));
+      printed = text.length;
+    };
+    const ids = sampleIds(model, shaped, prompt, { maxTokens: argv['max-tokens'], temperature: argv.temperature, topK: argv['top-k'], seed: argv.seed }, tok.eosId, (id) => {
+      out.push(id);
+      flush(false);
+    });
+    flush(true);
+    process.stdout.write('\n');
+    process.stderr.write(`${ids.length} tokens in ${((performance.now() - t0) / 1000).toFixed(2)} s (tfjs ${tf.getBackend()}, checkpoint ${dir})\n`);
+    tf.dispose([...shaped.values()]);
+    model.dispose();
+  },
+};

@@ -1,0 +1,229 @@
+/**
+ * Checkpoint → GGUF v3, arch "bitnet", exactly as llama.cpp reads it (DESIGN.md, Formats):
+ * embeddings F16 or F32, norms F32, ternary/binary linears as TQ2_0 or TQ1_0 with the quantizer's
+ * scale β folded into each 256-weight block's fp16 d (binary models are ternary codes without zeros,
+ * so they export losslessly), the tokenizer as tokenizer.ggml.* ("gpt2"), our own keys under
+ * `bitnet_ts.`. Models llama.cpp cannot express still export; the result says why they are ours alone.
+ *
+ * Group scales narrower than a 256-block cannot live in TQ blocks: those blocks hold d = 1 and an F32
+ * tensor `<linear>.group_scales` (ne {cols/g, rows}) carries one scale per group, read by our engine.
+ */
+import { statSync } from 'node:fs';
+import {
+  blockScales,
+  f16BitsToF32,
+  f32ToF16Bits,
+  quantizeBinary,
+  quantizeTernary,
+  TERNARY_CODECS,
+  type Granularity,
+  type QuantizedWeights,
+} from '../quant/index.ts';
+import { BITNET_ARCH, FileType, GGMLType, Keys, TokenType } from './gguf/constants.ts';
+import type { GGUFValue } from './gguf/value.ts';
+import { writeGGUF, type GGUFTensorSpec } from './gguf/writer.ts';
+
+/** Version of our own `bitnet_ts.*` keys; readers check it. */
+export const EXPORT_VERSION = 1;
+export const GROUP_SCALES_SUFFIX = '.group_scales';
+
+/** The model fields the file needs (the training config's names). */
+export interface ExportModel {
+  vocab_size: number;
+  d_model: number;
+  n_layers: number;
+  n_heads: number;
+  n_kv_heads: number;
+  d_ff: number;
+  context_length: number;
+  activation: 'swiglu' | 'relu2';
+  weight_quant: 'fp' | 'binary' | 'ternary';
+  weight_scale: string;
+  act_quant: 'none' | 'int8' | 'int4';
+  subln: 'on' | 'off';
+  rope_theta: number;
+  norm_eps: number;
+}
+
+export interface ExportTensor {
+  /** GGUF name, e.g. blk.0.attn_q.weight. */
+  name: string;
+  /** PyTorch order [out, in]; GGUF's ne is the reverse. */
+  shape: readonly number[];
+  kind: 'embedding' | 'norm' | 'linear' | 'head';
+  data: Float32Array;
+}
+
+export interface ExportTokenizer {
+  kind: 'byte' | 'bpe';
+  vocabSize: number;
+  eosId: number;
+  tokenStrings(): string[];
+  merges(): string[];
+}
+
+export interface ExportInput {
+  model: ExportModel;
+  granularity: Granularity;
+  tensors: readonly ExportTensor[];
+  tokenizer: ExportTokenizer;
+  /** The pre-tokenizer name llama.cpp should use (GPT-2's regex: "gpt-2"). */
+  pre: string;
+  /** Extra `bitnet_ts.*` provenance: the full training config, source run and step. */
+  provenance: { config: unknown; run: string; step: number };
+  name?: string;
+}
+
+export type TernaryType = 'tq2_0' | 'tq1_0';
+
+export interface ExportOptions {
+  out: string;
+  type: TernaryType;
+  embeddingType: 'f16' | 'f32';
+}
+
+export interface ExportResult {
+  out: string;
+  bytes: number;
+  llamaCppCompatible: boolean;
+  /** Why llama.cpp cannot run this file as we do (empty when it can). */
+  reasons: string[];
+}
+
+/** Quantizes one linear exactly as the training forward does. */
+export function quantizeLinear(w: Float32Array, rows: number, cols: number, quant: 'binary' | 'ternary', g: Granularity): QuantizedWeights {
+  return quant === 'ternary' ? quantizeTernary(w, rows, cols, g) : quantizeBinary(w, rows, cols, g);
+}
+
+/** Whether the scales live in the TQ blocks' d (else d = 1 plus a group_scales tensor). */
+function scalesFitBlocks(g: Granularity): boolean {
+  return g.kind !== 'group' || g.size % 256 === 0;
+}
+
+/** Rounds through fp16, as the file stores a value. */
+export function f16Round(x: number): number {
+  return f16BitsToF32(f32ToF16Bits(x));
+}
+
+/**
+ * The values a linear has once written to the file and read back: code · fp16(d) (· group scale).
+ * The parity tests feed exactly these to the training forward.
+ */
+export function linearAsStored(q: QuantizedWeights): Float32Array {
+  const { rows, cols } = q;
+  const out = new Float32Array(rows * cols);
+  if (scalesFitBlocks(q.granularity)) {
+    const d = blockScales(q, 256);
+    const perRow = cols / 256;
+    for (let r = 0; r < rows; r++)
+      for (let b = 0; b < perRow; b++) {
+        const s = f16Round(d[r * perRow + b]!);
+        for (let c = b * 256; c < (b + 1) * 256; c++) out[r * cols + c] = q.codes[r * cols + c]! * s;
+      }
+  } else {
+    const g = (q.granularity as { size: number }).size;
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = q.codes[r * cols + c]! * q.scales[r * (cols / g) + Math.floor(c / g)]!;
+  }
+  return out;
+}
+
+function f16Bytes(data: Float32Array): Uint16Array {
+  const out = new Uint16Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = f32ToF16Bits(data[i]!);
+  return out;
+}
+
+const u32 = (value: number): GGUFValue => ({ type: 'u32', value });
+const f32 = (value: number): GGUFValue => ({ type: 'f32', value });
+const str = (value: string): GGUFValue => ({ type: 'string', value });
+const bool = (value: boolean): GGUFValue => ({ type: 'bool', value });
+
+/** Why llama.cpp cannot run this model as our engine does. */
+export function llamaCppIncompatibilities(m: ExportModel, g: Granularity, tok: ExportTokenizer): string[] {
+  const r: string[] = [];
+  if (!scalesFitBlocks(g)) r.push(`weight_scale ${m.weight_scale}: scales of groups narrower than 256 weights need the extra group_scales tensors only our engine reads`);
+  if (m.act_quant !== 'int8') r.push(`act_quant ${m.act_quant}: llama.cpp quantizes activations to 8 bits per 256-block`);
+  if (m.subln === 'off') r.push('subln off: llama.cpp\'s bitnet graph requires attn_sub_norm and ffn_sub_norm');
+  if (tok.merges().length === 0) r.push('byte tokenizer: llama.cpp rejects a "gpt2" vocabulary without merges');
+  for (const [k, n] of [['d_model', m.d_model], ['d_ff', m.d_ff]] as const)
+    if (m.weight_quant !== 'fp' && n % 256 !== 0) r.push(`${k} ${n} is not a multiple of 256, which TQ1_0/TQ2_0 rows need`);
+  return r;
+}
+
+export async function exportGGUF(input: ExportInput, opts: ExportOptions): Promise<ExportResult> {
+  const { model: m, granularity: g, tokenizer: tok } = input;
+  const ternary = m.weight_quant !== 'fp';
+  const codec = TERNARY_CODECS[opts.type === 'tq2_0' ? 'TQ2_0' : 'TQ1_0'];
+  for (const t of input.tensors)
+    if (t.kind === 'linear' && ternary && t.shape[1]! % codec.blockSize !== 0)
+      throw new RangeError(`export: ${t.name} rows have ${t.shape[1]} weights; ${codec.name} needs a multiple of ${codec.blockSize} (choose d_model and d_ff as multiples of 256)`);
+  const reasons = llamaCppIncompatibilities(m, g, tok);
+  const hd = m.d_model / m.n_heads;
+
+  const tokens = tok.tokenStrings();
+  const tokenType = new Int32Array(tok.vocabSize).fill(TokenType.NORMAL);
+  tokenType[tok.eosId] = TokenType.CONTROL;
+  const kv: [string, GGUFValue][] = [
+    [Keys.general.architecture, str(BITNET_ARCH)],
+    [Keys.general.name, str(input.name ?? 'bitnet-ts model')],
+    [Keys.general.fileType, u32(!ternary ? FileType.MOSTLY_F16 : opts.type === 'tq2_0' ? FileType.MOSTLY_TQ2_0 : FileType.MOSTLY_TQ1_0)],
+    [Keys.general.quantizationVersion, u32(2)],
+    [Keys.general.alignment, u32(32)],
+    [Keys.bitnet.contextLength, u32(m.context_length)],
+    [Keys.bitnet.embeddingLength, u32(m.d_model)],
+    [Keys.bitnet.blockCount, u32(m.n_layers)],
+    [Keys.bitnet.feedForwardLength, u32(m.d_ff)],
+    [Keys.bitnet.headCount, u32(m.n_heads)],
+    [Keys.bitnet.headCountKv, u32(m.n_kv_heads)],
+    [Keys.bitnet.rmsEpsilon, f32(m.norm_eps)],
+    [Keys.bitnet.ropeFreqBase, f32(m.rope_theta)],
+    [Keys.bitnet.ropeDimensionCount, u32(hd)],
+    [Keys.bitnet.vocabSize, u32(m.vocab_size)],
+    [Keys.bitnet.hiddenActivation, str(m.activation === 'swiglu' ? 'silu' : 'relu2')],
+    [Keys.tokenizer.model, str('gpt2')],
+    [Keys.tokenizer.pre, str(input.pre)],
+    [Keys.tokenizer.tokens, { type: 'array', value: { elemType: 'string', items: tokens } }],
+    [Keys.tokenizer.tokenType, { type: 'array', value: { elemType: 'i32', items: tokenType } }],
+    [Keys.tokenizer.merges, { type: 'array', value: { elemType: 'string', items: tok.merges() } }],
+    [Keys.tokenizer.bosId, u32(tok.eosId)],
+    [Keys.tokenizer.eosId, u32(tok.eosId)],
+    [Keys.tokenizer.addBos, bool(false)],
+    [`${Keys.oursPrefix}version`, u32(EXPORT_VERSION)],
+    [`${Keys.oursPrefix}weight_quant`, str(m.weight_quant)],
+    [`${Keys.oursPrefix}weight_scale`, str(m.weight_scale)],
+    [`${Keys.oursPrefix}act_quant`, str(m.act_quant)],
+    [`${Keys.oursPrefix}subln`, str(m.subln)],
+    [`${Keys.oursPrefix}config`, str(JSON.stringify(input.provenance.config))],
+    [`${Keys.oursPrefix}source_run`, str(input.provenance.run)],
+    [`${Keys.oursPrefix}source_step`, u32(input.provenance.step)],
+    [`${Keys.oursPrefix}llama_cpp_compatible`, bool(reasons.length === 0)],
+  ];
+
+  const tensors: GGUFTensorSpec[] = [];
+  for (const t of input.tensors) {
+    const ne = [...t.shape].reverse();
+    if (t.kind === 'norm') tensors.push({ name: t.name, ne, type: GGMLType.F32, data: t.data });
+    else if (t.kind === 'embedding' || t.kind === 'head' || !ternary) {
+      const asF32 = (t.kind === 'embedding' || t.kind === 'head') && opts.embeddingType === 'f32';
+      tensors.push({ name: t.name, ne, type: asF32 ? GGMLType.F32 : GGMLType.F16, data: () => (asF32 ? t.data : f16Bytes(t.data)) });
+    } else {
+      const [rows, cols] = t.shape as [number, number];
+      // Quantized lazily, one tensor at a time, when the writer reaches it.
+      let q: QuantizedWeights | undefined;
+      const quantized = () => (q ??= quantizeLinear(t.data, rows, cols, m.weight_quant as 'binary' | 'ternary', g));
+      const fits = scalesFitBlocks(g);
+      tensors.push({
+        name: t.name,
+        ne,
+        type: opts.type === 'tq2_0' ? GGMLType.TQ2_0 : GGMLType.TQ1_0,
+        data: () => codec.pack(quantized().codes, fits ? blockScales(quantized(), codec.blockSize) : new Float32Array((rows * cols) / codec.blockSize).fill(1)),
+      });
+      if (!fits) {
+        const name = t.name.replace(/\.weight$/, GROUP_SCALES_SUFFIX);
+        tensors.push({ name, ne: [cols / (g as { size: number }).size, rows], type: GGMLType.F32, data: () => quantized().scales });
+      }
+    }
+  }
+  await writeGGUF(opts.out, { kv, tensors });
+  return { out: opts.out, bytes: statSync(opts.out).size, llamaCppCompatible: reasons.length === 0, reasons };
+}

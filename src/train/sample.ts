@@ -1,0 +1,89 @@
+/**
+ * Sampling with the tfjs model: the training-side reference that the engine's parity tests and
+ * `bitnet generate` are compared against. Linear weights are quantized once, with the scales and
+ * embeddings rounded exactly as the exported GGUF stores them, so `bitnet sample RUN --temperature 0`
+ * and `bitnet generate RUN.gguf --temperature 0` print the same text.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ModelConfig } from '../config/model.ts';
+import { parseWeightScale } from '../config/model.ts';
+import { Rng } from '../data/rng.ts';
+import { f16Round, linearAsStored, quantizeLinear } from '../format/export.ts';
+import { BitNetModel } from './model.ts';
+import { paramSpecs } from './params.ts';
+
+/** Weights as the exported file holds them: F16 embeddings/head (unless f32), linears code·fp16(d). */
+export function storedWeights(c: ModelConfig, latent: Map<string, Float32Array>, embeddingType: 'f16' | 'f32' = 'f16'): {
+  values: Map<string, Float32Array>;
+  frozen: Map<string, Float32Array>;
+} {
+  const values = new Map(latent);
+  const frozen = new Map<string, Float32Array>();
+  if (embeddingType === 'f16')
+    for (const n of ['token_embd.weight', 'output.weight']) {
+      const v = latent.get(n);
+      if (v) values.set(n, v.map(f16Round));
+    }
+  const g = parseWeightScale(c.weight_scale);
+  for (const spec of paramSpecs(c)) {
+    if (spec.kind !== 'linear') continue;
+    const v = latent.get(spec.name)!;
+    const [rows, cols] = spec.shape as [number, number];
+    frozen.set(spec.name, c.weight_quant === 'fp' ? v.map(f16Round) : linearAsStored(quantizeLinear(v, rows, cols, c.weight_quant, g)));
+  }
+  return { values, frozen };
+}
+
+export interface SampleOptions {
+  maxTokens: number;
+  temperature: number;
+  topK: number;
+  seed: number;
+}
+
+/** Picks the next id: greedy (lowest index among equal maxima) at temperature 0, else top-k softmax sampling. */
+export function pickToken(logits: Float32Array, o: { temperature: number; topK: number }, rng: Rng): number {
+  if (o.temperature <= 0) {
+    let best = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+    return best;
+  }
+  const idx = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b);
+  const k = o.topK > 0 ? Math.min(o.topK, idx.length) : idx.length;
+  const top = idx.slice(0, k);
+  const m = logits[top[0]!]!;
+  const p = top.map((i) => Math.exp((logits[i]! - m) / o.temperature));
+  const sum = p.reduce((a, b) => a + b, 0);
+  let u = rng.next() * sum;
+  for (let j = 0; j < k; j++) {
+    u -= p[j]!;
+    if (u <= 0) return top[j]!;
+  }
+  return top[k - 1]!;
+}
+
+/**
+ * Generates up to maxTokens ids after `prompt` (stops at eos). Each step reruns the model over the
+ * last context_length tokens: slow, obviously correct, fine for the tiny models this is for.
+ */
+export function sampleIds(model: BitNetModel, frozen: Map<string, tf.Tensor2D>, prompt: Int32Array, o: SampleOptions, eosId: number, onToken?: (id: number) => void): number[] {
+  const rng = new Rng(o.seed);
+  const ctx = Array.from(prompt);
+  const out: number[] = [];
+  for (let i = 0; i < o.maxTokens; i++) {
+    const window = Int32Array.from(ctx.slice(-model.config.context_length));
+    const T = window.length;
+    const last = tf.tidy(() => tf.slice(model.forward(window, 1, T, { frozen }), [T - 1, 0], [1, -1]).dataSync() as Float32Array);
+    const id = pickToken(last, o, rng);
+    if (id === eosId) break;
+    out.push(id);
+    ctx.push(id);
+    onToken?.(id);
+  }
+  return out;
+}
+
+/** Logits [T, V] of the model on `ids` with the as-stored weights (the parity reference). */
+export function logitsAsStored(model: BitNetModel, frozen: Map<string, tf.Tensor2D>, ids: Int32Array): Float32Array {
+  return tf.tidy(() => model.forward(ids, 1, ids.length, { frozen }).dataSync() as Float32Array);
+}
