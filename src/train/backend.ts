@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { InputError } from '../errors.ts';
+import { installNativeMatmul } from './native-kernels.ts';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export type BackendRequest = BackendName | 'auto';
@@ -15,6 +16,8 @@ export type BackendRequest = BackendName | 'auto';
 export interface BackendChoice {
   name: BackendName;
   why: string;
+  /** Whether the wasm backend's matmuls run on the native addon (see native-kernels.ts). */
+  nativeMatmul?: boolean;
 }
 
 let tfjsNodeTried: boolean | undefined;
@@ -44,6 +47,7 @@ export async function useBackend(req: BackendRequest = 'auto'): Promise<BackendC
   const choice = await resolveBackend(req);
   if (choice.name === 'tensorflow' && !(await tryTfjsNode()))
     throw new InputError('--backend', 'tensorflow requested but @tensorflow/tfjs-node is not installed');
+  const nativeMatmul = choice.name === 'wasm' ? installNativeMatmul() : false;
   const ok = await tf.setBackend(choice.name);
   await tf.ready();
   const actual = tf.getBackend();
@@ -54,5 +58,5 @@ export async function useBackend(req: BackendRequest = 'auto'): Promise<BackendC
     }
     throw new Error(`tfjs backend ${choice.name} did not initialize (in use: ${actual})`);
   }
-  return choice;
+  return { ...choice, nativeMatmul };
 }
