@@ -1,0 +1,133 @@
+/**
+ * From a study file to the runs on disk: reads and validates study.json, resolves (and if asked,
+ * prepares) its data, expands the arms × seeds (src/config/study.ts), and guards the runs directory
+ * with study.lock.json, a hash of the resolved study, so runs of two different definitions never mix.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { readJsonFile } from '../config/parse.ts';
+import { expandStudy, parseStudy, type PlannedRun, type Study, type StudyPlan } from '../config/study.ts';
+import { PreparedStats, prepare } from '../data/index.ts';
+import { InputError } from '../errors.ts';
+import { writeFileAtomic } from '../format/atomic.ts';
+import { dataFingerprint } from '../train/checkpoint.ts';
+
+export const LOCK_FILE = 'study.lock.json';
+export const LOCK_FORMAT = 'bitnet-ts.study-lock';
+
+export interface ResolvedStudy extends StudyPlan {
+  file: string;
+  study: Study;
+  data: { dir: string; fingerprint: string };
+  /** sha256 of everything that decides what a run computes (not the description or the baseline). */
+  hash: string;
+}
+
+/** The lock file: the resolved study as it was when its runs started. */
+export interface StudyLock {
+  format: typeof LOCK_FORMAT;
+  version: 1;
+  hash: string;
+  name: string;
+  study_file: string;
+  baseline: string;
+  token_budget: number;
+  engine: boolean;
+  data: { dir: string; fingerprint: string };
+  arms: string[];
+  runs: { id: string; arm: string; seed: number; tokens: number; note?: string }[];
+}
+
+/** Where prepared data for a study lives: the directory given, or where the prepare spec puts it. */
+export function studyDataDir(study: Study): string {
+  const d = study.data;
+  if (typeof d === 'string') return d;
+  const corpus = path.basename(d.corpus).replace(/\.[^.]*$/, '');
+  return d.out ?? path.join('data', `${corpus}-${d.tokenizer}-${d.tokenizer === 'byte' ? 257 : (d.vocab_size ?? 4096)}`);
+}
+
+/** Prepares the study's data if it is a prepare spec and not prepared yet; checks a prepared one matches. */
+export async function ensureStudyData(study: Study, log: (line: string) => void = () => {}): Promise<string> {
+  const dir = studyDataDir(study);
+  const d = study.data;
+  if (typeof d === 'string') return dir;
+  const statsFile = path.join(dir, 'stats.json');
+  if (existsSync(statsFile)) {
+    const s = PreparedStats.safeParse(JSON.parse(readFileSync(statsFile, 'utf8')));
+    const want = { tokenizer: d.tokenizer, vocab: d.vocab_size };
+    if (!s.success || s.data.tokenizer !== want.tokenizer || (want.vocab !== undefined && d.tokenizer === 'bpe' && s.data.vocab_size_requested !== want.vocab))
+      throw new InputError(dir, `holds prepared data that is not ${JSON.stringify(d)}: remove it or set data.out`);
+    return dir;
+  }
+  log(`preparing ${d.corpus} (${d.tokenizer}${d.vocab_size ? `, vocab ${d.vocab_size}` : ''}) into ${dir}`);
+  await prepare({ corpus: d.corpus, tokenizer: d.tokenizer, vocabSize: d.vocab_size, out: dir });
+  return dir;
+}
+
+function vocabOf(dataDir: string): number {
+  const file = path.join(dataDir, 'stats.json');
+  if (!existsSync(file)) throw new InputError(dataDir, 'no prepared data here (stats.json missing): run `bitnet prepare` or give a prepare spec');
+  const s = PreparedStats.safeParse(readJsonFile(file));
+  if (!s.success) throw new InputError(file, 'not a prepared-data stats file');
+  return s.data.vocab_size;
+}
+
+/** Reads, validates and expands a study file. The data must be prepared (see ensureStudyData). */
+export function resolveStudy(file: string): ResolvedStudy {
+  const study = parseStudy(readJsonFile(file), file);
+  const dir = studyDataDir(study);
+  const plan = expandStudy(study, file, { dataDir: dir, vocabSize: vocabOf(dir) });
+  const data = { dir, fingerprint: dataFingerprint(dir) };
+  const decisive = { name: plan.name, data, token_budget: study.token_budget, engine: study.eval.engine, runs: plan.runs.map((r) => ({ id: r.id, config: r.config })) };
+  const hash = createHash('sha256').update(JSON.stringify(decisive)).digest('hex');
+  return { ...plan, file, study, data, hash };
+}
+
+/** Only the study file's parse and validation (no data needed): for a quick check of every error. */
+export function readStudyFile(file: string): Study {
+  return parseStudy(readJsonFile(file), file);
+}
+
+export function runDirOf(runsDir: string, run: Pick<PlannedRun, 'arm' | 'seed'>): string {
+  return path.join(runsDir, run.arm, `seed-${run.seed}`);
+}
+
+export function lockOf(r: ResolvedStudy): StudyLock {
+  return {
+    format: LOCK_FORMAT,
+    version: 1,
+    hash: r.hash,
+    name: r.name,
+    study_file: r.file,
+    baseline: r.baseline,
+    token_budget: r.study.token_budget,
+    engine: r.study.eval.engine,
+    data: r.data,
+    arms: r.arms.map((a) => a.name),
+    runs: r.runs.map((x) => ({ id: x.id, arm: x.arm, seed: x.seed, tokens: x.tokens, ...(x.note ? { note: x.note } : {}) })),
+  };
+}
+
+export function readLock(runsDir: string): StudyLock | null {
+  const file = path.join(runsDir, LOCK_FILE);
+  if (!existsSync(file)) return null;
+  const lock = readJsonFile(file) as StudyLock;
+  if (lock?.format !== LOCK_FORMAT || typeof lock.hash !== 'string') throw new InputError(file, 'not a study lock file');
+  return lock;
+}
+
+/**
+ * Refuses a runs directory that holds runs of another study definition; otherwise (re)writes the
+ * lock (the baseline and description may change without touching a run).
+ */
+export function checkAndWriteLock(runsDir: string, r: ResolvedStudy): void {
+  const old = readLock(runsDir);
+  if (old && old.hash !== r.hash)
+    throw new InputError(
+      r.file,
+      `${runsDir} holds runs of a different study definition (${LOCK_FILE} hash ${old.hash.slice(0, 12)}, this file ${r.hash.slice(0, 12)}): ` +
+        'give another --out, or remove that directory to start over',
+    );
+  writeFileAtomic(path.join(runsDir, LOCK_FILE), JSON.stringify(lockOf(r), null, 2) + '\n');
+}

@@ -1,0 +1,140 @@
+/**
+ * Runs a study: every arm × seed not yet complete, in N worker processes at once (worker.ts, each
+ * with its own tfjs backend). Complete runs (DONE + engine.json) are skipped, runs with a checkpoint
+ * resume, a failing run leaves FAILED in its directory and the others go on. Killing the study and
+ * running it again finishes what is left: that is the whole restart story (llm.c's DONE markers).
+ */
+import { fork } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { InputError } from '../errors.ts';
+import { writeFileAtomic } from '../format/atomic.ts';
+import { checkAndWriteLock, runDirOf, type ResolvedStudy } from './expand.ts';
+import { Progress } from './progress.ts';
+import { failureOf, isComplete, RUN_FILE, RUNNING_FILE, type RunRecord } from './rundir.ts';
+import type { WorkerMessage } from './worker.ts';
+
+export interface RunnerOptions {
+  runsDir: string;
+  workers: number;
+  /** Only the runs of these arms. */
+  only?: string[];
+  out?: NodeJS.WriteStream | { isTTY?: boolean; write(s: string): unknown };
+  /** How long to wait for a worker of a killed earlier session to notice and stop (ms). */
+  staleWaitMs?: number;
+}
+
+export interface RunnerResult {
+  skipped: string[];
+  done: string[];
+  failed: { id: string; error: string }[];
+}
+
+const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A worker of a killed session may still be finishing its step on this run: wait for it to stop. */
+async function waitForStaleWorker(runDir: string, waitMs: number): Promise<void> {
+  const file = path.join(runDir, RUNNING_FILE);
+  if (!existsSync(file)) return;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  const until = performance.now() + waitMs;
+  while (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) && performance.now() < until) await new Promise((r) => setTimeout(r, 100));
+  rmSync(file, { force: true });
+}
+
+function lastLines(text: string, n: number): string {
+  return text.trim().split('\n').slice(-n).join('\n');
+}
+
+export async function runStudy(study: ResolvedStudy, opts: RunnerOptions): Promise<RunnerResult> {
+  if (opts.only) {
+    const known = new Set(study.arms.map((a) => a.name));
+    for (const a of opts.only) if (!known.has(a)) throw new InputError('--only', `no arm "${a}" in ${study.file} (arms: ${[...known].join(', ')})`);
+  }
+  mkdirSync(opts.runsDir, { recursive: true });
+  checkAndWriteLock(opts.runsDir, study);
+
+  const selected = study.runs.filter((r) => !opts.only || opts.only.includes(r.arm));
+  const result: RunnerResult = { skipped: [], done: [], failed: [] };
+  const pending = selected.filter((r) => {
+    if (!isComplete(runDirOf(opts.runsDir, r))) return true;
+    result.skipped.push(r.id);
+    return false;
+  });
+  const counts = { total: selected.length, done: result.skipped.length, running: 0, failed: 0 };
+  const progress = new Progress(counts, pending.reduce((a, r) => a + r.tokens, 0), opts.out);
+  if (result.skipped.length > 0) progress.event(`${result.skipped.length} run(s) already complete, skipped`);
+
+  const launch = async (run: (typeof pending)[number]): Promise<void> => {
+    const runDir = runDirOf(opts.runsDir, run);
+    mkdirSync(runDir, { recursive: true });
+    await waitForStaleWorker(runDir, opts.staleWaitMs ?? 120_000);
+    const record: RunRecord = {
+      id: run.id,
+      study: study.name,
+      study_hash: study.hash,
+      arm: run.arm,
+      seed: run.seed,
+      token_budget: study.study.token_budget,
+      tokens: run.tokens,
+      engine: study.study.eval.engine,
+      data: study.data,
+      config: run.config,
+    };
+    writeFileAtomic(path.join(runDir, RUN_FILE), JSON.stringify(record, null, 2) + '\n');
+    counts.running++;
+    progress.event(`start ${run.id}`);
+    const child = fork(WORKER, [runDir], { execArgv: ['--import', TSX], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    writeFileSync(path.join(runDir, RUNNING_FILE), `${child.pid}\n`);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+    let lastStep: number | null = null;
+    let valLoss: number | null = null;
+    child.on('message', (m: WorkerMessage) => {
+      if (m.type === 'step') {
+        // Only steps trained in this session count towards the rate (a resumed run starts mid-way).
+        if (lastStep === null) progress.drop(((m.step - 1) / m.total) * run.tokens);
+        progress.advance(((m.step - (lastStep ?? m.step - 1)) / m.total) * run.tokens);
+        lastStep = m.step;
+      } else if (m.type === 'finished') valLoss = m.valLoss;
+    });
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    rmSync(path.join(runDir, RUNNING_FILE), { force: true });
+    counts.running--;
+    if (code === 0 && isComplete(runDir)) {
+      counts.done++;
+      result.done.push(run.id);
+      progress.event(`done ${run.id}${valLoss !== null ? ` (val loss ${(valLoss as number).toFixed(4)})` : ''}`);
+    } else {
+      let error = failureOf(runDir);
+      if (error === null) {
+        error = `worker exited with ${signal ? `signal ${signal}` : `code ${code}`}${stderr ? `:\n${lastLines(stderr, 20)}` : ''}`;
+        writeFileSync(path.join(runDir, 'FAILED'), error + '\n');
+      }
+      counts.failed++;
+      progress.drop(run.tokens * (1 - (lastStep ?? 0) / run.config.train.steps));
+      result.failed.push({ id: run.id, error: error.trim() });
+      progress.event(`FAILED ${run.id}: ${error.trim().split('\n')[0]}`);
+    }
+  };
+
+  // A pool of N: each lane takes the next pending run until none is left.
+  const queue = [...pending];
+  const lane = async () => {
+    for (let run = queue.shift(); run; run = queue.shift()) await launch(run);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.workers, pending.length)) }, lane));
+  progress.end();
+  return result;
+}

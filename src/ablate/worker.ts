@@ -1,0 +1,59 @@
+/**
+ * One study run in its own process (forked by the runner, so each run has its own tfjs backend):
+ * `worker.ts RUN_DIR` trains the run described by RUN_DIR/run.json (resuming from its latest
+ * checkpoint, skipping training when DONE), then exports and evaluates it (finish.ts). Progress goes to
+ * the parent over IPC; training lines go to RUN_DIR/train.log; an error goes to RUN_DIR/FAILED and the
+ * exit code 1. When the parent dies (SIGKILL) the worker stops at its next step instead of racing the
+ * next `bitnet ablate` on the same run directory.
+ */
+import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { isDone, train } from '../train/trainer.ts';
+import { finishRun } from './finish.ts';
+import { FAILED_FILE, readRunRecord } from './rundir.ts';
+
+export type WorkerMessage = { type: 'step'; step: number; total: number; loss: number } | { type: 'finished'; valLoss: number | null };
+
+const runDir = process.argv[2];
+if (!runDir) throw new Error('usage: worker.ts RUN_DIR');
+const parent = process.ppid;
+const send = (m: WorkerMessage) => {
+  if (process.connected) process.send?.(m);
+};
+const orphaned = () => process.ppid !== parent || !process.connected;
+let finished = false;
+process.on('disconnect', () => {
+  if (!finished) process.exit(130);
+});
+
+try {
+  const run = readRunRecord(runDir);
+  rmSync(path.join(runDir, FAILED_FILE), { force: true });
+  let valLoss: number | null = null;
+  if (!isDone(runDir)) {
+    const log = path.join(runDir, 'train.log');
+    const r = await train({
+      config: run.config,
+      dataDir: run.data.dir,
+      runDir,
+      resume: true,
+      log: (line) => appendFileSync(log, line + '\n'),
+      onStep: (step, total, loss) => {
+        if (orphaned()) process.exit(130);
+        send({ type: 'step', step, total, loss });
+      },
+    });
+    valLoss = r.valLoss;
+  }
+  await finishRun(runDir, { engine: run.engine, dataDir: run.data.dir });
+  // Disconnect once the last message is out (process.send is asynchronous), then end naturally:
+  // process.exit() after training aborts in the native kernel addon's thread pool teardown.
+  finished = true;
+  if (process.connected) process.send!({ type: 'finished', valLoss } satisfies WorkerMessage, () => process.disconnect());
+} catch (e) {
+  const text = e instanceof Error ? (e.name === 'InputError' ? e.message : (e.stack ?? e.message)) : String(e);
+  writeFileSync(path.join(runDir, FAILED_FILE), text + '\n');
+  process.exitCode = 1;
+  finished = true;
+  if (process.connected) process.disconnect();
+}

@@ -1,0 +1,38 @@
+import type { CommandModule } from 'yargs';
+import os from 'node:os';
+import path from 'node:path';
+import { ensureStudyData, readStudyFile, resolveStudy } from '../../ablate/expand.ts';
+import { runStudy } from '../../ablate/runner.ts';
+import { InputError } from '../../errors.ts';
+
+interface Args {
+  study: string;
+  workers?: number;
+  only?: string[];
+  out?: string;
+}
+
+export const ablateCommand: CommandModule<object, Args> = {
+  command: 'ablate <study>',
+  describe: 'run every arm x seed of a study (experiments/STUDY/study.json) in parallel workers; rerun to resume',
+  builder: (y) =>
+    y
+      .positional('study', { type: 'string', demandOption: true, describe: 'the study file' })
+      .option('workers', { type: 'number', describe: `parallel worker processes (default: the number of cores, ${os.availableParallelism()})` })
+      .option('only', { type: 'string', array: true, describe: 'run only these arms' })
+      .option('out', { type: 'string', describe: 'runs directory (default: runs/ beside the study file)' }),
+  handler: async (argv) => {
+    const workers = argv.workers ?? os.availableParallelism();
+    if (!Number.isInteger(workers) || workers < 1) throw new InputError('--workers', `expected a positive integer, got ${argv.workers}`);
+    const runsDir = argv.out ?? path.join(path.dirname(argv.study), 'runs');
+    // Validate the file before preparing anything; then resolve against the (prepared) data.
+    await ensureStudyData(readStudyFile(argv.study), (l) => console.log(l));
+    const study = resolveStudy(argv.study);
+    for (const note of new Set(study.runs.flatMap((r) => (r.note ? [`${r.arm}: ${r.note}`] : [])))) console.log(note);
+    console.log(`study ${study.name}: ${study.arms.length} arms x ${study.study.seeds.length} seeds = ${study.runs.length} runs in ${runsDir}, ${workers} worker(s)`);
+    const r = await runStudy(study, { runsDir, workers, only: argv.only });
+    console.log(`${r.done.length} trained, ${r.skipped.length} already complete, ${r.failed.length} failed`);
+    for (const f of r.failed) console.log(`failed ${f.id}: ${f.error.split('\n')[0]}`);
+    if (r.failed.length > 0) process.exitCode = 1;
+  },
+};
