@@ -1,0 +1,124 @@
+/**
+ * The spine of the project: the training forward (tfjs, fake-quant) and the engine (packed ternary
+ * weights, integer accumulation) must agree on the same checkpoint. The tfjs side uses the weights
+ * exactly as the file stores them (fp16 scales and embeddings), so what remains is float rounding.
+ */
+import { expect } from 'chai';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadPrepared } from '../../src/data/load.ts';
+import { loadEngine } from '../../src/infer/engine.ts';
+import { nativeStatus } from '../../src/native.ts';
+import { useBackend } from '../../src/train/backend.ts';
+import { loadCheckpoint, resolveCheckpoint } from '../../src/train/checkpoint.ts';
+import { exportCheckpoint } from '../../src/train/export-checkpoint.ts';
+import { BitNetModel } from '../../src/train/model.ts';
+import { logitsAsStored, sampleIds, storedWeights } from '../../src/train/sample.ts';
+import { train } from '../../src/train/trainer.ts';
+import { rmDir, tinyConfig, tinyData, tmpDir } from '../support/tiny.ts';
+
+interface Reference {
+  model: BitNetModel;
+  frozen: Map<string, tf.Tensor2D>;
+  dispose(): void;
+}
+
+function reference(run: string): Reference {
+  const { state, weights } = loadCheckpoint(resolveCheckpoint(run), { moments: false });
+  const { values, frozen } = storedWeights(state.config.model, weights, 'f16');
+  const model = new BitNetModel(state.config.model, values);
+  const frozenT = new Map(model.specs.filter((s) => frozen.has(s.name)).map((s) => [s.name, tf.tensor2d(frozen.get(s.name)!, s.shape as [number, number])]));
+  return { model, frozen: frozenT, dispose: () => (tf.dispose([...frozenT.values()]), model.dispose()) };
+}
+
+function argmax(a: Float32Array, off: number, n: number): number {
+  let best = 0;
+  for (let i = 1; i < n; i++) if (a[off + i]! > a[off + best]!) best = i;
+  return best;
+}
+
+/** Mean next-token cross-entropy (nats) of `ids` under logits [T, V]. */
+function crossEntropy(logits: Float32Array, ids: Int32Array, V: number): number {
+  let sum = 0;
+  for (let t = 0; t + 1 < ids.length; t++) {
+    let m = -Infinity;
+    for (let j = 0; j < V; j++) m = Math.max(m, logits[t * V + j]!);
+    let z = 0;
+    for (let j = 0; j < V; j++) z += Math.exp(logits[t * V + j]! - m);
+    sum += m + Math.log(z) - logits[t * V + ids[t + 1]!]!;
+  }
+  return sum / (ids.length - 1);
+}
+
+describe('parity: tfjs training forward vs the engine, on trained checkpoints', function () {
+  this.timeout(600_000);
+  let dir: string;
+  let data: string;
+  let val: Int32Array;
+  let vocab: number;
+  const engines = nativeStatus().loaded ? (['native', 'ts'] as const) : (['ts'] as const);
+
+  before(async () => {
+    await useBackend('wasm');
+    dir = tmpDir('parity');
+    data = await tinyData(dir);
+    const p = loadPrepared(data);
+    val = p.val;
+    vocab = p.tokenizer.vocabSize;
+  });
+  after(() => rmDir(dir));
+
+  const variants = [
+    { name: 'ternary, per-tensor, int8, SwiGLU, GQA (the b1.58 recipe) as TQ2_0', model: {}, type: 'tq2_0' as const },
+    { name: 'ternary as TQ1_0', model: { seed: 11 }, type: 'tq1_0' as const },
+    { name: 'binary, per-row scales, ReLU²', model: { weight_quant: 'binary', weight_scale: 'row', activation: 'relu2', n_kv_heads: 4 }, type: 'tq2_0' as const },
+    { name: 'ternary, groups of 64, int4 activations, SubLN off', model: { weight_scale: 'group:64', act_quant: 'int4', subln: 'off' }, type: 'tq2_0' as const },
+  ];
+
+  for (const v of variants)
+    it(`${v.name}: logits within 1e-3·max|logit| at all 64 positions, 32 greedy tokens identical, loss within 0.1%`, async () => {
+      const run = path.join(dir, v.name.replace(/[^a-z0-9]+/gi, '-'));
+      await train({ config: tinyConfig(vocab, { model: v.model, train: { steps: 8, ckpt_every: 8, eval_every: 8, lr: { kind: 'constant', peak: 5e-3, warmup: 2 } } }), dataDir: data, runDir: run, resume: false });
+      const gguf = path.join(run, 'model.gguf');
+      await exportCheckpoint(run, { type: v.type, out: gguf });
+      const ref = reference(run);
+      const V = vocab;
+      const T = 64;
+      const ids = val.slice(0, T);
+      const want = logitsAsStored(ref.model, ref.frozen, ids);
+      const greedyRef = sampleIds(ref.model, ref.frozen, ids.slice(0, 8), { maxTokens: 32, temperature: 0, topK: 0, seed: 1 }, -1);
+      for (const which of engines) {
+        const e = loadEngine(gguf, { engine: which });
+        try {
+          const got = new Float32Array(T * V);
+          e.model.reset();
+          e.model.forward(ids, got);
+          for (let t = 0; t < T; t++) {
+            let maxAbs = 0;
+            let maxDiff = 0;
+            for (let j = 0; j < V; j++) {
+              maxAbs = Math.max(maxAbs, Math.abs(want[t * V + j]!));
+              maxDiff = Math.max(maxDiff, Math.abs(want[t * V + j]! - got[t * V + j]!));
+            }
+            expect(maxDiff, `${which} engine, position ${t}: max diff ${maxDiff} vs max |logit| ${maxAbs}`).to.be.at.most(1e-3 * maxAbs);
+          }
+          const lossRef = crossEntropy(want, ids, V);
+          const lossEng = crossEntropy(got, ids, V);
+          expect(Math.abs(lossEng - lossRef) / lossRef, `${which}: loss ${lossEng} vs ${lossRef}`).to.be.at.most(1e-3);
+          // Greedy decoding with the KV cache, one token at a time, after an 8-token prompt.
+          e.model.reset();
+          let last = e.model.forward(ids.slice(0, 8));
+          const greedy: number[] = [];
+          for (let i = 0; i < 32; i++) {
+            const id = argmax(last, 0, V);
+            greedy.push(id);
+            last = e.model.forward([id]);
+          }
+          expect(greedy, `${which} engine greedy`).to.deep.equal(greedyRef.slice(0, 32));
+        } finally {
+          e.close();
+        }
+      }
+      ref.dispose();
+    });
+});
