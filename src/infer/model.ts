@@ -1,0 +1,364 @@
+/**
+ * The forward pass (DESIGN.md "The model"), on engine weights (./weights.ts) and a kernel set
+ * (./kernels): llama2.c's `forward()` with a KV cache, for a batch of new tokens at once (prompt
+ * processing: the matmul kernels run over n rows) or one token at a time (generation).
+ *
+ *   embed → L × [attn_norm → quant → q,k,v → RoPE → causal GQA attention → attn_sub_norm → quant → o → +res
+ *                → ffn_norm → quant → gate,up → act(gate)·up → ffn_sub_norm → quant → down → +res]
+ *         → output_norm → head
+ *
+ * Every BitLinear input is quantized once per token (q, k, v share one quantized attn_norm output; gate
+ * and up share one) with src/quant's absmax formula, multiplied with exact integer accumulation and
+ * rescaled once (kernels.ternaryMatmulScaled). F16/F32 linears take the fake-quant values q/s (or the
+ * floats when act_quant is "none"). Norms, RoPE and attention are plain loops accumulating in double.
+ *
+ * Memory: the KV cache ([layer][kv head][position][head dim], f32) and every scratch buffer are
+ * allocated once in the constructor for `maxSeq` positions and `maxBatch` tokens per step; the typed
+ * array views the kernels need (exact lengths) are made once per batch size and cached, so a generation
+ * step allocates nothing.
+ */
+import type { Kernels } from './kernels/index.ts';
+import { quantizeActivations } from '../quant/activations.ts';
+import { f16BitsToF32 } from '../quant/fp16.ts';
+import type { FloatMatrix, Hparams, Linear, Weights } from './weights.ts';
+
+export interface ModelOptions {
+  kernels: Kernels;
+  /** KV cache capacity in positions (default and maximum: the model's context length). */
+  maxSeq?: number;
+  /** Tokens per forward step; longer inputs are processed in chunks of this many (default 128). */
+  maxBatch?: number;
+}
+
+/** The value of every fp16 bit pattern: embedding rows are looked up through it. */
+const F16_TABLE = Float32Array.from({ length: 65536 }, (_, h) => f16BitsToF32(h));
+
+/** Exact-length views of the scratch buffers for a step of n tokens (the kernels check lengths). */
+interface Views {
+  x: Float32Array;
+  xnD: Float32Array;
+  xnF: Float32Array;
+  xqD: Int8Array;
+  xqF: Int8Array;
+  xfD: Float32Array;
+  xfF: Float32Array;
+  sx: Float32Array;
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  att: Float32Array;
+  hb: Float32Array;
+  hb2: Float32Array;
+  y: Float32Array;
+}
+
+export class Model {
+  readonly hp: Hparams;
+  readonly maxSeq: number;
+  readonly maxBatch: number;
+  /** Positions already in the KV cache: the next token goes at `pos`. */
+  pos = 0;
+  private readonly kernels: Kernels;
+  private w: Weights;
+  private kCache: Float32Array[];
+  private vCache: Float32Array[];
+  private readonly cos: Float32Array;
+  private readonly sin: Float32Array;
+  // scratch, [maxBatch, width] row-major
+  private readonly x: Float32Array;
+  private readonly xn: Float32Array;
+  private readonly xq: Int8Array;
+  private readonly xf: Float32Array;
+  private readonly sx: Float32Array;
+  private readonly q: Float32Array;
+  private readonly k: Float32Array;
+  private readonly v: Float32Array;
+  private readonly att: Float32Array;
+  private readonly hb: Float32Array;
+  private readonly hb2: Float32Array;
+  private readonly y: Float32Array;
+  private readonly scores: Float64Array;
+  private readonly acc: Float64Array;
+  private readonly logits: Float32Array;
+  private readonly views = new Map<number, Views>();
+
+  constructor(weights: Weights, opts: ModelOptions) {
+    const hp = (this.hp = weights.hp);
+    this.w = weights;
+    this.kernels = opts.kernels;
+    this.maxSeq = Math.min(opts.maxSeq ?? hp.context, hp.context);
+    this.maxBatch = Math.max(1, Math.min(opts.maxBatch ?? 128, this.maxSeq));
+    if (!(Number.isInteger(this.maxSeq) && this.maxSeq >= 1)) throw new RangeError(`Model: maxSeq must be a positive integer, got ${opts.maxSeq}`);
+    const B = this.maxBatch;
+    const wide = Math.max(hp.d, hp.ff);
+    this.kCache = Array.from({ length: hp.layers }, () => new Float32Array(this.maxSeq * hp.kvDim));
+    this.vCache = Array.from({ length: hp.layers }, () => new Float32Array(this.maxSeq * hp.kvDim));
+    const half = hp.headDim / 2;
+    this.cos = new Float32Array(this.maxSeq * half);
+    this.sin = new Float32Array(this.maxSeq * half);
+    for (let p = 0; p < this.maxSeq; p++)
+      for (let i = 0; i < half; i++) {
+        const a = p * hp.ropeBase ** ((-2 * i) / hp.headDim);
+        this.cos[p * half + i] = Math.cos(a);
+        this.sin[p * half + i] = Math.sin(a);
+      }
+    this.x = new Float32Array(B * hp.d);
+    this.xn = new Float32Array(B * wide);
+    this.xq = new Int8Array(B * wide);
+    const floatLinears = weights.layers.some((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].some((m) => m.kind !== 'ternary'));
+    this.xf = new Float32Array(floatLinears && hp.actQuant !== 'none' ? B * wide : 0);
+    this.sx = new Float32Array(B);
+    this.q = new Float32Array(B * hp.d);
+    this.k = new Float32Array(B * hp.kvDim);
+    this.v = new Float32Array(B * hp.kvDim);
+    this.att = new Float32Array(B * hp.d);
+    this.hb = new Float32Array(B * hp.ff);
+    this.hb2 = new Float32Array(B * hp.ff);
+    this.y = new Float32Array(B * hp.d);
+    this.scores = new Float64Array(this.maxSeq);
+    this.acc = new Float64Array(hp.headDim);
+    this.logits = new Float32Array(hp.vocab);
+    this.viewsFor(1);
+  }
+
+  /** Forgets the cached positions (a new sequence starts at position 0). */
+  reset(): void {
+    this.pos = 0;
+  }
+
+  /** Drops the weights, the cache and the scratch references; the model is unusable afterwards. */
+  dispose(): void {
+    this.kCache = [];
+    this.vCache = [];
+    this.views.clear();
+    this.w = { ...this.w, layers: [] };
+  }
+
+  /**
+   * Runs `tokens` at positions pos.. and appends them to the cache. Without `out`, returns the logits
+   * of the last token (a view of a scratch buffer, valid until the next call); with `out`
+   * (length tokens·vocab), writes the logits of every token there ("logits all", for eval and parity).
+   */
+  forward(tokens: ArrayLike<number>, out?: Float32Array): Float32Array {
+    const n = tokens.length;
+    const V = this.hp.vocab;
+    if (n === 0) throw new RangeError('Model.forward: no tokens');
+    if (this.pos + n > this.maxSeq) throw new RangeError(`Model.forward: ${this.pos} cached + ${n} new tokens exceed the ${this.maxSeq} positions of the cache`);
+    if (out !== undefined && out.length !== n * V) throw new RangeError(`Model.forward: out has length ${out.length}, expected tokens*vocab = ${n * V}`);
+    for (let i = 0; i < n; i++) {
+      const t = tokens[i]!;
+      if (!(Number.isInteger(t) && t >= 0 && t < V)) throw new RangeError(`Model.forward: token ${t} outside [0, ${V})`);
+    }
+    for (let c0 = 0; c0 < n; c0 += this.maxBatch) {
+      const c1 = Math.min(n, c0 + this.maxBatch);
+      const logitsOut = out !== undefined ? out.subarray(c0 * V, c1 * V) : c1 === n ? this.logits : null;
+      this.step(tokens, c0, c1 - c0, logitsOut);
+    }
+    return out ?? this.logits;
+  }
+
+  private viewsFor(n: number): Views {
+    let v = this.views.get(n);
+    if (v) return v;
+    const { d, ff, kvDim } = this.hp;
+    const f = <T extends Float32Array | Int8Array>(a: T, width: number): T => a.subarray(0, n * width) as T;
+    v = {
+      x: f(this.x, d), xnD: f(this.xn, d), xnF: f(this.xn, ff), xqD: f(this.xq, d), xqF: f(this.xq, ff),
+      xfD: f(this.xf, this.xf.length ? d : 0), xfF: f(this.xf, this.xf.length ? ff : 0), sx: f(this.sx, 1),
+      q: f(this.q, d), k: f(this.k, kvDim), v: f(this.v, kvDim), att: f(this.att, d),
+      hb: f(this.hb, ff), hb2: f(this.hb2, ff), y: f(this.y, d),
+    };
+    this.views.set(n, v);
+    return v;
+  }
+
+  /** One chunk of n ≤ maxBatch tokens at positions pos..pos+n-1; logits of all n rows, or of the last, or none. */
+  private step(tokens: ArrayLike<number>, t0: number, n: number, logitsOut: Float32Array | null): void {
+    const { d, ff, eps, activation } = this.hp;
+    const vw = this.viewsFor(n);
+    const pos0 = this.pos;
+    for (let i = 0; i < n; i++) this.embed(tokens[t0 + i]!, vw.x, i * d);
+
+    for (let l = 0; l < this.hp.layers; l++) {
+      const L = this.w.layers[l]!;
+      // attention
+      rmsNorm(vw.x, L.attnNorm, n, d, eps, vw.xnD);
+      const inD = this.quantize(vw.xnD, n, d, vw.xqD, vw.xfD);
+      this.linear(L.q, n, vw.xqD, inD, vw.q);
+      this.linear(L.k, n, vw.xqD, inD, vw.k);
+      this.linear(L.v, n, vw.xqD, inD, vw.v);
+      this.rope(vw.q, n, this.hp.heads, pos0);
+      this.rope(vw.k, n, this.hp.kvHeads, pos0);
+      this.store(l, n, pos0);
+      this.attention(l, n, pos0, vw.att);
+      let src = vw.att;
+      if (L.attnSubNorm) {
+        rmsNorm(vw.att, L.attnSubNorm, n, d, eps, vw.xnD);
+        src = vw.xnD;
+      }
+      this.linear(L.o, n, vw.xqD, this.quantize(src, n, d, vw.xqD, vw.xfD), vw.y);
+      addInPlace(vw.x, vw.y);
+      // feed-forward
+      rmsNorm(vw.x, L.ffnNorm, n, d, eps, vw.xnD);
+      const inF = this.quantize(vw.xnD, n, d, vw.xqD, vw.xfD);
+      this.linear(L.gate, n, vw.xqD, inF, vw.hb);
+      this.linear(L.up, n, vw.xqD, inF, vw.hb2);
+      const hb = vw.hb;
+      const hb2 = vw.hb2;
+      if (activation === 'silu') for (let i = 0; i < hb.length; i++) hb[i] = (hb[i]! / (1 + Math.exp(-hb[i]!))) * hb2[i]!;
+      else for (let i = 0; i < hb.length; i++) hb[i] = hb[i]! > 0 ? hb[i]! * hb[i]! * hb2[i]! : 0;
+      src = hb;
+      if (L.ffnSubNorm) {
+        rmsNorm(hb, L.ffnSubNorm, n, ff, eps, vw.xnF);
+        src = vw.xnF;
+      }
+      this.linear(L.down, n, vw.xqF, this.quantize(src, n, ff, vw.xqF, vw.xfF), vw.y);
+      addInPlace(vw.x, vw.y);
+    }
+    this.pos += n;
+    if (logitsOut === null) return;
+    if (logitsOut === this.logits) {
+      // only the last row: norm it alone, then one row of the head
+      const last = this.x.subarray((n - 1) * d, n * d);
+      const xn = this.viewsFor(1).xnD;
+      rmsNorm(last, this.w.outputNorm, 1, d, eps, xn);
+      this.matmulFloat(this.w.head, 1, xn, logitsOut);
+    } else {
+      rmsNorm(vw.x, this.w.outputNorm, n, d, eps, vw.xnD);
+      this.matmulFloat(this.w.head, n, vw.xnD, logitsOut);
+    }
+  }
+
+  private embed(token: number, x: Float32Array, at: number): void {
+    const e = this.w.embedding;
+    const d = this.hp.d;
+    if (e.kind === 'f32') x.set(e.w.subarray(token * d, (token + 1) * d), at);
+    else for (let j = 0; j < d; j++) x[at + j] = F16_TABLE[e.w[token * d + j]!]!;
+  }
+
+  /**
+   * Quantizes the n rows of `src` per token into xq and this.sx (int8 through the kernels, int4 through
+   * src/quant); returns the float input for float linears: the fake-quant values q/s, or `src` itself
+   * when activations are not quantized.
+   */
+  private quantize(src: Float32Array, n: number, cols: number, xq: Int8Array, xf: Float32Array): Float32Array {
+    const aq = this.hp.actQuant;
+    if (aq === 'none') return src;
+    const sx = this.viewsFor(n).sx;
+    if (aq === 'int8') this.kernels.quantizeActivations(src, n, cols, xq, sx);
+    else {
+      // int4 (ablation models only): the kernels quantize to int8, so src/quant's formula runs here
+      const r = quantizeActivations(src, cols, 4);
+      xq.set(r.q);
+      sx.set(r.scales);
+    }
+    if (xf.length === 0) return src; // no float linear reads it
+    for (let i = 0; i < n; i++) {
+      const s = sx[i]!;
+      for (let j = i * cols; j < (i + 1) * cols; j++) xf[j] = xq[j]! / s;
+    }
+    return xf;
+  }
+
+  /** y[n, rows] = BitLinear(x): the integer kernel on (xq, sx) for ternary weights, else a float matmul of xf. */
+  private linear(lin: Linear, n: number, xq: Int8Array, xf: Float32Array, y: Float32Array): void {
+    if (lin.kind === 'ternary') {
+      const sx = this.viewsFor(n).sx;
+      this.kernels.ternaryMatmulScaled(lin.packed, lin.rows, lin.cols, xq, sx, n, lin.scale, lin.groupSize, y);
+    } else this.matmulFloat(lin, n, xf, y);
+  }
+
+  private matmulFloat(m: FloatMatrix, n: number, x: Float32Array, y: Float32Array): void {
+    if (m.kind === 'f16') this.kernels.matmulF16(x, n, m.cols, m.w, m.rows, y);
+    else this.kernels.matmulF32(x, n, m.cols, m.w, m.rows, y);
+  }
+
+  /** Rotate-half (NEOX) RoPE in place on n rows of `heads` heads: dims i and i + hd/2 rotate by pos·base^(−2i/hd). */
+  private rope(a: Float32Array, n: number, heads: number, pos0: number): void {
+    const hd = this.hp.headDim;
+    const half = hd / 2;
+    for (let i = 0; i < n; i++) {
+      const tab = (pos0 + i) * half;
+      for (let h = 0; h < heads; h++) {
+        const o = (i * heads + h) * hd;
+        for (let j = 0; j < half; j++) {
+          const c = this.cos[tab + j]!;
+          const s = this.sin[tab + j]!;
+          const x1 = a[o + j]!;
+          const x2 = a[o + half + j]!;
+          a[o + j] = x1 * c - x2 * s;
+          a[o + half + j] = x2 * c + x1 * s;
+        }
+      }
+    }
+  }
+
+  /** Copies the n new k, v rows into layer l's cache, laid out [kv head][position][head dim]. */
+  private store(l: number, n: number, pos0: number): void {
+    const { kvHeads, headDim: hd, kvDim } = this.hp;
+    const kc = this.kCache[l]!;
+    const vc = this.vCache[l]!;
+    for (let i = 0; i < n; i++)
+      for (let h = 0; h < kvHeads; h++) {
+        const src = i * kvDim + h * hd;
+        const dst = (h * this.maxSeq + pos0 + i) * hd;
+        kc.set(this.k.subarray(src, src + hd), dst);
+        vc.set(this.v.subarray(src, src + hd), dst);
+      }
+  }
+
+  /** Causal attention with GQA: query head h reads kv head floor(h / (heads / kvHeads)); out [n, d]. */
+  private attention(l: number, n: number, pos0: number, out: Float32Array): void {
+    const { heads, kvHeads, headDim: hd, d } = this.hp;
+    const group = heads / kvHeads;
+    const scale = 1 / Math.sqrt(hd);
+    const kc = this.kCache[l]!;
+    const vc = this.vCache[l]!;
+    const sc = this.scores;
+    const acc = this.acc;
+    for (let i = 0; i < n; i++) {
+      const last = pos0 + i; // attends to positions 0..last
+      for (let h = 0; h < heads; h++) {
+        const qo = i * d + h * hd;
+        const base = Math.floor(h / group) * this.maxSeq * hd;
+        let max = -Infinity;
+        for (let t = 0; t <= last; t++) {
+          const ko = base + t * hd;
+          let s = 0;
+          for (let j = 0; j < hd; j++) s += this.q[qo + j]! * kc[ko + j]!;
+          s *= scale;
+          sc[t] = s;
+          if (s > max) max = s;
+        }
+        let sum = 0;
+        for (let t = 0; t <= last; t++) {
+          const e = Math.exp(sc[t]! - max);
+          sc[t] = e;
+          sum += e;
+        }
+        acc.fill(0);
+        for (let t = 0; t <= last; t++) {
+          const p = sc[t]! / sum;
+          const vo = base + t * hd;
+          for (let j = 0; j < hd; j++) acc[j] += p * vc[vo + j]!;
+        }
+        for (let j = 0; j < hd; j++) out[qo + j] = acc[j]!;
+      }
+    }
+  }
+}
+
+/** out[i] = x[i] / sqrt(mean(x[i]²) + eps) · w, per row of `cols`, accumulated in double. */
+export function rmsNorm(x: Float32Array, w: Float32Array, n: number, cols: number, eps: number, out: Float32Array): void {
+  for (let i = 0; i < n; i++) {
+    const o = i * cols;
+    let ss = 0;
+    for (let j = 0; j < cols; j++) ss += x[o + j]! * x[o + j]!;
+    const r = 1 / Math.sqrt(ss / cols + eps);
+    for (let j = 0; j < cols; j++) out[o + j] = x[o + j]! * r * w[j]!;
+  }
+}
+
+function addInPlace(x: Float32Array, y: Float32Array): void {
+  for (let i = 0; i < x.length; i++) x[i] += y[i]!;
+}

@@ -1,0 +1,308 @@
+/**
+ * GGUF → engine weights (the first file of the engine, llama2.c's "structs + checkpoint reader").
+ *
+ * `readWeights(gguf)` validates an open GGUF of architecture "bitnet" against the model it describes
+ * (every required key, every tensor's presence, ggml type and shape) and converts it, tensor by tensor,
+ * into what the forward pass runs on:
+ *   - ternary linears (TQ2_0, TQ1_0) → the kernels' packed 2-bit layout (src/infer/kernels/layout.ts)
+ *     plus scales, collapsed to one per tensor or one per row when the blocks' d allow it, else one per
+ *     256-weight block (groupSize 256); our group-scale files (d = 1 and a `.group_scales` F32 tensor
+ *     {cols/g, rows}) give one scale per group of g input columns;
+ *   - F16/F32 linears (the "fp" baseline) stay float; with act_quant "none" ternary linears are
+ *     dequantized to F32 at load (those models are ablations, small by construction);
+ *   - norms as F32, the embedding and head as F16 (raw bits) or F32.
+ * Only one tensor's file bytes are in memory at a time beside what is kept, so peak memory stays near
+ * the engine's own size. Every problem is an InputError naming the file and the key or tensor.
+ */
+import { InputError } from '../errors.ts';
+import { BITNET_ARCH, GGMLType, ggmlTypeById, Keys, TensorNames, type BitnetBlockTensor, type GGUFFile, type GGUFTensorInfo } from '../format/index.ts';
+import { f16BitsToF32 } from '../quant/fp16.ts';
+import { unpackTQ1_0 } from '../quant/tq1_0.ts';
+import { repackTernary, tq2_0ToPacked, unpackTernary } from './kernels/index.ts';
+
+export type Activation = 'silu' | 'relu2';
+export type ActQuant = 'int8' | 'int4' | 'none';
+
+/** The model's hyperparameters, from the file's keys. */
+export interface Hparams {
+  vocab: number;
+  d: number;
+  layers: number;
+  ff: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  /** kvHeads · headDim: the width of k and v. */
+  kvDim: number;
+  context: number;
+  eps: number;
+  ropeBase: number;
+  activation: Activation;
+  actQuant: ActQuant;
+}
+
+/** A ternary linear [rows = out, cols = in]: value = t · scale (per tensor, per row or per group of input columns). */
+export interface TernaryLinear {
+  kind: 'ternary';
+  rows: number;
+  cols: number;
+  packed: Uint8Array;
+  /** Length 1 (per tensor) or rows (per row) when groupSize is 0, else rows · cols/groupSize. */
+  scale: Float32Array;
+  groupSize: number;
+}
+
+/** A float matrix [rows, cols] (row-major = GGUF's ne {cols, rows}); F16 kept as raw bits. */
+export type FloatMatrix = { kind: 'f32'; rows: number; cols: number; w: Float32Array } | { kind: 'f16'; rows: number; cols: number; w: Uint16Array };
+
+export type Linear = TernaryLinear | FloatMatrix;
+
+export interface LayerWeights {
+  attnNorm: Float32Array;
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  o: Linear;
+  /** null when the file has no sub-layer norms (subln off). */
+  attnSubNorm: Float32Array | null;
+  ffnNorm: Float32Array;
+  gate: Linear;
+  up: Linear;
+  down: Linear;
+  ffnSubNorm: Float32Array | null;
+}
+
+export interface Weights {
+  file: string;
+  hp: Hparams;
+  /** token_embd [vocab, d]. */
+  embedding: FloatMatrix;
+  /** output [vocab, d], or the embedding itself when tied. */
+  head: FloatMatrix;
+  tied: boolean;
+  outputNorm: Float32Array;
+  layers: LayerWeights[];
+  /** The block linears as stored in the file: their bytes and weights (bits per weight = bytes·8/elements). */
+  linearBytes: number;
+  linearElements: number;
+  /** 'TQ2_0', 'TQ1_0', 'F16', 'F32' or 'mixed': the file's type of the block linears. */
+  linearType: string;
+}
+
+const LINEARS = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] as const;
+const LINEAR_TYPES = new Set<number>([GGMLType.TQ2_0, GGMLType.TQ1_0, GGMLType.F16, GGMLType.F32]);
+const FLOAT_TYPES = new Set<number>([GGMLType.F16, GGMLType.F32]);
+/** The newest version of our `bitnet_ts.*` keys this engine reads. */
+const OUR_KEYS_VERSION = 1;
+const k = (name: string): string => `bitnet.${name}`;
+
+/** Reads and checks the hyperparameters. */
+export function readHparams(f: GGUFFile): Hparams {
+  const fail = (key: string, problem: string): never => {
+    throw new InputError(f.path, `${key} ${problem}`);
+  };
+  const arch = f.getString(Keys.general.architecture);
+  if (arch !== BITNET_ARCH) fail(Keys.general.architecture, `is "${arch}", this engine runs "${BITNET_ARCH}" models only`);
+  const ours = f.getNumber(`${Keys.oursPrefix}version`, 0);
+  if (ours > OUR_KEYS_VERSION) fail(`${Keys.oursPrefix}version`, `is ${ours}, this engine reads up to ${OUR_KEYS_VERSION} (a newer bitnet-ts wrote it)`);
+  const positive = (key: string, fallback?: number): number => {
+    const v = f.getNumber(key, fallback);
+    if (!Number.isSafeInteger(v) || v < 1) fail(key, `is ${v}, expected a positive integer`);
+    return v;
+  };
+  const d = positive(Keys.bitnet.embeddingLength);
+  const heads = positive(Keys.bitnet.headCount);
+  const kvHeads = positive(Keys.bitnet.headCountKv, heads);
+  if (d % heads !== 0) fail(Keys.bitnet.headCount, `${heads} does not divide embedding_length ${d}`);
+  if (heads % kvHeads !== 0) fail(Keys.bitnet.headCountKv, `${kvHeads} does not divide head_count ${heads}`);
+  const headDim = d / heads;
+  if (headDim % 2 !== 0) fail(Keys.bitnet.headCount, `gives an odd head dimension ${headDim} (RoPE pairs dimensions)`);
+  const ropeDim = positive(Keys.bitnet.ropeDimensionCount, headDim);
+  if (ropeDim !== headDim) fail(Keys.bitnet.ropeDimensionCount, `is ${ropeDim}; only RoPE over the whole head (${headDim}) is supported`);
+  const eps = f.getNumber(Keys.bitnet.rmsEpsilon);
+  if (!(eps > 0 && eps < 1)) fail(Keys.bitnet.rmsEpsilon, `is ${eps}, expected a small positive number`);
+  const ropeBase = f.getNumber(Keys.bitnet.ropeFreqBase, 10000);
+  if (!(ropeBase > 1 && Number.isFinite(ropeBase))) fail(Keys.bitnet.ropeFreqBase, `is ${ropeBase}, expected a number > 1`);
+  const act = f.getString(Keys.bitnet.hiddenActivation, 'silu');
+  if (act !== 'silu' && act !== 'relu2') fail(Keys.bitnet.hiddenActivation, `is "${act}", expected "silu" or "relu2"`);
+  const aq = f.getString(`${Keys.oursPrefix}act_quant`, 'int8');
+  if (aq !== 'int8' && aq !== 'int4' && aq !== 'none') fail(`${Keys.oursPrefix}act_quant`, `is "${aq}", expected "int8", "int4" or "none"`);
+  const embd = f.hasTensor(TensorNames.tokenEmbd) ? f.tensor(TensorNames.tokenEmbd) : undefined;
+  const vocab = positive(Keys.bitnet.vocabSize, embd?.ne[1] ?? f.getStringArray(Keys.tokenizer.tokens).length);
+  return {
+    vocab, d, heads, kvHeads, headDim, kvDim: kvHeads * headDim, eps, ropeBase,
+    layers: positive(Keys.bitnet.blockCount),
+    ff: positive(Keys.bitnet.feedForwardLength),
+    context: positive(Keys.bitnet.contextLength),
+    activation: act as Activation, actQuant: aq as ActQuant,
+  };
+}
+
+/** Tensor lookup and checks against the hyperparameters, all failing with the file's name. */
+class TensorReader {
+  constructor(readonly f: GGUFFile) {}
+
+  fail(name: string, problem: string): never {
+    throw new InputError(this.f.path, `tensor ${name}: ${problem}`);
+  }
+
+  /** The tensor, checked to exist with ne exactly `ne` and a type in `types`. */
+  info(name: string, ne: readonly number[], types: ReadonlySet<number>): GGUFTensorInfo {
+    if (!this.f.hasTensor(name)) throw new InputError(this.f.path, `missing tensor ${name}`);
+    const t = this.f.tensor(name);
+    if (t.ne.length !== ne.length || t.ne.some((v, i) => v !== ne[i]))
+      this.fail(name, `shape [${t.ne.join(', ')}] contradicts the metadata, expected [${ne.join(', ')}] (ne order)`);
+    if (!types.has(t.type)) {
+      const allowed = [...types].map((id) => ggmlTypeById(id)!.name).join(', ');
+      this.fail(name, `type ${t.typeName} is not supported here (supported: ${allowed})`);
+    }
+    return t;
+  }
+
+  /** A 1-D F32 (or F16) vector of length n. */
+  vector(name: string, n: number): Float32Array {
+    const t = this.info(name, [n], FLOAT_TYPES);
+    return toF32(this.f.readTensor(name), t.type, n);
+  }
+
+  optionalVector(name: string, n: number): Float32Array | null {
+    return this.f.hasTensor(name) ? this.vector(name, n) : null;
+  }
+
+  /** A float matrix [rows, cols] (ne {cols, rows}). */
+  matrix(name: string, rows: number, cols: number): FloatMatrix {
+    const t = this.info(name, [cols, rows], FLOAT_TYPES);
+    const bytes = this.f.readTensor(name);
+    if (t.type === GGMLType.F16) return { kind: 'f16', rows, cols, w: new Uint16Array(bytes.buffer, bytes.byteOffset, rows * cols) };
+    return { kind: 'f32', rows, cols, w: new Float32Array(bytes.buffer, bytes.byteOffset, rows * cols) };
+  }
+}
+
+function toF32(bytes: Uint8Array, type: number, n: number): Float32Array {
+  if (type === GGMLType.F32) return new Float32Array(bytes.buffer, bytes.byteOffset, n);
+  const h = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = f16BitsToF32(h[i]!);
+  return out;
+}
+
+/**
+ * The smallest scale granularity that expresses per-256-block scales d (rows·cols/256 of them): one
+ * value when all are equal, one per row when each row's are, else all of them with groupSize 256.
+ */
+export function collapseScales(d: Float32Array, rows: number, cols: number): { scale: Float32Array; groupSize: number } {
+  const perRow = cols / 256;
+  if (d.every((v) => v === d[0])) return { scale: Float32Array.of(d[0]!), groupSize: 0 };
+  let rowsUniform = true;
+  for (let r = 0; r < rows && rowsUniform; r++)
+    for (let b = 1; b < perRow; b++)
+      if (d[r * perRow + b] !== d[r * perRow]) {
+        rowsUniform = false;
+        break;
+      }
+  if (!rowsUniform) return { scale: d, groupSize: 256 };
+  const scale = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) scale[r] = d[r * perRow]!;
+  return { scale, groupSize: 0 };
+}
+
+/** A ternary tensor's packed codes and per-256-block scales. */
+function readTernary(tr: TensorReader, name: string, t: GGUFTensorInfo, rows: number, cols: number): { packed: Uint8Array; d: Float32Array } {
+  const bytes = tr.f.readTensor(name);
+  try {
+    if (t.type === GGMLType.TQ2_0) {
+      const { packed, scaleBits } = tq2_0ToPacked(bytes, rows, cols);
+      const d = new Float32Array(scaleBits.length);
+      for (let i = 0; i < d.length; i++) d[i] = f16BitsToF32(scaleBits[i]!);
+      return { packed, d };
+    }
+    const { codes, d } = unpackTQ1_0(bytes, (rows * cols) / 256);
+    return { packed: repackTernary(codes, rows, cols), d };
+  } catch (e) {
+    if (e instanceof RangeError) tr.fail(name, e.message);
+    throw e;
+  }
+}
+
+/** The float values t·scale of a ternary linear, for act_quant "none". */
+export function dequantizeTernary(l: TernaryLinear): Float32Array {
+  const { rows, cols, scale, groupSize } = l;
+  const codes = unpackTernary(l.packed, rows, cols);
+  const out = new Float32Array(rows * cols);
+  const groups = groupSize > 0 ? cols / groupSize : 0;
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) {
+      const s = groupSize > 0 ? scale[r * groups + Math.floor(c / groupSize)]! : scale[scale.length === 1 ? 0 : r]!;
+      out[r * cols + c] = codes[r * cols + c]! * s;
+    }
+  return out;
+}
+
+function readLinear(tr: TensorReader, name: string, rows: number, cols: number, hp: Hparams): { linear: Linear; info: GGUFTensorInfo } {
+  const t = tr.info(name, [cols, rows], LINEAR_TYPES);
+  if (FLOAT_TYPES.has(t.type)) return { linear: tr.matrix(name, rows, cols), info: t };
+  const { packed, d } = readTernary(tr, name, t, rows, cols);
+  let lin: TernaryLinear;
+  const gsName = name.replace(/\.weight$/, '.group_scales');
+  if (tr.f.hasTensor(gsName)) {
+    const gsInfo = tr.f.tensor(gsName);
+    const groups = gsInfo.ne[0]!;
+    const g = cols / groups;
+    if (!Number.isInteger(g)) tr.fail(gsName, `${groups} groups do not split the ${cols} input columns of ${name} evenly`);
+    const gsType = tr.info(gsName, [groups, rows], FLOAT_TYPES).type;
+    const gs = toF32(tr.f.readTensor(gsName), gsType, groups * rows);
+    if (d.some((v) => v !== d[0])) tr.fail(name, 'has group_scales but its blocks carry different scales d (expected one d, normally 1)');
+    lin = { kind: 'ternary', rows, cols, packed, scale: gs.map((v) => v * d[0]!), groupSize: g };
+  } else {
+    lin = { kind: 'ternary', rows, cols, packed, ...collapseScales(d, rows, cols) };
+  }
+  if (hp.actQuant === 'none') return { linear: { kind: 'f32', rows, cols, w: dequantizeTernary(lin) }, info: t };
+  return { linear: lin, info: t };
+}
+
+/**
+ * Validates and loads every tensor of an open bitnet GGUF (the caller closes it). Tensors are read in
+ * the order the forward pass uses them, one at a time.
+ */
+export function readWeights(f: GGUFFile): Weights {
+  const hp = readHparams(f);
+  const tr = new TensorReader(f);
+  const { d, ff, kvDim, vocab } = hp;
+  if (!f.hasTensor(TensorNames.tokenEmbd)) throw new InputError(f.path, `missing tensor ${TensorNames.tokenEmbd}`);
+  const embedding = tr.matrix(TensorNames.tokenEmbd, vocab, d);
+  let linearBytes = 0;
+  let linearElements = 0;
+  const types = new Set<string>();
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < hp.layers; i++) {
+    const name = (kind: BitnetBlockTensor) => TensorNames.block(i, kind);
+    const shapes: Record<(typeof LINEARS)[number], [number, number]> = {
+      attn_q: [d, d], attn_k: [kvDim, d], attn_v: [kvDim, d], attn_output: [d, d],
+      ffn_gate: [ff, d], ffn_up: [ff, d], ffn_down: [d, ff],
+    };
+    const lin = {} as Record<(typeof LINEARS)[number], Linear>;
+    for (const kind of LINEARS) {
+      const [rows, cols] = shapes[kind];
+      const { linear, info } = readLinear(tr, name(kind), rows, cols, hp);
+      lin[kind] = linear;
+      linearBytes += info.byteLength;
+      linearElements += info.nElements;
+      types.add(info.typeName);
+    }
+    layers.push({
+      attnNorm: tr.vector(name('attn_norm'), d),
+      q: lin.attn_q, k: lin.attn_k, v: lin.attn_v, o: lin.attn_output,
+      attnSubNorm: tr.optionalVector(name('attn_sub_norm'), d),
+      ffnNorm: tr.vector(name('ffn_norm'), d),
+      gate: lin.ffn_gate, up: lin.ffn_up, down: lin.ffn_down,
+      ffnSubNorm: tr.optionalVector(name('ffn_sub_norm'), ff),
+    });
+  }
+  const outputNorm = tr.vector(TensorNames.outputNorm, d);
+  const tied = !f.hasTensor(TensorNames.output);
+  const head = tied ? embedding : tr.matrix(TensorNames.output, vocab, d);
+  return {
+    file: f.path, hp, embedding, head, tied, outputNorm, layers, linearBytes, linearElements,
+    linearType: types.size === 1 ? [...types][0]! : 'mixed',
+  };
+}

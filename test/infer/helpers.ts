@@ -1,0 +1,243 @@
+/**
+ * Tiny bitnet GGUF files written in the test (random codes and scales in every layout the engine
+ * reads), and the slow, obviously-correct reference forward that the engine is checked against:
+ * dequantized float weights, fake-quant activations from src/quant, the whole sequence at once with
+ * plain loops and no cache. Declared as the reference (llm.c's habit): slow on purpose.
+ */
+import path from 'node:path';
+import { GGMLType, Keys, TensorNames, writeGGUF, type GGUFTensorSpec, type GGUFValue } from '../../src/format/index.ts';
+import { Rng } from '../../src/data/rng.ts';
+import { synthVocab } from '../../src/infer/synth.ts';
+import { fakeQuantActivations } from '../../src/quant/activations.ts';
+import { f16BitsToF32, f32ToF16Bits } from '../../src/quant/fp16.ts';
+import { packTQ1_0 } from '../../src/quant/tq1_0.ts';
+import { packTQ2_0 } from '../../src/quant/tq2_0.ts';
+
+export interface TinySpec {
+  d?: number;
+  layers?: number;
+  ff?: number;
+  heads?: number;
+  kvHeads?: number;
+  vocab?: number;
+  context?: number;
+  activation?: 'silu' | 'relu2';
+  subln?: boolean;
+  /** Type of the block linears. */
+  type?: 'TQ2_0' | 'TQ1_0' | 'F16' | 'F32';
+  /** How the TQ block scales d vary: one per tensor, per row, per block (other tools), or d = 1 + group_scales of g columns. */
+  scales?: 'tensor' | 'row' | 'block' | { group: number };
+  actQuant?: 'int8' | 'int4' | 'none';
+  embedding?: 'F16' | 'F32';
+  tied?: boolean;
+  seed?: number;
+}
+
+/** The float model the reference runs: every weight as the file defines its value. */
+export interface RefModel {
+  d: number; layers: number; ff: number; heads: number; kvHeads: number; vocab: number; eps: number; base: number;
+  activation: 'silu' | 'relu2';
+  actBits: 8 | 4 | 0;
+  emb: Float32Array;
+  head: Float32Array;
+  outNorm: Float32Array;
+  blocks: Array<Record<string, Float32Array | null>>;
+}
+
+const f16round = (v: number): number => f16BitsToF32(f32ToF16Bits(v));
+
+function randCodes(rng: Rng, n: number): Int8Array {
+  const c = new Int8Array(n);
+  for (let i = 0; i < n; i++) c[i] = rng.next() < 1 / 3 ? 0 : rng.next() < 0.5 ? -1 : 1;
+  return c;
+}
+
+/** Writes the model to dir/name and returns its path and the reference weights. */
+export async function writeTinyModel(dir: string, name: string, spec: TinySpec = {}): Promise<{ file: string; ref: RefModel; codes: Map<string, Int8Array> }> {
+  const s = { d: 256, layers: 2, ff: 512, heads: 4, kvHeads: 2, vocab: 300, context: 64, activation: 'silu' as const, subln: true, type: 'TQ2_0' as const, scales: 'tensor' as const, actQuant: 'int8' as const, embedding: 'F16' as const, tied: true, seed: 1, ...spec };
+  const rng = new Rng(s.seed);
+  const hd = s.d / s.heads;
+  const kvDim = s.kvHeads * hd;
+  const file = path.join(dir, name);
+  const { tokens, types, merges } = synthVocab(s.vocab);
+  const kv: [string, GGUFValue][] = [
+    [Keys.general.architecture, { type: 'string', value: 'bitnet' }],
+    [Keys.bitnet.contextLength, { type: 'u32', value: s.context }],
+    [Keys.bitnet.embeddingLength, { type: 'u32', value: s.d }],
+    [Keys.bitnet.blockCount, { type: 'u32', value: s.layers }],
+    [Keys.bitnet.feedForwardLength, { type: 'u32', value: s.ff }],
+    [Keys.bitnet.headCount, { type: 'u32', value: s.heads }],
+    [Keys.bitnet.headCountKv, { type: 'u32', value: s.kvHeads }],
+    [Keys.bitnet.rmsEpsilon, { type: 'f32', value: 1e-5 }],
+    [Keys.bitnet.ropeFreqBase, { type: 'f32', value: 10000 }],
+    [Keys.bitnet.ropeDimensionCount, { type: 'u32', value: hd }],
+    [Keys.bitnet.vocabSize, { type: 'u32', value: s.vocab }],
+    [Keys.bitnet.hiddenActivation, { type: 'string', value: s.activation }],
+    [`${Keys.oursPrefix}act_quant`, { type: 'string', value: s.actQuant }],
+    [Keys.tokenizer.model, { type: 'string', value: 'gpt2' }],
+    [Keys.tokenizer.pre, { type: 'string', value: 'gpt-2' }],
+    [Keys.tokenizer.tokens, { type: 'array', value: { elemType: 'string', items: tokens } }],
+    [Keys.tokenizer.tokenType, { type: 'array', value: { elemType: 'i32', items: types } }],
+    [Keys.tokenizer.merges, { type: 'array', value: { elemType: 'string', items: merges } }],
+    [Keys.tokenizer.eosId, { type: 'u32', value: s.vocab - 1 }],
+  ];
+  const tensors: GGUFTensorSpec[] = [];
+  const codesByName = new Map<string, Int8Array>();
+
+  const floatTensor = (name: string, ne: number[], values: Float32Array, type: 'F16' | 'F32'): Float32Array => {
+    if (type === 'F32') {
+      tensors.push({ name, ne, type: GGMLType.F32, data: values });
+      return values;
+    }
+    const bits = Uint16Array.from(values, (v) => f32ToF16Bits(v));
+    tensors.push({ name, ne, type: GGMLType.F16, data: bits });
+    return Float32Array.from(bits, (b) => f16BitsToF32(b));
+  };
+  const normal = (n: number, std: number) => rng.fillNormal(new Float32Array(n), std);
+  const norm = (name: string, n: number) => floatTensor(name, [n], Float32Array.from(normal(n, 0.2), (v) => 1 + v), 'F32');
+
+  const linear = (name: string, rows: number, cols: number): Float32Array => {
+    if (s.type === 'F16' || s.type === 'F32') return floatTensor(name, [cols, rows], normal(rows * cols, 0.05), s.type);
+    const codes = randCodes(rng, rows * cols);
+    codesByName.set(name, codes);
+    const perRow = cols / 256;
+    const base = 0.01 + 0.04 * rng.next();
+    const d = new Float32Array(rows * perRow);
+    for (let r = 0; r < rows; r++) {
+      const rowD = base * (0.5 + rng.next());
+      for (let b = 0; b < perRow; b++) d[r * perRow + b] = s.scales === 'tensor' ? base : s.scales === 'row' ? rowD : typeof s.scales === 'object' ? 1 : base * (0.5 + rng.next());
+    }
+    tensors.push({ name, ne: [cols, rows], type: s.type === 'TQ2_0' ? GGMLType.TQ2_0 : GGMLType.TQ1_0, data: (s.type === 'TQ2_0' ? packTQ2_0 : packTQ1_0)(codes, d) });
+    const w = new Float32Array(rows * cols);
+    let gs: Float32Array | null = null;
+    const g = typeof s.scales === 'object' ? s.scales.group : 0;
+    if (g > 0) {
+      gs = Float32Array.from({ length: rows * (cols / g) }, () => base * (0.5 + rng.next()));
+      tensors.push({ name: name.replace(/\.weight$/, '.group_scales'), ne: [cols / g, rows], type: GGMLType.F32, data: gs });
+    }
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < cols; c++) {
+        const scale = g > 0 ? gs![r * (cols / g) + Math.floor(c / g)]! : f16round(d[r * perRow + Math.floor(c / 256)]!);
+        w[r * cols + c] = codes[r * cols + c]! * scale;
+      }
+    return w;
+  };
+
+  const emb = floatTensor(TensorNames.tokenEmbd, [s.d, s.vocab], normal(s.vocab * s.d, 1), s.embedding);
+  const blocks: RefModel['blocks'] = [];
+  for (let i = 0; i < s.layers; i++) {
+    const b = (k: Parameters<typeof TensorNames.block>[1]) => TensorNames.block(i, k);
+    blocks.push({
+      attn_norm: norm(b('attn_norm'), s.d),
+      q: linear(b('attn_q'), s.d, s.d),
+      k: linear(b('attn_k'), kvDim, s.d),
+      v: linear(b('attn_v'), kvDim, s.d),
+      attn_sub_norm: s.subln ? norm(b('attn_sub_norm'), s.d) : null,
+      o: linear(b('attn_output'), s.d, s.d),
+      ffn_norm: norm(b('ffn_norm'), s.d),
+      gate: linear(b('ffn_gate'), s.ff, s.d),
+      up: linear(b('ffn_up'), s.ff, s.d),
+      ffn_sub_norm: s.subln ? norm(b('ffn_sub_norm'), s.ff) : null,
+      down: linear(b('ffn_down'), s.d, s.ff),
+    });
+  }
+  const outNorm = norm(TensorNames.outputNorm, s.d);
+  const head = s.tied ? emb : floatTensor(TensorNames.output, [s.d, s.vocab], normal(s.vocab * s.d, 1), s.embedding);
+  await writeGGUF(file, { kv, tensors });
+  const ref: RefModel = {
+    d: s.d, layers: s.layers, ff: s.ff, heads: s.heads, kvHeads: s.kvHeads, vocab: s.vocab, eps: Math.fround(1e-5), base: 10000,
+    activation: s.activation, actBits: s.actQuant === 'int8' ? 8 : s.actQuant === 'int4' ? 4 : 0, emb, head, outNorm, blocks,
+  };
+  return { file, ref, codes: codesByName };
+}
+
+/** rows of x [T, cols] normalized: x / sqrt(mean x² + eps) · w. */
+function refNorm(x: Float32Array, cols: number, w: Float32Array, eps: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let t = 0; t < x.length / cols; t++) {
+    let ss = 0;
+    for (let j = 0; j < cols; j++) ss += x[t * cols + j]! ** 2;
+    const r = 1 / Math.sqrt(ss / cols + eps);
+    for (let j = 0; j < cols; j++) out[t * cols + j] = x[t * cols + j]! * r * w[j]!;
+  }
+  return out;
+}
+
+/** y [T, rows] = xq [T, cols] · Wᵀ, x fake-quantized per token first (unless bits = 0). */
+function refLinear(x: Float32Array, cols: number, w: Float32Array, bits: 8 | 4 | 0): Float32Array {
+  const xq = bits === 0 ? x : fakeQuantActivations(x, cols, bits);
+  const T = x.length / cols;
+  const rows = w.length / cols;
+  const y = new Float32Array(T * rows);
+  for (let t = 0; t < T; t++)
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += xq[t * cols + c]! * w[r * cols + c]!;
+      y[t * rows + r] = s;
+    }
+  return y;
+}
+
+/** Rotate-half RoPE of one head vector at position p. */
+function refRope(v: Float32Array, o: number, hd: number, p: number, base: number): void {
+  const half = hd / 2;
+  for (let i = 0; i < half; i++) {
+    const a = p * base ** ((-2 * i) / hd);
+    const c = Math.fround(Math.cos(a));
+    const s = Math.fround(Math.sin(a));
+    const x1 = v[o + i]!;
+    const x2 = v[o + half + i]!;
+    v[o + i] = x1 * c - x2 * s;
+    v[o + half + i] = x2 * c + x1 * s;
+  }
+}
+
+/** Logits [T, vocab] of the whole sequence. */
+export function referenceForward(m: RefModel, ids: ArrayLike<number>): Float32Array {
+  const T = ids.length;
+  const { d, ff, heads, kvHeads } = m;
+  const hd = d / heads;
+  const kvDim = kvHeads * hd;
+  let x = new Float32Array(T * d);
+  for (let t = 0; t < T; t++) x.set(m.emb.subarray(ids[t]! * d, (ids[t]! + 1) * d), t * d);
+  for (const b of m.blocks) {
+    const h = refNorm(x, d, b.attn_norm!, m.eps);
+    const q = refLinear(h, d, b.q!, m.actBits);
+    const k = refLinear(h, d, b.k!, m.actBits);
+    const v = refLinear(h, d, b.v!, m.actBits);
+    for (let t = 0; t < T; t++) {
+      for (let hh = 0; hh < heads; hh++) refRope(q, t * d + hh * hd, hd, t, m.base);
+      for (let hh = 0; hh < kvHeads; hh++) refRope(k, t * kvDim + hh * hd, hd, t, m.base);
+    }
+    let att: Float32Array<ArrayBufferLike> = new Float32Array(T * d);
+    for (let t = 0; t < T; t++)
+      for (let hh = 0; hh < heads; hh++) {
+        const kvh = Math.floor(hh / (heads / kvHeads));
+        const sc: number[] = [];
+        for (let u = 0; u <= t; u++) {
+          let s = 0;
+          for (let j = 0; j < hd; j++) s += q[t * d + hh * hd + j]! * k[u * kvDim + kvh * hd + j]!;
+          sc.push(s / Math.sqrt(hd));
+        }
+        const mx = Math.max(...sc);
+        const e = sc.map((s) => Math.exp(s - mx));
+        const z = e.reduce((a, c) => a + c, 0);
+        for (let j = 0; j < hd; j++) {
+          let o = 0;
+          for (let u = 0; u <= t; u++) o += (e[u]! / z) * v[u * kvDim + kvh * hd + j]!;
+          att[t * d + hh * hd + j] = o;
+        }
+      }
+    if (b.attn_sub_norm) att = refNorm(att, d, b.attn_sub_norm, m.eps);
+    const o = refLinear(att, d, b.o!, m.actBits);
+    x = x.map((xv, i) => xv + o[i]!);
+    const hf = refNorm(x, d, b.ffn_norm!, m.eps);
+    const g = refLinear(hf, d, b.gate!, m.actBits);
+    const u = refLinear(hf, d, b.up!, m.actBits);
+    let a: Float32Array<ArrayBufferLike> = g.map((gv, i) => (m.activation === 'silu' ? gv / (1 + Math.exp(-gv)) : Math.max(gv, 0) ** 2) * u[i]!);
+    if (b.ffn_sub_norm) a = refNorm(a, ff, b.ffn_sub_norm, m.eps);
+    const dn = refLinear(a, ff, b.down!, m.actBits);
+    x = x.map((xv, i) => xv + dn[i]!);
+  }
+  return refLinear(refNorm(x, d, m.outNorm, m.eps), d, m.head, 0);
+}
