@@ -37,10 +37,12 @@ struct Job {
   std::atomic<int64_t> done{0};
 };
 
-std::mutex run_mu;  // one run (or resize) at a time
-std::mutex mu;      // guards sleeping workers' wake-up
-std::condition_variable cv;
-std::vector<std::thread> workers;
+// Heap-allocated and never destroyed: process.exit() runs C++ static destructors while the workers
+// still wait on these, and destroying a joinable std::thread calls std::terminate (SIGABRT).
+std::mutex& run_mu = *new std::mutex();  // one run (or resize) at a time
+std::mutex& mu = *new std::mutex();      // guards sleeping workers' wake-up
+std::condition_variable& cv = *new std::condition_variable();
+std::vector<std::thread>& workers = *new std::vector<std::thread>();
 std::atomic<uint64_t> gen{0};
 std::atomic<bool> stopping{false};
 Job job;

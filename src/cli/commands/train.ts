@@ -90,7 +90,11 @@ export const trainCommand: CommandModule<object, Args> = {
         },
       });
       bar?.stop();
-      console.log(`backend ${r.backend.name}; checkpoint ${r.checkpoint}; metrics ${path.join(out, 'metrics.arrow')}`);
+      const rssMb = process.resourceUsage().maxRSS / 1024;
+      console.log(
+        `backend ${r.backend.name}${r.backend.nativeMatmul ? ' + native matmul' : ''}; peak RSS ${rssMb.toFixed(0)} MB; ` +
+          `checkpoint ${r.checkpoint}; metrics ${path.join(out, 'metrics.arrow')}`,
+      );
     } catch (e) {
       bar?.stop();
       if (e instanceof TrainingDiverged) {

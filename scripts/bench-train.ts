@@ -1,0 +1,58 @@
+/**
+ * `npm run bench:train`: training throughput of tiny-b158 and small-b158 on this machine, with the
+ * wasm backend's matmuls on the native addon and, as the peer measured in the same run, on plain
+ * tfjs-wasm (one thread). Each measurement is a fresh child process training STEPS steps; the first
+ * log window (warm-up, kernel compilation) is excluded. Prints what it measured, where and at which commit.
+ *
+ *   npm run bench:train [-- --steps 30 --configs tiny-b158,small-b158]
+ */
+import { execSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readMetrics } from '../src/train/metrics.ts';
+
+const arg = (name: string, def: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : def;
+};
+const steps = Number(arg('steps', '30'));
+const configs = arg('configs', 'tiny-b158,small-b158').split(',');
+const logEvery = 5;
+
+function commit(): string {
+  try {
+    return execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim() + (execSync('git status --porcelain', { encoding: 'utf8' }).trim() ? '+dirty' : '');
+  } catch {
+    return 'unknown';
+  }
+}
+
+function measure(config: string, native: boolean): { tps: number; rssMb: number } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-train-'));
+  try {
+    const r = spawnSync(
+      process.execPath,
+      ['bin/bitnet.js', 'train', '--config', `experiments/configs/${config}.json`, '--out', dir, '--steps', String(steps),
+        '--set', `train.log_every=${logEvery}`, `train.eval_every=${steps * 10}`, `train.ckpt_every=${steps * 10}`],
+      { encoding: 'utf8', env: { ...process.env, BITNET_NO_NATIVE_TRAIN: native ? '0' : '1' } },
+    );
+    if (r.status !== 0) throw new Error(`train failed: ${r.stderr}`);
+    const rows = readMetrics(path.join(dir, 'metrics.arrow')).slice(1); // drop the warm-up window
+    const tokens = rows.reduce((a, x) => a + x.tokens_per_s * logEvery, 0) / rows.reduce((a, x) => a + logEvery, 0);
+    const rss = Number(/peak RSS (\d+)/.exec(r.stdout)?.[1] ?? NaN);
+    return { tps: tokens, rssMb: rss };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+console.log(`bench:train — ${os.cpus()[0]?.model} × ${os.availableParallelism()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, commit ${commit()}`);
+console.log(`command: npm run bench:train -- --steps ${steps} --configs ${configs.join(',')}; data/moby-dick; tokens/s over steps ${logEvery + 1}-${steps}\n`);
+console.log('| config | wasm + native matmul (tok/s) | plain wasm (tok/s) | ratio | peak RSS (MB) |');
+console.log('|---|--:|--:|--:|--:|');
+for (const c of configs) {
+  const nat = measure(c, true);
+  const plain = measure(c, false);
+  console.log(`| ${c} | ${nat.tps.toFixed(0)} | ${plain.tps.toFixed(0)} | ${(nat.tps / plain.tps).toFixed(2)} | ${nat.rssMb.toFixed(0)} |`);
+}
