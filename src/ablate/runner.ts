@@ -68,7 +68,9 @@ export async function runStudy(study: ResolvedStudy, opts: RunnerOptions): Promi
   const selected = study.runs.filter((r) => !opts.only || opts.only.includes(r.arm));
   const result: RunnerResult = { skipped: [], done: [], failed: [] };
   const pending = selected.filter((r) => {
-    if (!isComplete(runDirOf(opts.runsDir, r))) return true;
+    const runDir = runDirOf(opts.runsDir, r);
+    if (!isComplete(runDir)) return true;
+    rmSync(path.join(runDir, RUNNING_FILE), { force: true }); // left by a killed session after the run completed
     result.skipped.push(r.id);
     return false;
   });

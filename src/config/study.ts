@@ -126,7 +126,10 @@ function getPath(obj: unknown, key: string): unknown {
   return o;
 }
 
-/** The arms of a study, in a deterministic order (axes' arms first, in the file's order; then explicit arms). */
+/**
+ * The arms of a study, in a deterministic order (axes' arms first, in the file's order; then explicit
+ * arms), and the baseline's name (checked by expandStudy once every arm is valid).
+ */
 export function studyArms(study: Study, base: RunConfig, source: string): { arms: Arm[]; baseline: string } {
   const arms: Arm[] = [];
   let defaultBaseline: string | undefined;
@@ -160,9 +163,7 @@ export function studyArms(study: Study, base: RunConfig, source: string): { arms
     if (names.has(a.name)) throw new InputError(source, `arm "${a.name}" is defined twice`);
     names.add(a.name);
   }
-  const baseline = study.baseline ?? defaultBaseline ?? arms[0]!.name;
-  if (!names.has(baseline)) throw new InputError(source, `baseline: no arm named "${baseline}" (arms: ${[...names].join(', ')})`);
-  return { arms, baseline };
+  return { arms, baseline: study.baseline ?? defaultBaseline ?? arms[0]!.name };
 }
 
 function applyArm(base: unknown, set: Overrides, source: string, what: string): unknown {
@@ -209,5 +210,7 @@ export function expandStudy(study: Study, source: string, opts: { dataDir: strin
       runs.push({ id: `${study.name}/${arm.name}/seed-${seed}`, arm: arm.name, seed, config, tokens: steps * perStep, ...(note ? { note } : {}) });
     }
   }
+  if (!arms.some((a) => a.name === baseline))
+    throw new InputError(source, `baseline: no arm named "${baseline}" (arms: ${arms.map((a) => a.name).join(', ')})`);
   return { name: study.name, baseline, arms, runs };
 }

@@ -1,0 +1,183 @@
+/**
+ * Acceptance: a tiny study (2 arms × 2 seeds, 6 steps each) through the CLI with 2 workers, killed
+ * with SIGKILL once one run is DONE and another has a checkpoint, then run again: every run ends DONE,
+ * finished runs are not redone, the partial run resumes from its checkpoint, and the report's files
+ * exist and parse. Also: a changed study definition, a failing run, and a report that refuses to mix.
+ */
+import { expect } from 'chai';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
+import { readMetrics } from '../../src/train/metrics.ts';
+import { rmDir, tinyData, tmpDir } from '../support/tiny.ts';
+
+const BIN = path.resolve('bin/bitnet.js');
+const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function studyJson(data: string, over: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    name: 'tiny',
+    description: 'fp vs ternary on the tiny corpus, 6 steps',
+    data,
+    base: {
+      model: { d_model: 256, n_layers: 2, n_heads: 4, n_kv_heads: 2, d_ff: 512, context_length: 64 },
+      train: { batch_size: 2, seq_len: 32, log_every: 1, eval_every: 2, ckpt_every: 2, keep_last: 5, backend: 'wasm', lr: { kind: 'cosine', peak: 3e-3, warmup: 2 } },
+    },
+    axes: { mode: 'grid', axes: { 'model.weight_quant': ['fp', 'ternary'] } },
+    seeds: [1, 2],
+    token_budget: 384, // 6 steps of 2 × 32 tokens
+    eval: { batches: 1, engine: true },
+    baseline: 'weight_quant=fp',
+    ...over,
+  });
+}
+
+describe('ablate: a tiny study end to end through the CLI', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let data: string;
+  let file: string;
+  let runs: string;
+  const runDirs = () => ['weight_quant=fp', 'weight_quant=ternary'].flatMap((a) => [1, 2].map((s) => path.join(runs, a, `seed-${s}`)));
+  const done = (d: string) => existsSync(path.join(d, 'DONE'));
+  const hasCheckpoint = (d: string) => existsSync(path.join(d, 'checkpoints')) && readdirSync(path.join(d, 'checkpoints')).some((c) => /^step-\d+$/.test(c));
+
+  before(async () => {
+    dir = tmpDir('ablate');
+    data = await tinyData(dir);
+    file = path.join(dir, 'tiny', 'study.json');
+    runs = path.join(dir, 'tiny', 'runs');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, studyJson(data));
+  });
+  after(() => rmDir(dir));
+
+  it('survives a SIGKILL: the rerun finishes what is left without redoing finished runs, then reports', async () => {
+    const child = spawn(process.execPath, [BIN, 'ablate', file, '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    let ended = false;
+    void exited.then(() => (ended = true));
+    // Kill once one run is DONE and another has a checkpoint but no DONE yet.
+    const deadline = Date.now() + 120_000;
+    while (!ended && Date.now() < deadline) {
+      const ds = runDirs();
+      if (ds.some(done) && ds.some((d) => hasCheckpoint(d) && !done(d))) break;
+      await sleep(20);
+    }
+    expect(ended, `the study ended before the kill point:\n${out}`).to.equal(false);
+    child.kill('SIGKILL');
+    await exited;
+
+    const ds = runDirs();
+    const finished = ds.filter(done);
+    const partial = ds.filter((d) => hasCheckpoint(d) && !done(d));
+    expect(finished.length).to.be.within(1, 3);
+    expect(partial.length).to.be.at.least(1);
+    // Orphaned workers notice the dead parent at their next step; give them that step, then snapshot.
+    await sleep(1500);
+    const metricsBefore = new Map(finished.map((d) => [d, sha(path.join(d, 'metrics.arrow'))]));
+    const firstCkpt = new Map(
+      ds.filter((d) => hasCheckpoint(d) && !done(d)).map((d) => {
+        const c = readdirSync(path.join(d, 'checkpoints')).filter((x) => /^step-\d+$/.test(x)).sort()[0]!;
+        const st = path.join(d, 'checkpoints', c, 'state.json');
+        return [st, { sha: sha(st), mtime: statSync(st).mtimeMs }];
+      }),
+    );
+    expect(firstCkpt.size).to.be.at.least(1);
+
+    const again = cli('ablate', file, '--workers', '2');
+    expect(again.status, again.stderr + again.stdout).to.equal(0);
+    expect(again.stdout).to.match(/0 failed/);
+    for (const d of runDirs()) {
+      expect(done(d), d).to.equal(true);
+      expect(readMetrics(path.join(d, 'metrics.arrow')).map((r) => r.step), d).to.deep.equal([1, 2, 3, 4, 5, 6]);
+      expect(existsSync(path.join(d, 'FAILED')), d).to.equal(false);
+      expect(existsSync(path.join(d, 'RUNNING')), d).to.equal(false);
+    }
+    for (const [d, h] of metricsBefore) expect(sha(path.join(d, 'metrics.arrow')), `${d} was redone`).to.equal(h);
+    // A resumed run keeps its earlier checkpoints as they were; a restart would have rewritten them.
+    for (const [st, before] of firstCkpt) {
+      expect(sha(st), st).to.equal(before.sha);
+      expect(statSync(st).mtimeMs, st).to.equal(before.mtime);
+    }
+
+    // A third run has nothing to do.
+    const third = cli('ablate', file, '--workers', '2');
+    expect(third.status).to.equal(0);
+    expect(third.stdout).to.match(/0 trained, 4 already complete, 0 failed/);
+
+    const rep = cli('report', path.dirname(file));
+    expect(rep.status, rep.stderr).to.equal(0);
+    const study = path.dirname(file);
+    const table = tableFromIPC(readFileSync(path.join(study, 'results.arrow')));
+    expect(table.numRows).to.equal(4);
+    expect(table.getChild('id')!.toArray().map(String).sort()).to.deep.equal(['tiny/weight_quant=fp/seed-1', 'tiny/weight_quant=fp/seed-2', 'tiny/weight_quant=ternary/seed-1', 'tiny/weight_quant=ternary/seed-2']);
+    const vals = Array.from(table.getChild('val_loss')!.toArray() as Float64Array);
+    expect(vals.every((v) => Number.isFinite(v) && v > 0 && v < 10)).to.equal(true);
+    expect(Array.from(table.getChild('engine_loss')!.toArray() as Float64Array).every(Number.isNaN)).to.equal(true); // not measured, not faked
+    const md = readFileSync(path.join(study, 'results.md'), 'utf8');
+    expect(md).to.match(/\| weight_quant=fp \| 2 \| \d\.\d{4} ± \d\.\d{4} \| \(baseline\) \|/);
+    expect(md).to.match(/\| weight_quant=ternary \| 2 \| \d\.\d{4} ± \d\.\d{4} \| [+-]\d\.\d{4} \| (0|1)\.\d{3} \|/);
+    expect(readFileSync(path.join(study, 'loss.svg'), 'utf8')).to.match(/^<svg[\s\S]*weight_quant=ternary[\s\S]*<\/svg>$/);
+    expect(readFileSync(path.join(study, 'loss.png')).subarray(0, 8)).to.deep.equal(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    expect(readdirSync(study).filter((f) => f.includes('.tmp'))).to.deep.equal([]);
+  });
+
+  it('refuses to run a changed study definition over existing runs, before any run starts', () => {
+    const changed = path.join(path.dirname(file), 'changed.json');
+    writeFileSync(changed, studyJson(data, { token_budget: 448 }));
+    const before = readdirSync(runs).sort();
+    const r = cli('ablate', changed, '--out', runs);
+    expect(r.status).to.equal(2);
+    expect(r.stderr.trim().split('\n')).to.have.length(1);
+    expect(r.stderr).to.match(/changed\.json: .*holds runs of a different study definition/);
+    expect(readdirSync(runs).sort()).to.deep.equal(before);
+  });
+
+  it('an unknown axis key is a one-line error naming the file and the key', () => {
+    const bad = path.join(dir, 'bad.json');
+    writeFileSync(bad, studyJson(data, { axes: { mode: 'grid', axes: { 'model.weight_qant': ['fp'] } } }));
+    const r = cli('ablate', bad);
+    expect(r.status).to.equal(2);
+    expect(r.stderr).to.equal(`bitnet: ${bad}: arm "weight_qant=fp": model: unknown key "weight_qant"\n`);
+    expect(existsSync(path.join(dir, 'runs'))).to.equal(false);
+  });
+
+  it('report refuses to mix runs of different token budgets or data', () => {
+    const copy = path.join(dir, 'mixed');
+    cpSync(path.dirname(file), copy, { recursive: true });
+    const rj = path.join(copy, 'runs', 'weight_quant=fp', 'seed-2', 'run.json');
+    const rec = JSON.parse(readFileSync(rj, 'utf8'));
+    writeFileSync(rj, JSON.stringify({ ...rec, token_budget: 999 }));
+    const r = cli('report', copy);
+    expect(r.status).to.equal(2);
+    expect(r.stderr).to.match(/different token budgets cannot be compared/);
+    writeFileSync(rj, JSON.stringify({ ...rec, data: { dir: 'elsewhere', fingerprint: '0000' } }));
+    expect(cli('report', copy).stderr).to.match(/runs of different data cannot be compared/);
+  });
+
+  it('records a failing run and goes on with the others; the report lists it', () => {
+    const f2 = path.join(dir, 'fails', 'study.json');
+    cpSync(path.dirname(file), path.dirname(f2), { recursive: true, filter: (src) => !src.includes(`${path.sep}runs`) && !src.endsWith('results.md') });
+    // tfjs-node is not installed here (its install needs the network): that arm fails at its start.
+    writeFileSync(f2, studyJson(data, { name: 'fails', seeds: [1], axes: { mode: 'grid', axes: { 'train.backend': ['tensorflow', 'wasm'] } }, baseline: undefined }));
+    const r = cli('ablate', f2, '--workers', '2');
+    expect(r.status).to.equal(1);
+    expect(r.stdout).to.match(/1 trained, 0 already complete, 1 failed/);
+    const failed = path.join(path.dirname(f2), 'runs', 'backend=tensorflow', 'seed-1');
+    expect(readFileSync(path.join(failed, 'FAILED'), 'utf8')).to.match(/tensorflow requested but @tensorflow\/tfjs-node is not installed/);
+    expect(existsSync(path.join(path.dirname(f2), 'runs', 'backend=wasm', 'seed-1', 'DONE'))).to.equal(true);
+    const rep = cli('report', path.dirname(f2));
+    expect(rep.status, rep.stderr).to.equal(0);
+    const md = readFileSync(path.join(path.dirname(f2), 'results.md'), 'utf8');
+    expect(md).to.match(/\| backend=tensorflow \| 0 \(\+1 failed\) \|/);
+    expect(md).to.match(/Failed runs:\n- fails\/backend=tensorflow\/seed-1: --backend: tensorflow requested/);
+  });
+});

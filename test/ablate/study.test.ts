@@ -1,0 +1,169 @@
+import { expect } from 'chai';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { checkAndWriteLock, resolveStudy } from '../../src/ablate/expand.ts';
+import { expandStudy, parseStudy, type StudyPlan } from '../../src/config/study.ts';
+import { InputError } from '../../src/errors.ts';
+import { rmDir, tinyData, tmpDir } from '../support/tiny.ts';
+
+const FILE = 'experiments/demo/study.json';
+const BASE = { model: { d_model: 256, n_layers: 2, n_heads: 4, n_kv_heads: 2, d_ff: 512, context_length: 64 }, train: { batch_size: 2, seq_len: 32 } };
+
+function study(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return { name: 'demo', data: 'data/x', base: BASE, seeds: [1, 2], token_budget: 640, ...over };
+}
+
+function expand(over: Record<string, unknown> = {}): StudyPlan {
+  return expandStudy(parseStudy(study(over), FILE), FILE, { dataDir: 'data/x', vocabSize: 320 });
+}
+
+/** The InputError an expansion throws: its source and problem. */
+function failure(over: Record<string, unknown>): InputError {
+  try {
+    expand(over);
+  } catch (e) {
+    expect(e).to.be.instanceOf(InputError);
+    return e as InputError;
+  }
+  throw new Error(`expected an InputError for ${JSON.stringify(over)}`);
+}
+
+describe('ablate/study expansion', () => {
+  it('grid: the cartesian product in axis order, named key=value, run ids STUDY/ARM/seed-K', () => {
+    const plan = expand({ axes: { mode: 'grid', axes: { 'model.weight_quant': ['fp', 'binary', 'ternary'], 'model.act_quant': ['int8', 'none'] } } });
+    expect(plan.arms.map((a) => a.name)).to.deep.equal([
+      'weight_quant=fp,act_quant=int8',
+      'weight_quant=fp,act_quant=none',
+      'weight_quant=binary,act_quant=int8',
+      'weight_quant=binary,act_quant=none',
+      'weight_quant=ternary,act_quant=int8',
+      'weight_quant=ternary,act_quant=none',
+    ]);
+    expect(plan.runs.map((r) => r.id).slice(0, 3)).to.deep.equal(['demo/weight_quant=fp,act_quant=int8/seed-1', 'demo/weight_quant=fp,act_quant=int8/seed-2', 'demo/weight_quant=fp,act_quant=none/seed-1']);
+    expect(plan.runs).to.have.length(12);
+    const r = plan.runs.find((x) => x.id === 'demo/weight_quant=binary,act_quant=none/seed-2')!;
+    expect(r.config.model.weight_quant).to.equal('binary');
+    expect(r.config.model.act_quant).to.equal('none');
+    expect(r.config.model.seed).to.equal(2);
+    expect(r.config.train.data_seed).to.equal(2);
+    expect(r.config.model.vocab_size).to.equal(320);
+    expect(r.config.data).to.equal('data/x');
+    // 640 tokens / (2 · 32) = 10 steps, exactly
+    expect(r.config.train.steps).to.equal(10);
+    expect(r.tokens).to.equal(640);
+    expect(r.note).to.equal(undefined);
+    expect(plan.baseline).to.equal('weight_quant=fp,act_quant=int8');
+  });
+
+  it('one_at_a_time: the base, then each value of each axis alone; a value equal to the base is the base', () => {
+    const plan = expand({ axes: { mode: 'one_at_a_time', axes: { 'model.act_quant': ['int8', 'int4', 'none'], 'model.weight_scale': ['tensor', 'row', 'group:64'] } } });
+    expect(plan.arms.map((a) => a.name)).to.deep.equal(['base', 'act_quant=int4', 'act_quant=none', 'weight_scale=row', 'weight_scale=group_64']);
+    expect(plan.baseline).to.equal('base');
+    const g = plan.runs.find((r) => r.arm === 'weight_scale=group_64')!;
+    expect(g.config.model.weight_scale).to.equal('group:64');
+    expect(g.config.model.act_quant).to.equal('int8'); // the other axis stays at the base
+  });
+
+  it('explicit arms change several keys at once and come after the axes; names are kept', () => {
+    const plan = expand({
+      axes: { mode: 'grid', axes: { 'model.subln': ['on', 'off'] } },
+      arms: [{ name: 'lr x4', set: { 'train.lr': { kind: 'cosine', peak: 1.2e-2, warmup: 2 }, 'train.grad_clip': 0.5 } }],
+      baseline: 'subln=on',
+    });
+    expect(plan.arms.map((a) => a.name)).to.deep.equal(['subln=on', 'subln=off', 'lr_x4']);
+    const lr = plan.runs.find((r) => r.arm === 'lr_x4')!.config.train;
+    expect(lr.lr).to.deep.equal({ kind: 'cosine', peak: 1.2e-2, warmup: 2, min_ratio: 0.1 });
+    expect(lr.grad_clip).to.equal(0.5);
+    // arms alone, without axes
+    expect(expand({ arms: [{ name: 'a', set: {} }, { name: 'b', set: { 'model.subln': 'off' } }] }).arms.map((a) => a.name)).to.deep.equal(['a', 'b']);
+  });
+
+  it('is deterministic, and axes that share a last key segment are named by the full key', () => {
+    const over = { axes: { mode: 'grid', axes: { 'train.lr.peak': [1e-3, 4e-3], 'train.weight_decay.value': [0, 0.1], 'model.d_model': [256] } } };
+    const a = expand(over);
+    expect(JSON.stringify(expand(over))).to.equal(JSON.stringify(a));
+    expect(a.arms[1]!.name).to.equal('peak=0.001,value=0.1,d_model=256');
+    const clash = expand({ axes: { mode: 'grid', axes: { 'train.lr.split': [0.4], 'train.weight_decay.split': [0.6], 'train.lr.warmup': [3] } } });
+    expect(clash.arms[0]!.name).to.equal('train.lr.split=0.4,train.weight_decay.split=0.6,warmup=3');
+    expect(clash.runs[0]!.config.train.weight_decay).to.deep.include({ kind: 'two_stage', split: 0.6 });
+  });
+
+  it('states how a token budget that is not a whole number of steps was rounded', () => {
+    const plan = expand({ token_budget: 1000, axes: { mode: 'grid', axes: { 'train.batch_size': [2, 4] } } });
+    const [b2, b4] = [plan.runs[0]!, plan.runs[2]!];
+    expect(b2.config.train.steps).to.equal(16); // 1000 / 64 = 15.6
+    expect(b2.tokens).to.equal(1024);
+    expect(b2.note).to.match(/15\.63 steps of 64 tokens: rounded to 16 steps \(1024 tokens\)/);
+    expect(b4.config.train.steps).to.equal(8); // 1000 / 128 = 7.8
+  });
+});
+
+describe('ablate/study validation', () => {
+  it('an unknown axis key names the file and the key', () => {
+    const e = failure({ axes: { mode: 'grid', axes: { 'model.wieght_quant': ['fp'] } } });
+    expect(e.source).to.equal(FILE);
+    expect(e.problem).to.contain('wieght_quant');
+    expect(e.message).to.match(/^experiments\/demo\/study\.json: arm "wieght_quant=fp": model: unknown key "wieght_quant"/);
+    expect(failure({ arms: [{ name: 'x', set: { 'trian.steps': 3 } }] }).problem).to.contain('trian');
+  });
+
+  it('an empty grid, an empty axis and no arms at all are refused', () => {
+    expect(failure({ axes: { mode: 'grid', axes: {} } }).problem).to.match(/empty grid/);
+    expect(failure({ axes: { mode: 'grid', axes: { 'model.subln': ['on'], 'model.act_quant': [] } } }).problem).to.match(/axes\.axes\.model\.act_quant: no values/);
+    expect(failure({}).problem).to.match(/no arms/);
+  });
+
+  it('duplicate seeds are refused by name', () => {
+    expect(() => parseStudy(study({ seeds: [1, 2, 1] }), FILE)).to.throw(InputError, /seed 1 appears twice/);
+  });
+
+  it('an arm the model schema refuses fails before any run, naming the arm and the key', () => {
+    const e = failure({ axes: { mode: 'grid', axes: { 'model.n_heads': [4, 3] } } });
+    expect(e.problem).to.match(/arm "n_heads=3".*d_model 256 is not divisible by n_heads 3/);
+    expect(failure({ axes: { mode: 'grid', axes: { 'model.weight_quant': ['quaternary'] } } }).problem).to.match(/model\.weight_quant/);
+    expect(failure({ arms: [{ name: 'x', set: { 'model.weight_scale': 'group:100' } }] }).problem).to.match(/group size 100 does not divide d_model 256/);
+  });
+
+  it('refuses an unknown baseline, duplicate arm names and per-arm steps, vocabulary or data', () => {
+    expect(failure({ arms: [{ name: 'a', set: {} }], baseline: 'b' }).problem).to.match(/baseline: no arm named "b"/);
+    expect(failure({ arms: [{ name: 'a', set: {} }, { name: 'a', set: {} }] }).problem).to.match(/"a" is defined twice/);
+    expect(failure({ arms: [{ name: 'a', set: { 'train.steps': 5 } }] }).problem).to.match(/train\.steps is set by token_budget/);
+    expect(failure({ arms: [{ name: 'a', set: { 'model.vocab_size': 512 } }] }).problem).to.match(/model\.vocab_size is the study's/);
+    expect(() => parseStudy(study({ name: 'a/b', arms: [{ name: 'a', set: {} }] }), FILE)).to.throw(InputError, /name/);
+    expect(() => parseStudy(study({ extra: 1, arms: [{ name: 'a', set: {} }] }), FILE)).to.throw(InputError, /unknown key "extra"/);
+  });
+});
+
+describe('ablate/study lock', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let data: string;
+  before(async () => {
+    dir = tmpDir('study-lock');
+    data = await tinyData(dir);
+  });
+  after(() => rmDir(dir));
+
+  const write = (name: string, over: Record<string, unknown>) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, JSON.stringify(study({ data, arms: [{ name: 'a', set: {} }], ...over })));
+    return file;
+  };
+
+  it('hashes what decides the runs: the same file twice is the same study, a description is not part of it', () => {
+    const a = resolveStudy(write('a.json', {}));
+    expect(resolveStudy(write('a2.json', {})).hash).to.equal(a.hash);
+    expect(resolveStudy(write('a3.json', { description: 'notes' })).hash).to.equal(a.hash);
+    expect(resolveStudy(write('a4.json', { token_budget: 704 })).hash).to.not.equal(a.hash);
+    expect(a.runs[0]!.config.model.vocab_size).to.equal(320); // from the prepared data
+  });
+
+  it('refuses a runs directory that holds runs of a different study definition', () => {
+    const runs = path.join(dir, 'runs');
+    mkdirSync(runs);
+    checkAndWriteLock(runs, resolveStudy(write('b.json', {})));
+    checkAndWriteLock(runs, resolveStudy(write('b.json', { baseline: 'a' }))); // same runs: fine
+    const changed = write('c.json', { base: { ...BASE, model: { ...BASE.model, n_layers: 1 } } });
+    expect(() => checkAndWriteLock(runs, resolveStudy(changed))).to.throw(InputError, /holds runs of a different study definition/);
+  });
+});
