@@ -46,8 +46,8 @@ try {
     valLoss = r.valLoss;
   }
   await finishRun(runDir, { engine: run.engine, dataDir: run.data.dir });
-  // Disconnect once the last message is out (process.send is asynchronous), then end naturally:
-  // process.exit() after training aborts in the native kernel addon's thread pool teardown.
+  // Disconnect once the last message is out (process.send is asynchronous), then end naturally, so
+  // stderr is flushed before the parent reads the exit status.
   finished = true;
   if (process.connected) process.send!({ type: 'finished', valLoss } satisfies WorkerMessage, () => process.disconnect());
 } catch (e) {
