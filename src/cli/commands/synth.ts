@@ -1,0 +1,33 @@
+import { mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { CommandModule } from 'yargs';
+import { InputError } from '../../errors.ts';
+import { parseShape, synthModel, SYNTH_SHAPES } from '../../infer/synth.ts';
+
+interface Args {
+  shape: string;
+  type: string;
+  out: string;
+  seed: number;
+}
+
+export const synthCommand: CommandModule<object, Args> = {
+  command: 'synth',
+  describe: 'write a random-weight ternary GGUF model of a BitNet shape, for benchmarks without a checkpoint',
+  builder: (y) =>
+    y
+      .option('shape', { type: 'string', demandOption: true, describe: `${Object.keys(SYNTH_SHAPES).join(', ')} or d,layers,ff,heads,kvheads,vocab` })
+      .option('type', { type: 'string', default: 'tq2_0', describe: 'tq2_0 or tq1_0' })
+      .option('out', { type: 'string', demandOption: true, describe: 'the .gguf file to write' })
+      .option('seed', { type: 'number', default: 1, describe: 'weight seed' }),
+  handler: async (argv) => {
+    const shape = parseShape(argv.shape);
+    const type = argv.type.toLowerCase();
+    if (type !== 'tq2_0' && type !== 'tq1_0') throw new InputError('--type', `"${argv.type}" is not tq2_0 or tq1_0`);
+    const t0 = Date.now();
+    mkdirSync(path.dirname(path.resolve(argv.out)), { recursive: true });
+    await synthModel(argv.out, shape, type, argv.seed);
+    const mb = statSync(argv.out).size / 1e6;
+    console.log(`wrote ${argv.out}: d${shape.d} L${shape.layers} ff${shape.ff} heads ${shape.heads}/${shape.kvHeads} vocab ${shape.vocab}, ${type.toUpperCase()}, ${mb.toFixed(1)} MB in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  },
+};
