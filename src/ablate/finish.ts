@@ -1,15 +1,19 @@
 /**
- * The last step of every run: export the trained checkpoint to GGUF and evaluate that file with the
- * engine, so the study reports what a deployed model does beside the tfjs validation loss. The result
- * goes to <run>/engine.json; a run is complete when it has DONE and engine.json.
- *
- * The GGUF export and the engine's eval are not in this build yet, so the step records that instead of
- * numbers: the report leaves the engine columns empty rather than showing made-up values.
+ * The last step of every run: export the trained checkpoint to GGUF (TQ2_0 ternary linears, F16
+ * embeddings) and evaluate that file with our engine on the whole validation split, plus a short
+ * generation benchmark, so the study reports what a deployed model does beside the tfjs validation
+ * loss. The result goes to <run>/engine.json; a run is complete when it has DONE and engine.json.
+ * A failure here is recorded in engine.json (status "failed") and does not fail the trained run.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { readJsonFile } from '../config/parse.ts';
+import { loadPrepared } from '../data/load.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
+import { bench } from '../infer/bench.ts';
+import { loadEngine } from '../infer/engine.ts';
+import { evaluate } from '../infer/eval.ts';
+import { exportCheckpoint } from '../train/export-checkpoint.ts';
 
 export const ENGINE_FILE = 'engine.json';
 
@@ -33,10 +37,43 @@ export interface FinishOptions {
   dataDir: string;
 }
 
+/** Tokens of the generation benchmark (after a 16-token prompt): enough for a stable tokens/s. */
+const BENCH_PROMPT = 16;
+const BENCH_GEN = 64;
+
+async function exportAndEvaluate(runDir: string, dataDir: string): Promise<EngineResult> {
+  const gguf = path.join(runDir, 'model.gguf');
+  await exportCheckpoint(runDir, { type: 'tq2_0', out: gguf, dataDir });
+  const data = loadPrepared(dataDir);
+  const e = loadEngine(gguf);
+  try {
+    const r = evaluate(e.model, data.val, data.valBytesPerToken);
+    const b = bench(e, BENCH_PROMPT, BENCH_GEN);
+    return {
+      status: 'ok',
+      gguf: 'model.gguf',
+      bits_per_weight: b.bits_per_weight,
+      loss: r.loss,
+      perplexity: r.perplexity,
+      bits_per_byte: r.bits_per_byte,
+      tokens: r.tokens,
+      tokens_per_s: b.tg_tokens_per_s,
+    };
+  } finally {
+    e.close();
+  }
+}
+
 export async function finishRun(runDir: string, opts: FinishOptions): Promise<EngineResult> {
-  const result: EngineResult = opts.engine
-    ? { status: 'unavailable', reason: 'GGUF export (src/format/export.ts) and engine eval (src/infer/eval.ts) are not in this build yet' }
-    : { status: 'disabled', reason: 'the study sets eval.engine to false' };
+  let result: EngineResult;
+  if (!opts.engine) result = { status: 'disabled', reason: 'the study sets eval.engine to false' };
+  else {
+    try {
+      result = await exportAndEvaluate(runDir, opts.dataDir);
+    } catch (e) {
+      result = { status: 'failed', reason: e instanceof Error ? e.message : String(e) };
+    }
+  }
   writeFileAtomic(path.join(runDir, ENGINE_FILE), JSON.stringify(result, null, 2) + '\n');
   return result;
 }

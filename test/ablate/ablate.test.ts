@@ -121,7 +121,15 @@ describe('ablate: a tiny study end to end through the CLI', function () {
     expect(table.getChild('id')!.toArray().map(String).sort()).to.deep.equal(['tiny/weight_quant=fp/seed-1', 'tiny/weight_quant=fp/seed-2', 'tiny/weight_quant=ternary/seed-1', 'tiny/weight_quant=ternary/seed-2']);
     const vals = Array.from(table.getChild('val_loss')!.toArray() as Float64Array);
     expect(vals.every((v) => Number.isFinite(v) && v > 0 && v < 10)).to.equal(true);
-    expect(Array.from(table.getChild('engine_loss')!.toArray() as Float64Array).every(Number.isNaN)).to.equal(true); // not measured, not faked
+    // Each run was exported to GGUF and evaluated by the engine: a loss near the tfjs one, TQ2_0's 2.0625 bits per weight for ternary, F16 for fp.
+    expect(table.getChild('engine_status')!.toArray().map(String)).to.deep.equal(['ok', 'ok', 'ok', 'ok']);
+    const engine = Array.from(table.getChild('engine_loss')!.toArray() as Float64Array);
+    engine.forEach((v, i) => expect(Math.abs(v - vals[i]!), `engine ${v} vs tfjs ${vals[i]}`).to.be.below(1));
+    const bpw = Array.from(table.getChild('bits_per_weight')!.toArray() as Float64Array);
+    const quant = table.getChild('weight_quant')!.toArray().map(String);
+    quant.forEach((q: string, i: number) => expect(bpw[i]).to.equal(q === 'ternary' ? 2.0625 : 16));
+    expect(Array.from(table.getChild('engine_tokens_per_s')!.toArray() as Float64Array).every((v) => v > 0)).to.equal(true);
+    for (const d of runDirs()) expect(existsSync(path.join(d, 'model.gguf')), d).to.equal(true);
     const md = readFileSync(path.join(study, 'results.md'), 'utf8');
     expect(md).to.match(/\| weight_quant=fp \| 2 \| \d\.\d{4} ± \d\.\d{4} \| \(baseline\) \|/);
     expect(md).to.match(/\| weight_quant=ternary \| 2 \| \d\.\d{4} ± \d\.\d{4} \| [+-]\d\.\d{4} \| (0|1)\.\d{3} \|/);
