@@ -41,7 +41,7 @@ export const sampleCommand: CommandModule<object, Args> = {
     const model = new BitNetModel(c, values);
     const shaped = new Map(model.specs.filter((s) => frozen.has(s.name)).map((s) => [s.name, tf.tensor2d(frozen.get(s.name)!, s.shape as [number, number])]));
     const prompt = tok.encode(argv.prompt);
-    process.stdout.write(argv.prompt);
+    // Like `bitnet generate`: the continuation only, so the two outputs compare directly.
     const t0 = performance.now();
     // Print whole characters only: a token can end inside a multi-byte UTF-8 sequence.
     const out: number[] = [];
