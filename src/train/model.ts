@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from '../config/model.ts';
 import { headDim, parseWeightScale } from '../config/model.ts';
 import { steActQuant, steBinary, steTernary } from '../quant/ste.ts';
-import { bmm, causalMask, embed, linear, rmsNorm, rope, ropeTables } from './ops.ts';
+import { bmm, causalMask, crossEntropy, embed, linear, rmsNorm, rope, ropeTables } from './ops.ts';
 import { paramSpecs, type ParamSpec } from './params.ts';
 
 let instances = 0;
@@ -72,10 +72,15 @@ export class BitNetModel {
     return t;
   }
 
-  /** BitLinear: activation fake-quant, weight fake-quant (both STE), then x·Wᵀ. Input already normalized. */
-  private bitLinear(x: tf.Tensor2D, name: string, opts: ForwardOptions): tf.Tensor2D {
+  /** Activation fake-quant (STE) of a normalized BitLinear input; q/k/v (and gate/up) share one. */
+  private quantAct(x: tf.Tensor2D): tf.Tensor2D {
     const c = this.config;
-    const xq = c.act_quant === 'none' ? x : (steActQuant(x, c.act_quant === 'int8' ? 8 : 4) as tf.Tensor2D);
+    return c.act_quant === 'none' ? x : (steActQuant(x, c.act_quant === 'int8' ? 8 : 4) as tf.Tensor2D);
+  }
+
+  /** BitLinear on an already quantized input: weight fake-quant (STE), then x·Wᵀ. */
+  private bitLinear(xq: tf.Tensor2D, name: string, opts: ForwardOptions): tf.Tensor2D {
+    const c = this.config;
     const frozen = opts.frozen?.get(name);
     let w: tf.Tensor2D;
     if (frozen) w = frozen;
@@ -101,7 +106,7 @@ export class BitNetModel {
     let x = embed(this.v<tf.Rank.R2>('token_embd.weight'), ids); // [N, d]
     for (let i = 0; i < c.n_layers; i++) {
       const b = `blk.${i}`;
-      const h = rmsNorm(x, this.v(`${b}.attn_norm.weight`), eps) as tf.Tensor2D;
+      const h = this.quantAct(rmsNorm(x, this.v(`${b}.attn_norm.weight`), eps) as tf.Tensor2D);
       const heads = (t: tf.Tensor2D, n: number) => tf.transpose(tf.reshape(t, [B, T, n, hd]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, n, T, hd]
       const q = rope(heads(this.bitLinear(h, `${b}.attn_q.weight`, opts), H), cos, sin);
       let k = rope(heads(this.bitLinear(h, `${b}.attn_k.weight`, opts), Hkv), cos, sin);
@@ -118,15 +123,15 @@ export class BitNetModel {
       const att = bmm(tf.softmax(scores) as tf.Tensor4D, v); // [B, H, T, hd]
       let o = tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [N, c.d_model]) as tf.Tensor2D; // [N, d]
       if (c.subln === 'on') o = rmsNorm(o, this.v(`${b}.attn_sub_norm.weight`), eps) as tf.Tensor2D;
-      x = tf.add(x, this.bitLinear(o, `${b}.attn_output.weight`, opts));
+      x = tf.add(x, this.bitLinear(this.quantAct(o), `${b}.attn_output.weight`, opts));
 
-      const hf = rmsNorm(x, this.v(`${b}.ffn_norm.weight`), eps) as tf.Tensor2D;
+      const hf = this.quantAct(rmsNorm(x, this.v(`${b}.ffn_norm.weight`), eps) as tf.Tensor2D);
       const gate = this.bitLinear(hf, `${b}.ffn_gate.weight`, opts); // [N, ff]
       const up = this.bitLinear(hf, `${b}.ffn_up.weight`, opts);
       const act = c.activation === 'swiglu' ? tf.mul(gate, tf.sigmoid(gate)) : tf.square(tf.relu(gate));
       let a = tf.mul(act, up) as tf.Tensor2D;
       if (c.subln === 'on') a = rmsNorm(a, this.v(`${b}.ffn_sub_norm.weight`), eps) as tf.Tensor2D;
-      x = tf.add(x, this.bitLinear(a, `${b}.ffn_down.weight`, opts));
+      x = tf.add(x, this.bitLinear(this.quantAct(a), `${b}.ffn_down.weight`, opts));
     }
     const xf = rmsNorm(x, this.v('output_norm.weight'), eps) as tf.Tensor2D;
     const head = this.v<tf.Rank.R2>(c.tie_embeddings ? 'token_embd.weight' : 'output.weight');
@@ -135,9 +140,7 @@ export class BitNetModel {
 
   /** Mean next-token cross-entropy (nats) of targets [B·T] given ids [B·T]. */
   loss(ids: Int32Array, targets: Int32Array, B: number, T: number, opts: ForwardOptions = {}): tf.Scalar {
-    const logits = this.forward(ids, B, T, opts);
-    const labels = tf.oneHot(tf.tensor1d(targets, 'int32'), this.config.vocab_size);
-    return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+    return crossEntropy(this.forward(ids, B, T, opts), targets);
   }
 
   /** Current latent weights as plain arrays (for checkpoints and export). */

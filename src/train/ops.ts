@@ -99,3 +99,28 @@ export function causalMask(T: number): Float32Array {
   for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -1e9;
   return m;
 }
+
+/**
+ * Mean next-token cross-entropy of logits [N, V] against integer targets [N], with a hand-written
+ * gradient (softmax − onehot)/N. tf.losses.softmaxCrossEntropy needs a float one-hot [N, V] and keeps
+ * several [N, V] temporaries alive for the backward pass: at vocab 4096 that dominated the wasm heap.
+ */
+export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Scalar {
+  const [N, V] = logits.shape;
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const flat = Int32Array.from(targets, (t, i) => i * V + t);
+    const picked = tf.gather(tf.reshape(x, [N * V]), tf.tensor1d(flat, 'int32')); // [N]
+    const value = tf.mean(tf.sub(tf.logSumExp(x, 1), picked)) as tf.Scalar;
+    save([x]);
+    return {
+      value,
+      gradFunc: (dy: tf.Scalar, saved: tf.Tensor[]) => {
+        const p = tf.softmax(saved[0] as tf.Tensor2D).dataSync() as Float32Array; // [N, V], a copy
+        for (let i = 0; i < N; i++) p[flat[i]!]! -= 1;
+        return tf.mul(tf.tensor2d(p, [N, V]), tf.div(dy, N));
+      },
+    };
+  });
+  return f(logits) as tf.Scalar;
+}

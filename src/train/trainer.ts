@@ -141,12 +141,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let windowStart = performance.now();
   const wallStart = performance.now() - (rows.at(-1)?.wall_s ?? 0) * 1000;
 
-  const validate = (): number =>
-    tf.tidy(() => {
-      let sum = 0;
-      for (const w of evalSet) sum += model.loss(w.x, w.y, B, T).dataSync()[0]!;
-      return sum / evalSet.length;
-    });
+  const validate = (): number => {
+    let sum = 0;
+    // One tidy per batch: a tidy around the loop would hold every batch's activations at once.
+    for (const w of evalSet) sum += tf.tidy(() => model.loss(w.x, w.y, B, T).dataSync()[0]!);
+    return sum / evalSet.length;
+  };
 
   const checkpoint = async (step: number, valLoss: number | null) => {
     const state: CheckpointState = {

@@ -68,20 +68,25 @@ describe('parity: tfjs training forward vs the engine, on trained checkpoints', 
   });
   after(() => rmDir(dir));
 
-  const variants = [
-    { name: 'ternary, per-tensor, int8, SwiGLU, GQA (the b1.58 recipe) as TQ2_0', model: {}, type: 'tq2_0' as const },
-    { name: 'ternary as TQ1_0', model: { seed: 11 }, type: 'tq1_0' as const },
-    { name: 'binary, per-row scales, ReLU²', model: { weight_quant: 'binary', weight_scale: 'row', activation: 'relu2', n_kv_heads: 4 }, type: 'tq2_0' as const },
-    { name: 'ternary, groups of 64, int4 activations, SubLN off', model: { weight_scale: 'group:64', act_quant: 'int4', subln: 'off' }, type: 'tq2_0' as const },
+  const variants: { name: string; model: Record<string, unknown>; type: 'tq2_0' | 'tq1_0'; tol?: number; lossTol?: number }[] = [
+    { name: 'ternary, per-tensor, int8, SwiGLU, GQA (the b1.58 recipe) as TQ2_0', model: {}, type: 'tq2_0' },
+    { name: 'ternary as TQ1_0', model: { seed: 11 }, type: 'tq1_0' },
+    { name: 'binary, per-row scales, ReLU²', model: { weight_quant: 'binary', weight_scale: 'row', activation: 'relu2', n_kv_heads: 4 }, type: 'tq2_0' },
+    // At 4 bits one activation code step is 1/7 of the token's max: the last-bit float differences between
+    // tfjs's float matmul and the engine's exact integer one flip a code whenever a value sits within
+    // ~1e-7 of a rounding boundary (it depends on the trained weights), and the flip moves the logits of
+    // every later position by up to a few percent. int8 flips move them by under 1e-3 (worst seen 2.8e-4).
+    { name: 'ternary, groups of 64, int4 activations, SubLN off', model: { weight_scale: 'group:64', act_quant: 'int4', subln: 'off' }, type: 'tq2_0', tol: 5e-2, lossTol: 5e-3 },
   ];
 
   for (const v of variants)
-    it(`${v.name}: logits within 1e-3·max|logit| at all 64 positions, 32 greedy tokens identical, loss within 0.1%`, async () => {
+    it(`${v.name}: logits within ${v.tol ?? 1e-3}·max|logit| at all 64 positions, 32 greedy tokens identical, loss within ${(v.lossTol ?? 1e-3) * 100}%`, async () => {
       const run = path.join(dir, v.name.replace(/[^a-z0-9]+/gi, '-'));
       await train({ config: tinyConfig(vocab, { model: v.model, train: { steps: 8, ckpt_every: 8, eval_every: 8, lr: { kind: 'constant', peak: 5e-3, warmup: 2 } } }), dataDir: data, runDir: run, resume: false });
       const gguf = path.join(run, 'model.gguf');
       await exportCheckpoint(run, { type: v.type, out: gguf });
       const ref = reference(run);
+      const tol = v.tol ?? 1e-3;
       const V = vocab;
       const T = 64;
       const ids = val.slice(0, T);
@@ -93,6 +98,8 @@ describe('parity: tfjs training forward vs the engine, on trained checkpoints', 
           const got = new Float32Array(T * V);
           e.model.reset();
           e.model.forward(ids, got);
+          const over: string[] = [];
+          let worst = 0;
           for (let t = 0; t < T; t++) {
             let maxAbs = 0;
             let maxDiff = 0;
@@ -100,11 +107,14 @@ describe('parity: tfjs training forward vs the engine, on trained checkpoints', 
               maxAbs = Math.max(maxAbs, Math.abs(want[t * V + j]!));
               maxDiff = Math.max(maxDiff, Math.abs(want[t * V + j]! - got[t * V + j]!));
             }
-            expect(maxDiff, `${which} engine, position ${t}: max diff ${maxDiff} vs max |logit| ${maxAbs}`).to.be.at.most(1e-3 * maxAbs);
+            worst = Math.max(worst, maxDiff / maxAbs);
+            if (maxDiff > tol * maxAbs) over.push(`position ${t}: max diff ${maxDiff.toExponential(2)} vs max |logit| ${maxAbs.toFixed(3)}`);
           }
+          console.log(`      ${which}: worst relative diff ${worst.toExponential(2)}, positions over ${tol}: ${over.length}`);
+          expect(over, `${which} engine`).to.deep.equal([]);
           const lossRef = crossEntropy(want, ids, V);
           const lossEng = crossEntropy(got, ids, V);
-          expect(Math.abs(lossEng - lossRef) / lossRef, `${which}: loss ${lossEng} vs ${lossRef}`).to.be.at.most(1e-3);
+          expect(Math.abs(lossEng - lossRef) / lossRef, `${which}: loss ${lossEng} vs ${lossRef}`).to.be.at.most(v.lossTol ?? 1e-3);
           // Greedy decoding with the KV cache, one token at a time, after an 8-token prompt.
           e.model.reset();
           let last = e.model.forward(ids.slice(0, 8));
