@@ -74,6 +74,9 @@ function load(): NonNullable<typeof loaded> {
   if (!file) return (loaded = { addon: null, reason: 'not built (npm ci runs node-gyp; see its output)', file: null });
   try {
     const addon = createRequire(import.meta.url)(file) as NativeAddon;
+    // BITNET_THREADS caps the pool (parallel ablation workers share the cores out).
+    const n = Number(process.env.BITNET_THREADS);
+    if (Number.isInteger(n) && n >= 1) addon.setThreads(n);
     return (loaded = { addon, reason: 'loaded', file });
   } catch (e) {
     return (loaded = { addon: null, reason: `failed to load: ${(e as Error).message.split('\n')[0]}`, file });

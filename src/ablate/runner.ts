@@ -5,6 +5,7 @@
  * running it again finishes what is left: that is the whole restart story (llm.c's DONE markers).
  */
 import { fork } from 'node:child_process';
+import os from 'node:os';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -97,7 +98,13 @@ export async function runStudy(study: ResolvedStudy, opts: RunnerOptions): Promi
     writeFileAtomic(path.join(runDir, RUN_FILE), JSON.stringify(record, null, 2) + '\n');
     counts.running++;
     progress.event(`start ${run.id}`);
-    const child = fork(WORKER, [runDir], { execArgv: ['--import', TSX], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    // The cores are shared out between the workers: each native pool gets its slice, not all of them.
+    const threads = String(Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, Math.min(opts.workers, pending.length)))));
+    const child = fork(WORKER, [runDir], {
+      execArgv: ['--import', TSX],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      env: { ...process.env, BITNET_THREADS: process.env.BITNET_THREADS ?? threads },
+    });
     writeFileSync(path.join(runDir, RUNNING_FILE), `${child.pid}\n`);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
