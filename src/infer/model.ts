@@ -219,7 +219,7 @@ export class Model {
     if (logitsOut === null) return;
     if (logitsOut === this.logits) {
       // only the last row: norm it alone, then one row of the head
-      const last = this.x.subarray((n - 1) * d, n * d);
+      const last = n === 1 ? vw.x : this.x.subarray((n - 1) * d, n * d);
       const xn = this.viewsFor(1).xnD;
       rmsNorm(last, this.w.outputNorm, 1, d, eps, xn);
       this.matmulFloat(this.w.head, 1, xn, logitsOut);
@@ -232,8 +232,9 @@ export class Model {
   private embed(token: number, x: Float32Array, at: number): void {
     const e = this.w.embedding;
     const d = this.hp.d;
-    if (e.kind === 'f32') x.set(e.w.subarray(token * d, (token + 1) * d), at);
-    else for (let j = 0; j < d; j++) x[at + j] = F16_TABLE[e.w[token * d + j]!]!;
+    const w = e.w;
+    if (e.kind === 'f32') for (let j = 0; j < d; j++) x[at + j] = w[token * d + j]!;
+    else for (let j = 0; j < d; j++) x[at + j] = F16_TABLE[w[token * d + j]!]!;
   }
 
   /**

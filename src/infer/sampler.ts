@@ -65,31 +65,40 @@ function before(logits: ArrayLike<number>, a: number, b: number): boolean {
   return logits[a]! > logits[b]! || (logits[a] === logits[b] && a < b);
 }
 
-/** Puts the k best ids into ids[0..k), sorted best first (a bounded min-heap, then a sort). */
+/** In a heap of ids ordered worst first: whether ids[i] is worse than ids[j]. */
+function worse(logits: ArrayLike<number>, ids: Int32Array, i: number, j: number): boolean {
+  return before(logits, ids[j]!, ids[i]!);
+}
+
+function siftDown(logits: ArrayLike<number>, ids: Int32Array, i: number, n: number): void {
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= n) return;
+    const c = l + 1 < n && worse(logits, ids, l + 1, l) ? l + 1 : l;
+    if (!worse(logits, ids, c, i)) return;
+    const t = ids[i]!;
+    ids[i] = ids[c]!;
+    ids[c] = t;
+    i = c;
+  }
+}
+
+/** Puts the k best ids into ids[0..k), best first: a bounded heap (worst at the root), then heapsort. */
 function topIds(logits: ArrayLike<number>, k: number, ids: Int32Array): void {
-  const V = logits.length;
-  // heap of the k best so far, worst at the root
-  const worse = (i: number, j: number) => before(logits, ids[j]!, ids[i]!);
-  const sift = (i: number, n: number) => {
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) return;
-      const c = l + 1 < n && worse(l + 1, l) ? l + 1 : l;
-      if (!worse(c, i)) return;
-      const t = ids[i]!;
-      ids[i] = ids[c]!;
-      ids[c] = t;
-      i = c;
-    }
-  };
   for (let i = 0; i < k; i++) ids[i] = i;
-  for (let i = (k >> 1) - 1; i >= 0; i--) sift(i, k);
-  for (let t = k; t < V; t++)
+  for (let i = (k >> 1) - 1; i >= 0; i--) siftDown(logits, ids, i, k);
+  for (let t = k; t < logits.length; t++)
     if (before(logits, t, ids[0]!)) {
       ids[0] = t;
-      sift(0, k);
+      siftDown(logits, ids, 0, k);
     }
-  ids.subarray(0, k).sort((a, b) => (before(logits, a, b) ? -1 : before(logits, b, a) ? 1 : 0));
+  // heapsort: repeatedly move the worst to the end, leaving the best first
+  for (let n = k - 1; n > 0; n--) {
+    const t = ids[0]!;
+    ids[0] = ids[n]!;
+    ids[n] = t;
+    siftDown(logits, ids, 0, n);
+  }
 }
 
 /**

@@ -140,7 +140,17 @@ export function readHparams(f: GGUFFile): Hparams {
 
 /** Tensor lookup and checks against the hyperparameters, all failing with the file's name. */
 class TensorReader {
+  /** Reused for the file bytes of ternary tensors, which are converted and dropped: no garbage per tensor. */
+  private buf = new Uint8Array(0);
+
   constructor(readonly f: GGUFFile) {}
+
+  /** The bytes of a tensor that is converted rather than kept, read into the reused buffer. */
+  transient(name: string): Uint8Array {
+    const n = this.f.tensor(name).byteLength;
+    if (this.buf.length < n) this.buf = new Uint8Array(n);
+    return this.f.readTensor(name, this.buf.subarray(0, n));
+  }
 
   fail(name: string, problem: string): never {
     throw new InputError(this.f.path, `tensor ${name}: ${problem}`);
@@ -208,7 +218,7 @@ export function collapseScales(d: Float32Array, rows: number, cols: number): { s
 
 /** A ternary tensor's packed codes and per-256-block scales. */
 function readTernary(tr: TensorReader, name: string, t: GGUFTensorInfo, rows: number, cols: number): { packed: Uint8Array; d: Float32Array } {
-  const bytes = tr.f.readTensor(name);
+  const bytes = tr.transient(name);
   try {
     if (t.type === GGMLType.TQ2_0) {
       const { packed, scaleBits } = tq2_0ToPacked(bytes, rows, cols);

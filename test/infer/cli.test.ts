@@ -1,7 +1,7 @@
 // The engine's commands end to end through bin/bitnet.js: synth, generate on both engines (same greedy
 // text), bench --json keys, eval --json, and one-line errors for bad input.
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { benchCommand } from '../../src/cli/commands/bench.ts';
 import { evalCommand } from '../../src/cli/commands/eval.ts';
@@ -14,9 +14,19 @@ import { writeTinyModel } from './helpers.ts';
 
 const BIN = path.resolve('bin/bitnet.js');
 
-function bitnet(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+interface Run { status: number | null; stdout: string; stderr: string }
+
+function bitnet(...args: string[]): Run {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The same, without blocking: independent runs go side by side (each CLI start costs seconds). */
+function bitnetAsync(...args: string[]): Promise<Run> {
+  return new Promise((resolve) =>
+    execFile(process.execPath, [BIN, ...args], { encoding: 'utf8' }, (err, stdout, stderr) =>
+      resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })),
+  );
 }
 
 describe('infer/cli: bitnet synth, generate, bench, eval', function () {
@@ -29,12 +39,12 @@ describe('infer/cli: bitnet synth, generate, bench, eval', function () {
   });
   after(() => rmDir(dir));
 
-  it('synth writes a model that generate runs to the same greedy text on both engines', () => {
+  it('synth writes a model that generate runs to the same greedy text on both engines', async () => {
     expect(nativeKernels(), 'the native addon must be built for this test').to.not.equal(null);
     const s = bitnet('synth', '--shape', '256,1,512,4,4,300', '--type', 'tq2_0', '--out', model);
     expect(s.status, s.stderr).to.equal(0);
     expect(s.stdout).to.match(/wrote .*x\.gguf: d256 L1 ff512 heads 4\/4 vocab 300, TQ2_0/);
-    const outs = ['native', 'ts'].map((engine) => bitnet('generate', model, '--prompt', 'hi', '--max-tokens', '5', '--temperature', '0', '--engine', engine));
+    const outs = await Promise.all(['native', 'ts'].map((engine) => bitnetAsync('generate', model, '--prompt', 'hi', '--max-tokens', '5', '--temperature', '0', '--engine', engine)));
     for (const o of outs) {
       expect(o.status, o.stderr).to.equal(0);
       expect(o.stderr).to.match(/^5 tokens in .* tokens\/s \(prompt 2 tokens at .*stop: max-tokens/m);

@@ -65,7 +65,7 @@ describe('infer/model: the engine against the reference forward', function () {
     ['TQ2_0, group scales of 64 columns, int4 activations', { scales: { group: 64 }, actQuant: 'int4', seed: 7 }],
     ['TQ1_0, group scales of 128 columns, ReLU², 8 heads of 32', { type: 'TQ1_0', scales: { group: 128 }, activation: 'relu2', heads: 8, kvHeads: 2, seed: 9 }],
     ['TQ2_0 with fp activations (act_quant none)', { actQuant: 'none', seed: 11 }],
-    ['F16 linears (the fp baseline) with fp activations', { type: 'F16', actQuant: 'none', seed: 13 }],
+    ['F16 linears (the fp baseline) with fp activations', { type: 'F16', actQuant: 'none', seed: 13, layers: 1 }],
     ['F32 linears with int8 activations', { type: 'F32', seed: 15, layers: 1 }],
   ];
 
@@ -97,7 +97,7 @@ describe('infer/model: the engine against the reference forward', function () {
       e.model.reset();
       let logits = e.model.forward(ids);
       const outIds: number[] = [];
-      for (let i = 0; i < 20; i++) {
+      for (let i = 0; i < 12; i++) {
         let best = 0;
         for (let j = 1; j < logits.length; j++) if (logits[j]! > logits[best]!) best = j;
         outIds.push(best);
@@ -136,10 +136,10 @@ describe('infer/model: the engine against the reference forward', function () {
   });
 
   it('TQ1_0 and TQ2_0 files of the same codes and scales give identical logits', async () => {
-    for (const scales of ['tensor', 'row', 'block'] as const) {
-      const a = await writeTinyModel(dir, `same2-${scales}.gguf`, { type: 'TQ2_0', scales, seed: 41 });
-      const b = await writeTinyModel(dir, `same1-${scales}.gguf`, { type: 'TQ1_0', scales, seed: 41 });
-      expect([...b.codes.get('blk.1.ffn_down.weight')!]).to.deep.equal([...a.codes.get('blk.1.ffn_down.weight')!]);
+    for (const scales of ['tensor', 'block'] as const) {
+      const a = await writeTinyModel(dir, `same2-${scales}.gguf`, { type: 'TQ2_0', scales, seed: 41, layers: 1 });
+      const b = await writeTinyModel(dir, `same1-${scales}.gguf`, { type: 'TQ1_0', scales, seed: 41, layers: 1 });
+      expect([...b.codes.get('blk.0.ffn_down.weight')!]).to.deep.equal([...a.codes.get('blk.0.ffn_down.weight')!]);
       const ids = randomIds(T, a.ref.vocab, 5);
       for (const k of kernelSets()) {
         const la = allLogits(loadEngine(a.file, { engine: k.name }), ids);
