@@ -57,7 +57,8 @@ describe('ablate: a tiny study end to end through the CLI', function () {
   after(() => rmDir(dir));
 
   it('survives a SIGKILL: the rerun finishes what is left without redoing finished runs, then reports', async () => {
-    const child = spawn(process.execPath, [BIN, 'ablate', file, '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so the kill takes the workers down with it, as a crash or Ctrl-C would.
+    const child = spawn(process.execPath, [BIN, 'ablate', file, '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -72,7 +73,7 @@ describe('ablate: a tiny study end to end through the CLI', function () {
       await sleep(20);
     }
     expect(ended, `the study ended before the kill point:\n${out}`).to.equal(false);
-    child.kill('SIGKILL');
+    process.kill(-child.pid!, 'SIGKILL');
     await exited;
 
     const ds = runDirs();
