@@ -6,7 +6,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isInputError } from '../errors.ts';
-import { commands } from './commands/index.ts';
+import { loadCommands } from './commands/index.ts';
 
 const debug = process.argv.includes('--debug');
 
@@ -40,7 +40,7 @@ try {
       process.stderr.write(`bitnet: ${msg}\n`);
       process.exit(2);
     });
-  for (const c of commands) cli = cli.command(c);
+  for (const c of await loadCommands(hideBin(process.argv))) cli = cli.command(c);
   await cli.parseAsync();
 } catch (e) {
   fail(e);
