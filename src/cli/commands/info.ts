@@ -38,10 +38,12 @@ export const infoCommand: CommandModule<object, { json?: boolean }> = {
       backend: inUse.name,
       backend_why: inUse.name === choice.name ? choice.why : inUse.why,
       backend_checked: tf.getBackend(),
+      training_native_matmul: inUse.nativeMatmul ?? false,
       native_addon: ns.loaded ? 'loaded' : 'missing',
       native_reason: ns.reason,
       native_file: ns.file,
       native_cpu: addon ? addon.cpuFeatures() : null,
+      native_isa: addon ? addon.isa() : null,
       native_threads: addon ? addon.threads() : null,
       cpu_model: cpus[0]?.model ?? 'unknown',
       cpu_threads: os.availableParallelism(),
@@ -58,8 +60,10 @@ export const infoCommand: CommandModule<object, { json?: boolean }> = {
     console.log(`bitnet-ts ${info.bitnet_ts}  node ${info.node}  ${info.platform}`);
     console.log(`tfjs ${info.tfjs}  wasm ${info.tfjs_backend_wasm}  tfjs-node ${info.tfjs_node}`);
     console.log(`backend: ${info.backend} (checked: ${info.backend_checked}) — ${info.backend_why}`);
+    console.log(`training matmuls: ${info.training_native_matmul ? 'native addon (AVX2, multi-threaded)' : `tfjs ${info.backend} kernels`}`);
     console.log(`native addon: ${info.native_addon} — ${info.native_reason}${info.native_threads ? `, ${info.native_threads} threads` : ''}`);
-    if (info.native_cpu) console.log(`native kernels: avx2=${info.native_cpu.avx2} fma=${info.native_cpu.fma} f16c=${info.native_cpu.f16c}`);
+    if (info.native_cpu)
+      console.log(`native kernels: ${info.native_isa} (cpu: avx2=${info.native_cpu.avx2} fma=${info.native_cpu.fma} f16c=${info.native_cpu.f16c} avx512vnni=${info.native_cpu.avx512vnni})`);
     console.log(`cpu: ${info.cpu_model}, ${info.cpu_threads} threads, AVX2 ${info.cpu_avx2 ? 'yes' : 'no'}, FMA ${info.cpu_fma ? 'yes' : 'no'}, AVX-512 ${info.cpu_avx512f ? 'yes' : 'no'}, ${info.memory_gb} GiB`);
   },
 };
