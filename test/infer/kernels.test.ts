@@ -432,6 +432,38 @@ describe('infer/kernels', () => {
           );
         });
 
+        it('matmulF32 / matmulF16 with n = 1 (the head GEMV): many rows in chunks across threads, within 1e-5', () => {
+          fc.assert(
+            fc.property(
+              fc.integer({ min: 1, max: 3000 }),
+              fc.oneof(fc.integer({ min: 1, max: 90 }), fc.constantFrom(8, 16, 24, 768)),
+              fc.boolean(),
+              fc.constantFrom(1, 2, 3),
+              fc.integer(),
+              (rows, cols, half, threads, seed) => {
+                const rng = new Rng(seed);
+                const x = randF32(rng, cols);
+                const want = new Float32Array(rows);
+                const got = new Float32Array(rows).fill(Number.NaN);
+                a.setThreads(threads);
+                if (half) {
+                  const wh = new Uint16Array(rows * cols);
+                  for (let i = 0; i < wh.length; i++) wh[i] = (rng.int(2) << 15) | (rng.int(30) << 10) | rng.int(1024);
+                  ref.matmulF16(x, 1, cols, wh, rows, want);
+                  a.matmulF16(x, 1, cols, wh, rows, got);
+                  expectClose(got, want, absMatmul(x, 1, cols, (k) => Math.abs(f16BitsToF32(wh[k]!)), rows), 1e-5, 'matmulF16 n=1');
+                } else {
+                  const wf = randF32(rng, rows * cols);
+                  ref.matmulF32(x, 1, cols, wf, rows, want);
+                  a.matmulF32(x, 1, cols, wf, rows, got);
+                  expectClose(got, want, absMatmul(x, 1, cols, (k) => Math.abs(wf[k]!), rows), 1e-5, 'matmulF32 n=1');
+                }
+              },
+            ),
+            { numRuns: 40 },
+          );
+        });
+
         it('sgemm: all four transpose combinations against the naive triple loop within 1e-4', () => {
           fc.assert(
             fc.property(
