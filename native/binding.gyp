@@ -12,6 +12,7 @@
         "src/pool.cc",
         "src/ternary.cc",
         "src/fmatmul.cc",
+        "src/attention.cc",
         "src/sgemm.cc",
         "src/quantize.cc",
         "src/membench.cc"

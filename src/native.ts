@@ -33,6 +33,17 @@ export interface KernelFns {
   matmulF32(x: Float32Array, n: number, cols: number, w: Float32Array, rows: number, y: Float32Array): void;
   /** The same with W as raw IEEE fp16 bits. */
   matmulF16(x: Float32Array, n: number, cols: number, w: Uint16Array, rows: number, y: Float32Array): void;
+  /**
+   * Causal multi-head attention with GQA over an f32 KV cache. q, out: [n, heads·headDim], query i at
+   * position pos0 + i attending positions 0..pos0+i; kCache, vCache: [kvHeads][maxSeq][headDim] (positions
+   * up to pos0 + n − 1 filled); query head h reads kv head floor(h / (heads / kvHeads)). Scores
+   * q·k/√headDim, softmax and the weighted sum of v in double, each sum in ascending order; out is rounded
+   * to float once.
+   */
+  attention(
+    q: Float32Array, n: number, pos0: number, kCache: Float32Array, vCache: Float32Array,
+    heads: number, kvHeads: number, headDim: number, maxSeq: number, out: Float32Array,
+  ): void;
   /** dst[i] = the value of the fp16 bits src[i] (NaN stays NaN). */
   f16ToF32(src: Uint16Array, dst: Float32Array): void;
   /** C[m, n] = op(A)·op(B); A is [m, k] ([k, m] if transA), B is [k, n] ([n, k] if transB). */

@@ -10,6 +10,7 @@
 //   quantizeActivations(x, n, cols, xq, sx)
 //   matmulF32(x, n, cols, w, rows, y)                  matmulF16(x, n, cols, wBits, rows, y)
 //   f16ToF32(src, dst)
+//   attention(q, n, pos0, kCache, vCache, heads, kvHeads, headDim, maxSeq, out)
 //   sgemm(m, n, k, a, transA, b, transB, c)
 //   sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC)
 //   readBandwidth(buf, reps) -> GB/s
@@ -297,6 +298,35 @@ napi_value F16ToF32Js(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+napi_value AttentionJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float *q = nullptr, *kc = nullptr, *vc = nullptr;
+  float* out = nullptr;
+  int64_t n = 0, pos0 = 0, heads = 0, kvh = 0, hd = 0, ms = 0, lq = 0, lk = 0, lv = 0, lo = 0;
+  if (!get_args(env, info, "attention", 10, a) ||
+      !get_array(a, 0, "q", napi_float32_array, const_cast<float**>(&q), &lq) || !get_dim(a, 1, "n", &n) ||
+      !get_dim(a, 2, "pos0", &pos0) || !get_array(a, 3, "kCache", napi_float32_array, const_cast<float**>(&kc), &lk) ||
+      !get_array(a, 4, "vCache", napi_float32_array, const_cast<float**>(&vc), &lv) ||
+      !get_dim(a, 5, "heads", &heads) || !get_dim(a, 6, "kvHeads", &kvh) || !get_dim(a, 7, "headDim", &hd) ||
+      !get_dim(a, 8, "maxSeq", &ms) || !get_array(a, 9, "out", napi_float32_array, &out, &lo))
+    return nullptr;
+  if (kvh == 0 || heads % kvh != 0) {
+    fail_range(a, "heads must be a multiple of kvHeads >= 1, got " + std::to_string(heads) + " and " + std::to_string(kvh));
+    return nullptr;
+  }
+  if (pos0 + n > ms) {
+    fail_range(a, "pos0 + n must be at most maxSeq, got " + std::to_string(pos0 + n) + " > " + std::to_string(ms));
+    return nullptr;
+  }
+  if (!check_len(a, "q", lq, n * heads * hd, "n*heads*headDim") ||
+      !check_len(a, "kCache", lk, kvh * ms * hd, "kvHeads*maxSeq*headDim") ||
+      !check_len(a, "vCache", lv, kvh * ms * hd, "kvHeads*maxSeq*headDim") ||
+      !check_len(a, "out", lo, n * heads * hd, "n*heads*headDim"))
+    return nullptr;
+  attention(q, n, pos0, kc, vc, heads, kvh, hd, ms, out);
+  return undefined(env);
+}
+
 // Checks that a batch of matrices of `size` elements at `stride` fits in `len`.
 bool check_batch(Args& a, const char* name, int64_t len, int64_t batch, int64_t stride, int64_t size) {
   const int64_t need = batch == 0 ? 0 : (batch - 1) * stride + size;
@@ -379,6 +409,7 @@ NAPI_MODULE_INIT() {
       {"quantizeActivations", nullptr, QuantizeActivationsJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"matmulF32", nullptr, MatmulFloatJs<false>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"matmulF16", nullptr, MatmulFloatJs<true>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"attention", nullptr, AttentionJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"f16ToF32", nullptr, F16ToF32Js, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemm", nullptr, SgemmJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemmBatched", nullptr, SgemmBatchedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -10,7 +10,8 @@
  * Every BitLinear input is quantized once per token (q, k, v share one quantized attn_norm output; gate
  * and up share one) with src/quant's absmax formula, multiplied with exact integer accumulation and
  * rescaled once (kernels.ternaryMatmulScaled). F16/F32 linears take the fake-quant values q/s (or the
- * floats when act_quant is "none"). Norms, RoPE and attention are plain loops accumulating in double.
+ * floats when act_quant is "none"). Norms and RoPE are plain loops accumulating in double; attention over
+ * the KV cache is a kernel (kernels.attention: double accumulation, the TS reference order).
  *
  * Memory: the KV cache ([layer][kv head][position][head dim], f32) and every scratch buffer are
  * allocated once in the constructor for `maxSeq` positions and `maxBatch` tokens per step; the typed
@@ -77,8 +78,6 @@ export class Model {
   private readonly hb: Float32Array;
   private readonly hb2: Float32Array;
   private readonly y: Float32Array;
-  private readonly scores: Float64Array;
-  private readonly acc: Float64Array;
   private readonly logits: Float32Array;
   private readonly views = new Map<number, Views>();
 
@@ -115,8 +114,6 @@ export class Model {
     this.hb = new Float32Array(B * hp.ff);
     this.hb2 = new Float32Array(B * hp.ff);
     this.y = new Float32Array(B * hp.d);
-    this.scores = new Float64Array(this.maxSeq);
-    this.acc = new Float64Array(hp.headDim);
     this.logits = new Float32Array(hp.vocab);
     this.viewsFor(1);
   }
@@ -299,53 +296,23 @@ export class Model {
     const { kvHeads, headDim: hd, kvDim } = this.hp;
     const kc = this.kCache[l]!;
     const vc = this.vCache[l]!;
+    const k = this.k;
+    const v = this.v;
     for (let i = 0; i < n; i++)
       for (let h = 0; h < kvHeads; h++) {
         const src = i * kvDim + h * hd;
         const dst = (h * this.maxSeq + pos0 + i) * hd;
-        kc.set(this.k.subarray(src, src + hd), dst);
-        vc.set(this.v.subarray(src, src + hd), dst);
+        for (let j = 0; j < hd; j++) {
+          kc[dst + j] = k[src + j]!;
+          vc[dst + j] = v[src + j]!;
+        }
       }
   }
 
-  /** Causal attention with GQA: query head h reads kv head floor(h / (heads / kvHeads)); out [n, d]. */
+  /** Causal attention with GQA (kernels.attention): query head h reads kv head floor(h / (heads / kvHeads)); out [n, d]. */
   private attention(l: number, n: number, pos0: number, out: Float32Array): void {
-    const { heads, kvHeads, headDim: hd, d } = this.hp;
-    const group = heads / kvHeads;
-    const scale = 1 / Math.sqrt(hd);
-    const kc = this.kCache[l]!;
-    const vc = this.vCache[l]!;
-    const sc = this.scores;
-    const acc = this.acc;
-    for (let i = 0; i < n; i++) {
-      const last = pos0 + i; // attends to positions 0..last
-      for (let h = 0; h < heads; h++) {
-        const qo = i * d + h * hd;
-        const base = Math.floor(h / group) * this.maxSeq * hd;
-        let max = -Infinity;
-        for (let t = 0; t <= last; t++) {
-          const ko = base + t * hd;
-          let s = 0;
-          for (let j = 0; j < hd; j++) s += this.q[qo + j]! * kc[ko + j]!;
-          s *= scale;
-          sc[t] = s;
-          if (s > max) max = s;
-        }
-        let sum = 0;
-        for (let t = 0; t <= last; t++) {
-          const e = Math.exp(sc[t]! - max);
-          sc[t] = e;
-          sum += e;
-        }
-        acc.fill(0);
-        for (let t = 0; t <= last; t++) {
-          const p = sc[t]! / sum;
-          const vo = base + t * hd;
-          for (let j = 0; j < hd; j++) acc[j] += p * vc[vo + j]!;
-        }
-        for (let j = 0; j < hd; j++) out[qo + j] = acc[j]!;
-      }
-    }
+    const { heads, kvHeads, headDim } = this.hp;
+    this.kernels.attention(this.viewsFor(n).q, n, pos0, this.kCache[l]!, this.vCache[l]!, heads, kvHeads, headDim, this.maxSeq, out);
   }
 }
 

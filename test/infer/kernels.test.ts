@@ -464,6 +464,46 @@ describe('infer/kernels', () => {
           );
         });
 
+        it('attention: the reference arithmetic in the reference order (GQA, causal, any pos0), ≥ 99% bit-identical', () => {
+          let same = 0;
+          let total = 0;
+          fc.assert(
+            fc.property(
+              fc.constantFrom<[number, number]>([1, 1], [4, 4], [4, 2], [6, 3], [8, 1], [20, 5]),
+              fc.oneof(fc.integer({ min: 1, max: 24 }), fc.constantFrom(32, 64, 100, 128)),
+              fc.integer({ min: 1, max: 80 }),
+              fc.integer({ min: 0, max: 1000 }),
+              fc.integer({ min: 1, max: 9 }),
+              fc.constantFrom(1, 2, 3),
+              fc.integer(),
+              ([heads, kvHeads], hd, maxSeq, p0, nWant, threads, seed) => {
+                const rng = new Rng(seed);
+                const n = Math.min(nWant, maxSeq);
+                const pos0 = p0 % (maxSeq - n + 1);
+                const q = randF32(rng, n * heads * hd, 2);
+                const kc = randF32(rng, kvHeads * maxSeq * hd);
+                const vc = randF32(rng, kvHeads * maxSeq * hd);
+                const want = new Float32Array(n * heads * hd);
+                const got = new Float32Array(n * heads * hd).fill(Number.NaN);
+                ref.attention(q, n, pos0, kc, vc, heads, kvHeads, hd, maxSeq, want);
+                a.setThreads(threads);
+                a.attention(q, n, pos0, kc, vc, heads, kvHeads, hd, maxSeq, got);
+                // out is a convex combination of v rows: an ulp of exp (libm vs V8) moves it by ~1e-16·max|v|
+                let vmax = 0;
+                for (const v of vc) vmax = Math.max(vmax, Math.abs(v));
+                for (let i = 0; i < got.length; i++) {
+                  const err = Math.abs(got[i]! - want[i]!);
+                  if (!(err <= 1e-6 * vmax)) expect.fail(`attention: out[${i}] = ${got[i]} vs ${want[i]} (n ${n}, pos0 ${pos0}, heads ${heads}/${kvHeads}, hd ${hd})`);
+                  if (Object.is(got[i], want[i])) same++;
+                }
+                total += got.length;
+              },
+            ),
+            { numRuns: 40 },
+          );
+          expect(same / total, `${total - same} of ${total} outputs differ in the last bit`).to.be.at.least(0.99);
+        });
+
         it('sgemm: all four transpose combinations against the naive triple loop within 1e-4', () => {
           fc.assert(
             fc.property(
@@ -546,6 +586,11 @@ describe('infer/kernels', () => {
         ['matmulF32 w length', (k) => k.matmulF32(f(6), 2, 3, f(8), 3, f(6)), RangeError],
         ['matmulF16 w type', (k) => k.matmulF16(f(6), 2, 3, f(9) as unknown as Uint16Array, 3, f(6)), TypeError],
         ['f16ToF32 dst length', (k) => k.f16ToF32(new Uint16Array(4), f(3)), RangeError],
+        ['attention out length', (k) => k.attention(f(8), 1, 0, f(16), f(16), 2, 1, 4, 4, f(7)), RangeError],
+        ['attention kCache length', (k) => k.attention(f(8), 1, 0, f(15), f(16), 2, 1, 4, 4, f(8)), RangeError],
+        ['attention heads not a multiple of kvHeads', (k) => k.attention(f(12), 1, 0, f(32), f(32), 3, 2, 4, 4, f(12)), RangeError],
+        ['attention pos0 + n beyond maxSeq', (k) => k.attention(f(8), 1, 4, f(16), f(16), 2, 1, 4, 4, f(8)), RangeError],
+        ['attention q type', (k) => k.attention(new Float64Array(8) as unknown as Float32Array, 1, 0, f(16), f(16), 2, 1, 4, 4, f(8)), TypeError],
         ['sgemm c length', (k) => k.sgemm(2, 3, 4, f(8), false, f(12), true, f(5)), RangeError],
         ['sgemm flag type', (k) => k.sgemm(2, 3, 4, f(8), 0 as unknown as boolean, f(12), true, f(6)), TypeError],
         ['sgemmBatched b too short', (k) => k.sgemmBatched(3, 2, 2, 2, f(12), 4, false, f(11), 4, false, f(12), 4), RangeError],

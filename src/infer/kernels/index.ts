@@ -37,6 +37,7 @@ export function nativeKernels(): Kernels | null {
     matmulF32: a.matmulF32,
     matmulF16: a.matmulF16,
     f16ToF32: a.f16ToF32,
+    attention: a.attention,
     sgemm: a.sgemm,
     sgemmBatched: a.sgemmBatched,
   };

@@ -132,6 +132,27 @@ export const referenceKernels: KernelFns = {
     floatMatmul(x, n, cols, (k) => f16BitsToF32(w[k]!), rows, y);
   },
 
+  attention(q, n, pos0, kCache, vCache, heads, kvHeads, headDim, maxSeq, out) {
+    const c = new ArgCheck('attention')
+      .array('q', q, Float32Array)
+      .dim('n', n)
+      .dim('pos0', pos0)
+      .array('kCache', kCache, Float32Array)
+      .array('vCache', vCache, Float32Array)
+      .dim('heads', heads)
+      .dim('kvHeads', kvHeads)
+      .dim('headDim', headDim)
+      .dim('maxSeq', maxSeq)
+      .array('out', out, Float32Array);
+    if (kvHeads === 0 || heads % kvHeads !== 0) c.range(`heads must be a multiple of kvHeads >= 1, got ${heads} and ${kvHeads}`);
+    if (pos0 + n > maxSeq) c.range(`pos0 + n must be at most maxSeq, got ${pos0 + n} > ${maxSeq}`);
+    c.array('q', q, Float32Array, n * heads * headDim, 'n*heads*headDim')
+      .array('kCache', kCache, Float32Array, kvHeads * maxSeq * headDim, 'kvHeads*maxSeq*headDim')
+      .array('vCache', vCache, Float32Array, kvHeads * maxSeq * headDim, 'kvHeads*maxSeq*headDim')
+      .array('out', out, Float32Array, n * heads * headDim, 'n*heads*headDim');
+    attend(q, n, pos0, kCache, vCache, heads, kvHeads, headDim, maxSeq, out);
+  },
+
   f16ToF32(src, dst) {
     new ArgCheck('f16ToF32').array('src', src, Uint16Array).array('dst', dst, Float32Array, src.length, 'src.length');
     for (let i = 0; i < src.length; i++) dst[i] = f16BitsToF32(src[i]!);
@@ -207,4 +228,51 @@ function gemm(
       for (let p = 0; p < k; p++) s += a[oa + (ta ? p * m + i : i * k + p)]! * b[ob + (tb ? j * k + p : p * n + j)]!;
       c[oc + i * n + j] = s;
     }
+}
+
+// Scratch of attend(), grown on demand and kept (the engine calls it once per layer per token).
+let attScores = new Float64Array(0);
+let attAcc = new Float64Array(0);
+
+/** The attention of KernelFns.attention, arguments already checked. */
+function attend(
+  q: Float32Array, n: number, pos0: number, kc: Float32Array, vc: Float32Array,
+  heads: number, kvHeads: number, hd: number, maxSeq: number, out: Float32Array,
+): void {
+  if (attScores.length < pos0 + n) attScores = new Float64Array(pos0 + n);
+  if (attAcc.length < hd) attAcc = new Float64Array(hd);
+  const sc = attScores;
+  const acc = attAcc;
+  const group = heads / kvHeads;
+  const d = heads * hd;
+  const scale = 1 / Math.sqrt(hd);
+  for (let i = 0; i < n; i++) {
+    const last = pos0 + i; // attends to positions 0..last
+    for (let h = 0; h < heads; h++) {
+      const qo = i * d + h * hd;
+      const base = Math.floor(h / group) * maxSeq * hd;
+      let max = -Infinity;
+      for (let t = 0; t <= last; t++) {
+        const ko = base + t * hd;
+        let s = 0;
+        for (let j = 0; j < hd; j++) s += q[qo + j]! * kc[ko + j]!;
+        s *= scale;
+        sc[t] = s;
+        if (s > max) max = s;
+      }
+      let sum = 0;
+      for (let t = 0; t <= last; t++) {
+        const e = Math.exp(sc[t]! - max);
+        sc[t] = e;
+        sum += e;
+      }
+      acc.fill(0, 0, hd);
+      for (let t = 0; t <= last; t++) {
+        const p = sc[t]! / sum;
+        const vo = base + t * hd;
+        for (let j = 0; j < hd; j++) acc[j] += p * vc[vo + j]!;
+      }
+      for (let j = 0; j < hd; j++) out[qo + j] = acc[j]!;
+    }
+  }
 }
