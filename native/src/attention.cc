@@ -41,7 +41,7 @@ void scores_scalar(const float* q, const float* k, int64_t hd, int64_t len, doub
 }
 
 // Lanes are positions: 4 rows of K are loaded 4 dims at a time and transposed in registers, so each lane
-// adds its own products j ascending; 8 positions at a time (two independent add chains). A float times
+// adds its own products j ascending; 16 positions at a time (four independent add chains). A float times
 // a float is exact in double, so mul-then-add equals the reference's s += q*k exactly.
 BITNET_AVX2 inline void transpose4(const float* r0, int64_t hd, __m128 c[4]) {
   __m128 a = _mm_loadu_ps(r0), b = _mm_loadu_ps(r0 + hd), cc = _mm_loadu_ps(r0 + 2 * hd), dd = _mm_loadu_ps(r0 + 3 * hd);
@@ -53,65 +53,74 @@ BITNET_AVX2 void scores_avx2(const float* q, const float* k, int64_t hd, int64_t
   if (hd % 4 != 0) return scores_scalar(q, k, hd, len, scale, scores);
   const __m256d vscale = _mm256_set1_pd(scale);
   int64_t t = 0;
-  for (; t + 8 <= len; t += 8) {
-    const float* k0 = k + t * hd;
-    const float* k1 = k0 + 4 * hd;
-    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+  for (; t + 16 <= len; t += 16) {  // 4 chains of 4 positions
+    const float* kt = k + t * hd;
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
     for (int64_t j = 0; j < hd; j += 4) {
-      __m128 c0[4], c1[4];
-      transpose4(k0 + j, hd, c0);
-      transpose4(k1 + j, hd, c1);
+      __m128 c0[4], c1[4], c2[4], c3[4];
+      transpose4(kt + j, hd, c0);
+      transpose4(kt + 4 * hd + j, hd, c1);
+      transpose4(kt + 8 * hd + j, hd, c2);
+      transpose4(kt + 12 * hd + j, hd, c3);
       for (int m = 0; m < 4; m++) {
         const __m256d qj = _mm256_set1_pd(static_cast<double>(q[j + m]));
         s0 = _mm256_add_pd(s0, _mm256_mul_pd(qj, _mm256_cvtps_pd(c0[m])));
         s1 = _mm256_add_pd(s1, _mm256_mul_pd(qj, _mm256_cvtps_pd(c1[m])));
+        s2 = _mm256_add_pd(s2, _mm256_mul_pd(qj, _mm256_cvtps_pd(c2[m])));
+        s3 = _mm256_add_pd(s3, _mm256_mul_pd(qj, _mm256_cvtps_pd(c3[m])));
       }
     }
     _mm256_storeu_pd(scores + t, _mm256_mul_pd(s0, vscale));
     _mm256_storeu_pd(scores + t + 4, _mm256_mul_pd(s1, vscale));
+    _mm256_storeu_pd(scores + t + 8, _mm256_mul_pd(s2, vscale));
+    _mm256_storeu_pd(scores + t + 12, _mm256_mul_pd(s3, vscale));
+  }
+  for (; t + 4 <= len; t += 4) {
+    const float* kt = k + t * hd;
+    __m256d s0 = _mm256_setzero_pd();
+    for (int64_t j = 0; j < hd; j += 4) {
+      __m128 c0[4];
+      transpose4(kt + j, hd, c0);
+      for (int m = 0; m < 4; m++)
+        s0 = _mm256_add_pd(s0, _mm256_mul_pd(_mm256_set1_pd(static_cast<double>(q[j + m])), _mm256_cvtps_pd(c0[m])));
+    }
+    _mm256_storeu_pd(scores + t, _mm256_mul_pd(s0, vscale));
   }
   scores_scalar(q, k + t * hd, hd, len - t, scale, scores + t);
 }
 
-// out[j] = float(sum_t p_t * v[t*hd + j]) with p_t = e_t / sum, t ascending per j.
-void weighted_scalar(const double* e, double sum, const float* v, int64_t hd, int64_t len, double* acc, float* out) {
-  std::fill(acc, acc + hd, 0.0);
+// out[j] = float(sum_t p[t] * v[t*hd + j]), t ascending per j (p[t] = e_t / sum, computed once).
+// (width dims of rows hd apart)
+void weighted_scalar(const double* p, const float* v, int64_t hd, int64_t len, double* acc, float* out, int64_t width) {
+  std::fill(acc, acc + width, 0.0);
   for (int64_t t = 0; t < len; t++) {
-    const double p = e[t] / sum;
+    const double pt = p[t];
     const float* vt = v + t * hd;
-    for (int64_t j = 0; j < hd; j++) acc[j] += p * static_cast<double>(vt[j]);
+    for (int64_t j = 0; j < width; j++) acc[j] += pt * static_cast<double>(vt[j]);
   }
-  for (int64_t j = 0; j < hd; j++) out[j] = static_cast<float>(acc[j]);
+  for (int64_t j = 0; j < width; j++) out[j] = static_cast<float>(acc[j]);
 }
 
-// 16 dims per pass held in registers while t runs (4 independent chains); p_t recomputed per pass.
-BITNET_AVX2 void weighted_avx2(const double* e, double sum, const float* v, int64_t hd, int64_t len, double* acc, float* out) {
+// 32 dims per pass held in registers while t runs (8 independent chains).
+BITNET_AVX2 void weighted_avx2(const double* p, const float* v, int64_t hd, int64_t len, double* acc, float* out) {
   int64_t j0 = 0;
-  for (; j0 + 16 <= hd; j0 += 16) {
-    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(), a3 = _mm256_setzero_pd();
+  for (; j0 + 32 <= hd; j0 += 32) {
+    __m256d a[8];
+    for (auto& x : a) x = _mm256_setzero_pd();
     const float* vt = v + j0;
     for (int64_t t = 0; t < len; t++, vt += hd) {
-      const __m256d p = _mm256_set1_pd(e[t] / sum);
-      a0 = _mm256_add_pd(a0, _mm256_mul_pd(p, _mm256_cvtps_pd(_mm_loadu_ps(vt))));
-      a1 = _mm256_add_pd(a1, _mm256_mul_pd(p, _mm256_cvtps_pd(_mm_loadu_ps(vt + 4))));
-      a2 = _mm256_add_pd(a2, _mm256_mul_pd(p, _mm256_cvtps_pd(_mm_loadu_ps(vt + 8))));
-      a3 = _mm256_add_pd(a3, _mm256_mul_pd(p, _mm256_cvtps_pd(_mm_loadu_ps(vt + 12))));
+      const __m256d pt = _mm256_set1_pd(p[t]);
+      for (int u = 0; u < 8; u++) a[u] = _mm256_add_pd(a[u], _mm256_mul_pd(pt, _mm256_cvtps_pd(_mm_loadu_ps(vt + 4 * u))));
     }
+    for (int u = 0; u < 8; u++) _mm_storeu_ps(out + j0 + 4 * u, _mm256_cvtpd_ps(a[u]));
+  }
+  for (; j0 + 4 <= hd; j0 += 4) {
+    __m256d a0 = _mm256_setzero_pd();
+    const float* vt = v + j0;
+    for (int64_t t = 0; t < len; t++, vt += hd) a0 = _mm256_add_pd(a0, _mm256_mul_pd(_mm256_set1_pd(p[t]), _mm256_cvtps_pd(_mm_loadu_ps(vt))));
     _mm_storeu_ps(out + j0, _mm256_cvtpd_ps(a0));
-    _mm_storeu_ps(out + j0 + 4, _mm256_cvtpd_ps(a1));
-    _mm_storeu_ps(out + j0 + 8, _mm256_cvtpd_ps(a2));
-    _mm_storeu_ps(out + j0 + 12, _mm256_cvtpd_ps(a3));
   }
-  if (j0 < hd) {
-    const int64_t rest = hd - j0;
-    std::fill(acc, acc + rest, 0.0);
-    for (int64_t t = 0; t < len; t++) {
-      const double p = e[t] / sum;
-      const float* vt = v + t * hd + j0;
-      for (int64_t j = 0; j < rest; j++) acc[j] += p * static_cast<double>(vt[j]);
-    }
-    for (int64_t j = 0; j < rest; j++) out[j0 + j] = static_cast<float>(acc[j]);
-  }
+  if (j0 < hd) weighted_scalar(p, v + j0, hd, len, acc, out + j0, hd - j0);
 }
 
 }  // namespace
@@ -143,9 +152,10 @@ void attention(const float* q, int64_t n, int64_t pos0, const float* kc, const f
         sc[t] = ex;
         sum += ex;
       }
+      for (int64_t t = 0; t < len; t++) sc[t] /= sum;  // p_t, as the reference's sc[t] / sum
       float* o = out + i * d + h * hd;
-      if (avx2) weighted_avx2(sc, sum, vc + base, hd, len, s.acc.data(), o);
-      else weighted_scalar(sc, sum, vc + base, hd, len, s.acc.data(), o);
+      if (avx2) weighted_avx2(sc, vc + base, hd, len, s.acc.data(), o);
+      else weighted_scalar(sc, vc + base, hd, len, s.acc.data(), o, hd);
     }
   });
 }
