@@ -13,6 +13,7 @@
         "src/ternary.cc",
         "src/fmatmul.cc",
         "src/attention.cc",
+        "src/glu.cc",
         "src/sgemm.cc",
         "src/quantize.cc",
         "src/membench.cc"

@@ -44,6 +44,11 @@ export interface KernelFns {
     q: Float32Array, n: number, pos0: number, kCache: Float32Array, vCache: Float32Array,
     heads: number, kvHeads: number, headDim: number, maxSeq: number, out: Float32Array,
   ): void;
+  /**
+   * The gated FFN activation in place: gate[i] = act(gate[i])·up[i], act = SiLU g/(1+e^−g) when `silu`,
+   * else ReLU² (g > 0 ? g·g : 0); in double, left to right, rounded to float once.
+   */
+  glu(gate: Float32Array, up: Float32Array, silu: boolean): void;
   /** dst[i] = the value of the fp16 bits src[i] (NaN stays NaN). */
   f16ToF32(src: Uint16Array, dst: Float32Array): void;
   /** C[m, n] = op(A)·op(B); A is [m, k] ([k, m] if transA), B is [k, n] ([n, k] if transB). */

@@ -11,6 +11,7 @@
 //   matmulF32(x, n, cols, w, rows, y)                  matmulF16(x, n, cols, wBits, rows, y)
 //   f16ToF32(src, dst)
 //   attention(q, n, pos0, kCache, vCache, heads, kvHeads, headDim, maxSeq, out)
+//   glu(gate, up, silu)
 //   sgemm(m, n, k, a, transA, b, transB, c)
 //   sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC)
 //   readBandwidth(buf, reps) -> GB/s
@@ -327,6 +328,20 @@ napi_value AttentionJs(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+napi_value GluJs(napi_env env, napi_callback_info info) {
+  Args a;
+  float* gate = nullptr;
+  const float* up = nullptr;
+  int64_t lg = 0, lu = 0;
+  bool silu = false;
+  if (!get_args(env, info, "glu", 3, a) || !get_array(a, 0, "gate", napi_float32_array, &gate, &lg) ||
+      !get_array(a, 1, "up", napi_float32_array, const_cast<float**>(&up), &lu) || !get_bool(a, 2, "silu", &silu) ||
+      !check_len(a, "up", lu, lg, "gate.length"))
+    return nullptr;
+  glu(gate, up, lg, silu);
+  return undefined(env);
+}
+
 // Checks that a batch of matrices of `size` elements at `stride` fits in `len`.
 bool check_batch(Args& a, const char* name, int64_t len, int64_t batch, int64_t stride, int64_t size) {
   const int64_t need = batch == 0 ? 0 : (batch - 1) * stride + size;
@@ -410,6 +425,7 @@ NAPI_MODULE_INIT() {
       {"matmulF32", nullptr, MatmulFloatJs<false>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"matmulF16", nullptr, MatmulFloatJs<true>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"attention", nullptr, AttentionJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"glu", nullptr, GluJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"f16ToF32", nullptr, F16ToF32Js, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemm", nullptr, SgemmJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemmBatched", nullptr, SgemmBatchedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -58,6 +58,9 @@ void sgemm_batched(int64_t batch, int64_t m, int64_t n, int64_t k, const float* 
 void attention(const float* q, int64_t n, int64_t pos0, const float* kc, const float* vc, int64_t heads,
                int64_t kv_heads, int64_t hd, int64_t max_seq, float* out);
 
+// ---- gated FFN activation in place (glu.cc): gate = act(gate) * up, silu or relu^2, in double ----
+void glu(float* gate, const float* up, int64_t len, bool silu);
+
 // ---- int8 per-token activation quantization ----
 void quantize_rows(const float* x, int64_t n, int64_t cols, int8_t* xq, float* sx);
 

@@ -200,10 +200,8 @@ export class Model {
       const inF = this.quantize(vw.xnD, n, d, vw.xqD, vw.xfD);
       this.linear(L.gate, n, vw.xqD, inF, vw.hb);
       this.linear(L.up, n, vw.xqD, inF, vw.hb2);
+      this.kernels.glu(vw.hb, vw.hb2, activation === 'silu');
       const hb = vw.hb;
-      const hb2 = vw.hb2;
-      if (activation === 'silu') for (let i = 0; i < hb.length; i++) hb[i] = (hb[i]! / (1 + Math.exp(-hb[i]!))) * hb2[i]!;
-      else for (let i = 0; i < hb.length; i++) hb[i] = hb[i]! > 0 ? hb[i]! * hb[i]! * hb2[i]! : 0;
       src = hb;
       if (L.ffnSubNorm) {
         rmsNorm(hb, L.ffnSubNorm, n, ff, eps, vw.xnF);

@@ -504,6 +504,36 @@ describe('infer/kernels', () => {
           expect(same / total, `${total - same} of ${total} outputs differ in the last bit`).to.be.at.least(0.99);
         });
 
+        it('glu: ReLU² bit-identical, SiLU within an ulp and ≥ 99% bit-identical to the reference, specials included', () => {
+          const specials = [0, -0, 1e-30, -1e-30, 80, -80, 700, -700, 1e38, -1e38, Infinity, -Infinity, Number.NaN];
+          let same = 0;
+          let total = 0;
+          fc.assert(
+            fc.property(fc.integer({ min: 1, max: 5000 }), fc.boolean(), fc.constantFrom(1, 2, 3), fc.integer(), (len, silu, threads, seed) => {
+              const rng = new Rng(seed);
+              const gate = randF32(rng, len, 4);
+              const up = randF32(rng, len);
+              for (let i = 0; i < Math.min(len, specials.length); i++) gate[rng.int(len)] = specials[i]!;
+              const want = gate.slice();
+              const got = gate.slice();
+              ref.glu(want, up, silu);
+              a.setThreads(threads);
+              a.glu(got, up, silu);
+              if (!silu) return expectSameBits(got, want, 'glu relu2');
+              for (let i = 0; i < len; i++) {
+                const g = got[i]!;
+                const w = want[i]!;
+                const ok = Number.isNaN(w) ? Number.isNaN(g) : g === w || Math.abs(g - w) <= Math.abs(w) * 2 ** -23;
+                if (!ok) expect.fail(`glu silu: gate ${gate[i]}, up ${up[i]}: ${g} vs ${w}`);
+                if (Object.is(g, w) || (Number.isNaN(g) && Number.isNaN(w))) same++;
+              }
+              total += len;
+            }),
+            { numRuns: 40 },
+          );
+          if (total > 0) expect(same / total, `${total - same} of ${total} SiLU outputs differ in the last bit`).to.be.at.least(0.99);
+        });
+
         it('sgemm: all four transpose combinations against the naive triple loop within 1e-4', () => {
           fc.assert(
             fc.property(
@@ -590,6 +620,8 @@ describe('infer/kernels', () => {
         ['attention kCache length', (k) => k.attention(f(8), 1, 0, f(15), f(16), 2, 1, 4, 4, f(8)), RangeError],
         ['attention heads not a multiple of kvHeads', (k) => k.attention(f(12), 1, 0, f(32), f(32), 3, 2, 4, 4, f(12)), RangeError],
         ['attention pos0 + n beyond maxSeq', (k) => k.attention(f(8), 1, 4, f(16), f(16), 2, 1, 4, 4, f(8)), RangeError],
+        ['glu up length', (k) => k.glu(f(8), f(7), true), RangeError],
+        ['glu silu type', (k) => k.glu(f(8), f(8), 1 as unknown as boolean), TypeError],
         ['attention q type', (k) => k.attention(new Float64Array(8) as unknown as Float32Array, 1, 0, f(16), f(16), 2, 1, 4, 4, f(8)), TypeError],
         ['sgemm c length', (k) => k.sgemm(2, 3, 4, f(8), false, f(12), true, f(5)), RangeError],
         ['sgemm flag type', (k) => k.sgemm(2, 3, 4, f(8), 0 as unknown as boolean, f(12), true, f(6)), TypeError],

@@ -38,6 +38,7 @@ export function nativeKernels(): Kernels | null {
     matmulF16: a.matmulF16,
     f16ToF32: a.f16ToF32,
     attention: a.attention,
+    glu: a.glu,
     sgemm: a.sgemm,
     sgemmBatched: a.sgemmBatched,
   };

@@ -153,6 +153,12 @@ export const referenceKernels: KernelFns = {
     attend(q, n, pos0, kCache, vCache, heads, kvHeads, headDim, maxSeq, out);
   },
 
+  glu(gate, up, silu) {
+    new ArgCheck('glu').array('gate', gate, Float32Array).bool('silu', silu).array('up', up, Float32Array, gate.length, 'gate.length');
+    if (silu) for (let i = 0; i < gate.length; i++) gate[i] = (gate[i]! / (1 + Math.exp(-gate[i]!))) * up[i]!;
+    else for (let i = 0; i < gate.length; i++) gate[i] = gate[i]! > 0 ? gate[i]! * gate[i]! * up[i]! : 0;
+  },
+
   f16ToF32(src, dst) {
     new ArgCheck('f16ToF32').array('src', src, Uint16Array).array('dst', dst, Float32Array, src.length, 'src.length');
     for (let i = 0; i < src.length; i++) dst[i] = f16BitsToF32(src[i]!);
