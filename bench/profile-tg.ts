@@ -1,8 +1,8 @@
 // Where a generated token's time goes in our engine: `npx tsx bench/profile-tg.ts FILE [threads] [tokens]`.
 // Runs tg (one token at a time, greedy, from an empty cache) with every kernel call timed by category:
-// the ternary linears (q/k/v, o, gate/up, down), the F16 head, activation quantization; the rest of
-// the forward pass (attention, RoPE, norms, SiLU, residuals, embedding: plain TypeScript) is the
-// difference to the token's wall time. Prints ms per token, share, and GB/s of the weight reads.
+// the ternary linears (q/o, k/v, gate/up, down), the F16 head, and every other kernel under its name
+// (activation quantization, attention); the rest of the forward pass (RoPE, norms, SiLU, residuals,
+// embedding, argmax: plain TypeScript) is the difference to the token's wall time. Prints ms per token, share, and GB/s of the weight reads.
 import { performance } from 'node:perf_hooks';
 import { openGGUF } from '../src/format/index.ts';
 import { nativeKernels, type Kernels } from '../src/infer/kernels/index.ts';
@@ -33,26 +33,21 @@ const add = (k: string, ms: number, b: number) => {
   calls[k] = (calls[k] ?? 0) + 1;
 };
 const rowsName = (rows: number, cols: number) =>
-  rows === hp.ff ? 'ternary gate+up' : cols === hp.ff ? 'ternary down' : rows === hp.d && cols === hp.d ? 'ternary q+o' : 'ternary k+v';
-const kernels: Kernels = {
-  ...native,
-  ternaryMatmulScaled: (packed, rows, cols, xq, sx, n, scale, g, y) => {
+  rows === hp.ff ? 'ternary gate+up' : cols === hp.ff ? 'ternary down' : rows === hp.d && cols === hp.d ? (hp.kvDim === hp.d ? 'ternary q+k+v+o' : 'ternary q+o') : 'ternary k+v';
+// every kernel timed under its name; the ternary linears split by shape, the head named
+const kernels = { ...native } as Record<string, unknown>;
+for (const [name, fn] of Object.entries(native)) {
+  if (typeof fn !== 'function') continue;
+  kernels[name] = (...a: unknown[]) => {
     const t = performance.now();
-    native.ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, g, y);
-    add(rowsName(rows, cols), performance.now() - t, packed.byteLength);
-  },
-  matmulF16: (x, n, cols, w, rows, y) => {
-    const t = performance.now();
-    native.matmulF16(x, n, cols, w, rows, y);
-    add('head (F16 matmul)', performance.now() - t, w.byteLength);
-  },
-  quantizeActivations: (x, n, cols, xq, sx) => {
-    const t = performance.now();
-    native.quantizeActivations(x, n, cols, xq, sx);
-    add('quantize activations', performance.now() - t, 0);
-  },
-};
-const model = new Model(weights, { kernels, maxSeq: tokens + 8, maxBatch: 8 });
+    (fn as (...b: unknown[]) => void)(...a);
+    const ms = performance.now() - t;
+    if (name === 'ternaryMatmulScaled') add(rowsName(a[1] as number, a[2] as number), ms, (a[0] as Uint8Array).byteLength);
+    else if (name === 'matmulF16') add('head (F16 matmul)', ms, (a[3] as Uint16Array).byteLength);
+    else add(name, ms, 0);
+  };
+}
+const model = new Model(weights, { kernels: kernels as unknown as Kernels, maxSeq: tokens + 8, maxBatch: 8 });
 const argmax = (x: Float32Array) => {
   let b = 0;
   for (let i = 1; i < x.length; i++) if (x[i]! > x[b]!) b = i;
@@ -78,4 +73,4 @@ for (const k of Object.keys(time).sort((a, b) => time[b]! - time[a]!)) {
   const gbs = bytes[k]! ? bytes[k]! / (time[k]! / 1000) / 1e9 : NaN;
   console.log(`  ${k.padEnd(22)} ${per(time[k]!).toFixed(3).padStart(8)} ms  ${((100 * time[k]!) / wall).toFixed(1).padStart(5)}%  ${(calls[k]! / tokens).toFixed(0).padStart(4)} calls/token${Number.isNaN(gbs) ? '' : `  ${gbs.toFixed(1)} GB/s`}`);
 }
-console.log(`  ${'rest (TS: attention, RoPE, norms, SiLU, ...)'.padEnd(22)} ${per(wall - kernelMs).toFixed(3)} ms  ${((100 * (wall - kernelMs)) / wall).toFixed(1)}%`);
+console.log(`  ${'rest (TS: RoPE, norms, SiLU, argmax...)'.padEnd(22)} ${per(wall - kernelMs).toFixed(3)} ms  ${((100 * (wall - kernelMs)) / wall).toFixed(1)}%`);
