@@ -87,3 +87,17 @@ export function sampleIds(model: BitNetModel, frozen: Map<string, tf.Tensor2D>, 
 export function logitsAsStored(model: BitNetModel, frozen: Map<string, tf.Tensor2D>, ids: Int32Array): Float32Array {
   return tf.tidy(() => model.forward(ids, 1, ids.length, { frozen }).dataSync() as Float32Array);
 }
+
+/** A model whose forward uses the weights exactly as the exported file stores them; `dispose` frees it all. */
+export interface StoredModel {
+  model: BitNetModel;
+  frozen: Map<string, tf.Tensor2D>;
+  dispose(): void;
+}
+
+export function storedModel(c: ModelConfig, latent: Map<string, Float32Array>, embeddingType: 'f16' | 'f32' = 'f16'): StoredModel {
+  const { values, frozen } = storedWeights(c, latent, embeddingType);
+  const model = new BitNetModel(c, values);
+  const tensors = new Map(model.specs.filter((s) => frozen.has(s.name)).map((s) => [s.name, tf.tensor2d(frozen.get(s.name)!, s.shape as [number, number])]));
+  return { model, frozen: tensors, dispose: () => (tf.dispose([...tensors.values()]), model.dispose()) };
+}

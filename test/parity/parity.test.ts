@@ -5,30 +5,19 @@
  */
 import { expect } from 'chai';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { loadPrepared } from '../../src/data/load.ts';
 import { loadEngine } from '../../src/infer/engine.ts';
 import { nativeStatus } from '../../src/native.ts';
 import { useBackend } from '../../src/train/backend.ts';
 import { loadCheckpoint, resolveCheckpoint } from '../../src/train/checkpoint.ts';
 import { exportCheckpoint } from '../../src/train/export-checkpoint.ts';
-import { BitNetModel } from '../../src/train/model.ts';
-import { logitsAsStored, sampleIds, storedWeights } from '../../src/train/sample.ts';
+import { logitsAsStored, sampleIds, storedModel, type StoredModel } from '../../src/train/sample.ts';
 import { train } from '../../src/train/trainer.ts';
 import { rmDir, tinyConfig, tinyData, tmpDir } from '../support/tiny.ts';
 
-interface Reference {
-  model: BitNetModel;
-  frozen: Map<string, tf.Tensor2D>;
-  dispose(): void;
-}
-
-function reference(run: string): Reference {
+function reference(run: string): StoredModel {
   const { state, weights } = loadCheckpoint(resolveCheckpoint(run), { moments: false });
-  const { values, frozen } = storedWeights(state.config.model, weights, 'f16');
-  const model = new BitNetModel(state.config.model, values);
-  const frozenT = new Map(model.specs.filter((s) => frozen.has(s.name)).map((s) => [s.name, tf.tensor2d(frozen.get(s.name)!, s.shape as [number, number])]));
-  return { model, frozen: frozenT, dispose: () => (tf.dispose([...frozenT.values()]), model.dispose()) };
+  return storedModel(state.config.model, weights, 'f16');
 }
 
 function argmax(a: Float32Array, off: number, n: number): number {

@@ -4,8 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadTokenizer } from '../../data/tokenizer/index.ts';
 import { useBackend } from '../../train/backend.ts';
 import { loadCheckpoint, resolveCheckpoint } from '../../train/checkpoint.ts';
-import { BitNetModel } from '../../train/model.ts';
-import { sampleIds, storedWeights } from '../../train/sample.ts';
+import { sampleIds, storedModel } from '../../train/sample.ts';
 
 interface Args {
   run: string;
@@ -37,9 +36,7 @@ export const sampleCommand: CommandModule<object, Args> = {
     const { state, weights } = loadCheckpoint(dir, { moments: false });
     const tok = loadTokenizer(path.join(state.data.dir, 'tokenizer.json'));
     const c = state.config.model;
-    const { values, frozen } = storedWeights(c, weights, argv['embedding-type']);
-    const model = new BitNetModel(c, values);
-    const shaped = new Map(model.specs.filter((s) => frozen.has(s.name)).map((s) => [s.name, tf.tensor2d(frozen.get(s.name)!, s.shape as [number, number])]));
+    const stored = storedModel(c, weights, argv['embedding-type']);
     const prompt = tok.encode(argv.prompt);
     // Like `bitnet generate`: the continuation only, so the two outputs compare directly.
     const t0 = performance.now();
@@ -52,14 +49,13 @@ export const sampleCommand: CommandModule<object, Args> = {
       process.stdout.write(text.slice(printed));
       printed = text.length;
     };
-    const ids = sampleIds(model, shaped, prompt, { maxTokens: argv['max-tokens'], temperature: argv.temperature, topK: argv['top-k'], seed: argv.seed }, tok.eosId, (id) => {
+    const ids = sampleIds(stored.model, stored.frozen, prompt, { maxTokens: argv['max-tokens'], temperature: argv.temperature, topK: argv['top-k'], seed: argv.seed }, tok.eosId, (id) => {
       out.push(id);
       flush(false);
     });
     flush(true);
     process.stdout.write('\n');
     process.stderr.write(`${ids.length} tokens in ${((performance.now() - t0) / 1000).toFixed(2)} s (tfjs ${tf.getBackend()}, checkpoint ${dir})\n`);
-    tf.dispose([...shaped.values()]);
-    model.dispose();
+    stored.dispose();
   },
 };
