@@ -8,6 +8,7 @@ import { openGGUF } from '../src/format/index.ts';
 import { nativeKernels, type Kernels } from '../src/infer/kernels/index.ts';
 import { Model } from '../src/infer/model.ts';
 import { readWeights } from '../src/infer/weights.ts';
+import { weightStore } from '../src/infer/store.ts';
 import { nativeAddon } from '../src/native.ts';
 
 const [file, thrArg, tokArg] = process.argv.slice(2);
@@ -18,7 +19,7 @@ const native = nativeKernels();
 if (!native) throw new Error('native addon not loaded');
 nativeAddon()!.setThreads(threads);
 const f = openGGUF(file);
-const weights = readWeights(f);
+const weights = readWeights(f, weightStore());
 f.close();
 const hp = weights.hp;
 

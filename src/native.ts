@@ -35,8 +35,9 @@ export interface KernelFns {
   matmulF16(x: Float32Array, n: number, cols: number, w: Uint16Array, rows: number, y: Float32Array): void;
   /**
    * Causal multi-head attention with GQA over an f32 KV cache. q, out: [n, heads·headDim], query i at
-   * position pos0 + i attending positions 0..pos0+i; kCache, vCache: [kvHeads][maxSeq][headDim] (positions
-   * up to pos0 + n − 1 filled); query head h reads kv head floor(h / (heads / kvHeads)). Scores
+   * position pos0 + i attending positions 0..pos0+i; kCache: [kvHeads][headDim][maxSeq] (transposed, so
+   * the kernel reads consecutive positions' keys as consecutive floats), vCache: [kvHeads][maxSeq][headDim]
+   * (positions up to pos0 + n − 1 filled); query head h reads kv head floor(h / (heads / kvHeads)). Scores
    * q·k/√headDim, softmax and the weighted sum of v in double, each sum in ascending order; out is rounded
    * to float once.
    */
@@ -76,6 +77,11 @@ export interface NativeAddon extends KernelFns {
   setThreads(n: number): void;
   /** Memory read bandwidth in GB/s: all pool threads stream `buf` (make it much larger than the L3); best of `reps`. */
   readBandwidth(buf: Uint8Array, reps: number): number;
+  /**
+   * A zeroed buffer of `bytes` (< 2^31) that starts on a 2 MB boundary, with huge pages advised when
+   * `hugePages`: the engine's weight memory (src/infer/store.ts). Freed when garbage-collected.
+   */
+  allocAligned(bytes: number, hugePages: boolean): ArrayBuffer;
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -15,6 +15,7 @@
 //   sgemm(m, n, k, a, transA, b, transB, c)
 //   sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC)
 //   readBandwidth(buf, reps) -> GB/s
+//   allocAligned(bytes, hugePages) -> ArrayBuffer (zeroed; 64-byte aligned, or 2 MB aligned with huge pages advised)
 #include <node_api.h>
 
 #include <algorithm>
@@ -22,6 +23,12 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+
+#include <cstdlib>
+#include <cstring>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "kernels.h"
 #include "pool.h"
@@ -402,6 +409,73 @@ napi_value ReadBandwidthJs(napi_env env, napi_callback_info info) {
   return v;
 }
 
+// Weight memory for the engine. A V8 ArrayBuffer of this size comes from calloc/mmap and starts 16
+// bytes past a page boundary, so every 64-byte load of the kernels straddles two cache lines (measured:
+// 16 vs 27 GB/s for a 125m-shaped GEMV set). Here the buffer starts on a 2 MB boundary, and with
+// hugePages MADV_HUGEPAGE is advised (the kernel's THP mode is usually "madvise"): fewer TLB misses on
+// the weight stream (measured: +15-20% at 700m shape). On Linux the memory is a private anonymous
+// mapping: zero, and pages never touched cost no RSS.
+constexpr size_t kHugePage = size_t(2) << 20;
+
+struct Mapping {
+  void* base;
+  size_t len;
+};
+
+void unmap(Mapping* m) {
+#if defined(__linux__)
+  munmap(m->base, m->len);
+#else
+  std::free(m->base);
+#endif
+  delete m;
+}
+
+void free_aligned(napi_env env, void* data, void* hint) {
+  Mapping* m = static_cast<Mapping*>(hint);
+  int64_t ignored;
+  napi_adjust_external_memory(env, -static_cast<int64_t>(m->len), &ignored);
+  unmap(m);
+}
+
+napi_value AllocAlignedJs(napi_env env, napi_callback_info info) {
+  Args a;
+  int64_t bytes = 0;
+  bool huge = false;
+  if (!get_args(env, info, "allocAligned", 2, a) || !get_dim(a, 0, "bytes", &bytes) || !get_bool(a, 1, "hugePages", &huge))
+    return nullptr;
+  const size_t size = std::max<size_t>(1, static_cast<size_t>(bytes));
+  Mapping* m = new Mapping{nullptr, 0};
+  uint8_t* p = nullptr;
+#if defined(__linux__)
+  m->len = size + kHugePage;
+  void* base = mmap(nullptr, m->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base != MAP_FAILED) {
+    m->base = base;
+    p = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base) + kHugePage - 1) & ~(uintptr_t(kHugePage) - 1));
+#if defined(MADV_HUGEPAGE)
+    if (huge) madvise(p, (size + kHugePage - 1) & ~(kHugePage - 1), MADV_HUGEPAGE);  // advice: without it, still correct
+#endif
+  }
+#else
+  m->len = size;
+  if (posix_memalign(&m->base, 64, size) == 0) {
+    p = static_cast<uint8_t*>(m->base);
+    std::memset(p, 0, size);
+  }
+#endif
+  napi_value ab;
+  if (p == nullptr || napi_create_external_arraybuffer(env, p, static_cast<size_t>(bytes), free_aligned, m, &ab) != napi_ok) {
+    if (p != nullptr) unmap(m);
+    else delete m;
+    fail_range(a, "cannot allocate " + std::to_string(bytes) + " bytes");
+    return nullptr;
+  }
+  int64_t ignored;
+  napi_adjust_external_memory(env, static_cast<int64_t>(m->len), &ignored);
+  return ab;
+}
+
 std::atomic<int> live_envs{0};
 
 void on_env_cleanup(void*) {
@@ -430,6 +504,7 @@ NAPI_MODULE_INIT() {
       {"sgemm", nullptr, SgemmJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemmBatched", nullptr, SgemmBatchedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"readBandwidth", nullptr, ReadBandwidthJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"allocAligned", nullptr, AllocAlignedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

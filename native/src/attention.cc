@@ -1,13 +1,15 @@
 // Causal multi-head attention with GQA over the engine's f32 KV cache (src/infer/model.ts), the same
-// arithmetic as the TypeScript reference (src/infer/kernels/reference.ts, `attention`) in the same order:
+// arithmetic as the TypeScript reference (src/infer/kernels/reference.ts, `attention`) in the same order.
+// K is cached transposed, [kv head][dim][position], so the scores of consecutive positions are
+// consecutive floats; V is [kv head][position][dim].
 //
 //   s_t = (sum_j q[j]*k_t[j]) * (1/sqrt(hd))   in double, j ascending          (t = 0..last)
 //   e_t = exp(s_t - max_t s_t);  sum = sum_t e_t   in double, t ascending
 //   out[j] = float(sum_t (e_t/sum) * v_t[j])     in double, t ascending, multiply then add
 //
 // Every per-element sum runs in the reference's order, so the SIMD body is the reference's arithmetic
-// vectorized *across* positions (scores: lanes are 4 positions, each lane summing its own j ascending)
-// or across head dims (the weighted sum: lanes are 4 dims, each summing t ascending). The only possible
+// vectorized *across* positions (scores: lanes are positions, each lane summing its own j ascending)
+// or across head dims (the weighted sum: lanes are dims, each summing t ascending). The only possible
 // difference from the TypeScript is exp (libm's vs V8's, both within an ulp of double), which almost
 // never survives the final rounding to float.
 //
@@ -30,45 +32,32 @@ struct Scratch {
 };
 thread_local Scratch scratch;
 
-// scores[t] = (sum_j q[j]*k[t*hd + j]) * scale for t in [0, len), j ascending per t.
-void scores_scalar(const float* q, const float* k, int64_t hd, int64_t len, double scale, double* scores) {
-  for (int64_t t = 0; t < len; t++) {
-    const float* kt = k + t * hd;
+// scores[t] = (sum_j q[j]*kt[j*ms + t]) * scale for t in [0, len), j ascending per t (kt: one kv head's
+// transposed keys, rows of ms positions).
+void scores_scalar(const float* q, const float* kt, int64_t hd, int64_t ms, int64_t t0, int64_t len, double scale,
+                   double* scores) {
+  for (int64_t t = t0; t < len; t++) {
     double s = 0;
-    for (int64_t j = 0; j < hd; j++) s += static_cast<double>(q[j]) * static_cast<double>(kt[j]);
+    for (int64_t j = 0; j < hd; j++) s += static_cast<double>(q[j]) * static_cast<double>(kt[j * ms + t]);
     scores[t] = s * scale;
   }
 }
 
-// Lanes are positions: 4 rows of K are loaded 4 dims at a time and transposed in registers, so each lane
-// adds its own products j ascending; 16 positions at a time (four independent add chains). A float times
-// a float is exact in double, so mul-then-add equals the reference's s += q*k exactly.
-BITNET_AVX2 inline void transpose4(const float* r0, int64_t hd, __m128 c[4]) {
-  __m128 a = _mm_loadu_ps(r0), b = _mm_loadu_ps(r0 + hd), cc = _mm_loadu_ps(r0 + 2 * hd), dd = _mm_loadu_ps(r0 + 3 * hd);
-  _MM_TRANSPOSE4_PS(a, b, cc, dd);
-  c[0] = a, c[1] = b, c[2] = cc, c[3] = dd;
-}
-
-BITNET_AVX2 void scores_avx2(const float* q, const float* k, int64_t hd, int64_t len, double scale, double* scores) {
-  if (hd % 4 != 0) return scores_scalar(q, k, hd, len, scale, scores);
+// Lanes are positions; 16 at a time (four independent add chains). A float times a float is exact in
+// double, so mul-then-add equals the reference's s += q*k exactly.
+BITNET_AVX2 void scores_avx2(const float* q, const float* kt, int64_t hd, int64_t ms, int64_t len, double scale,
+                             double* scores) {
   const __m256d vscale = _mm256_set1_pd(scale);
   int64_t t = 0;
-  for (; t + 16 <= len; t += 16) {  // 4 chains of 4 positions
-    const float* kt = k + t * hd;
+  for (; t + 16 <= len; t += 16) {
     __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
-    for (int64_t j = 0; j < hd; j += 4) {
-      __m128 c0[4], c1[4], c2[4], c3[4];
-      transpose4(kt + j, hd, c0);
-      transpose4(kt + 4 * hd + j, hd, c1);
-      transpose4(kt + 8 * hd + j, hd, c2);
-      transpose4(kt + 12 * hd + j, hd, c3);
-      for (int m = 0; m < 4; m++) {
-        const __m256d qj = _mm256_set1_pd(static_cast<double>(q[j + m]));
-        s0 = _mm256_add_pd(s0, _mm256_mul_pd(qj, _mm256_cvtps_pd(c0[m])));
-        s1 = _mm256_add_pd(s1, _mm256_mul_pd(qj, _mm256_cvtps_pd(c1[m])));
-        s2 = _mm256_add_pd(s2, _mm256_mul_pd(qj, _mm256_cvtps_pd(c2[m])));
-        s3 = _mm256_add_pd(s3, _mm256_mul_pd(qj, _mm256_cvtps_pd(c3[m])));
-      }
+    for (int64_t j = 0; j < hd; j++) {
+      const float* kj = kt + j * ms + t;
+      const __m256d qj = _mm256_set1_pd(static_cast<double>(q[j]));
+      s0 = _mm256_add_pd(s0, _mm256_mul_pd(qj, _mm256_cvtps_pd(_mm_loadu_ps(kj))));
+      s1 = _mm256_add_pd(s1, _mm256_mul_pd(qj, _mm256_cvtps_pd(_mm_loadu_ps(kj + 4))));
+      s2 = _mm256_add_pd(s2, _mm256_mul_pd(qj, _mm256_cvtps_pd(_mm_loadu_ps(kj + 8))));
+      s3 = _mm256_add_pd(s3, _mm256_mul_pd(qj, _mm256_cvtps_pd(_mm_loadu_ps(kj + 12))));
     }
     _mm256_storeu_pd(scores + t, _mm256_mul_pd(s0, vscale));
     _mm256_storeu_pd(scores + t + 4, _mm256_mul_pd(s1, vscale));
@@ -76,17 +65,41 @@ BITNET_AVX2 void scores_avx2(const float* q, const float* k, int64_t hd, int64_t
     _mm256_storeu_pd(scores + t + 12, _mm256_mul_pd(s3, vscale));
   }
   for (; t + 4 <= len; t += 4) {
-    const float* kt = k + t * hd;
     __m256d s0 = _mm256_setzero_pd();
-    for (int64_t j = 0; j < hd; j += 4) {
-      __m128 c0[4];
-      transpose4(kt + j, hd, c0);
-      for (int m = 0; m < 4; m++)
-        s0 = _mm256_add_pd(s0, _mm256_mul_pd(_mm256_set1_pd(static_cast<double>(q[j + m])), _mm256_cvtps_pd(c0[m])));
-    }
+    for (int64_t j = 0; j < hd; j++)
+      s0 = _mm256_add_pd(s0, _mm256_mul_pd(_mm256_set1_pd(static_cast<double>(q[j])), _mm256_cvtps_pd(_mm_loadu_ps(kt + j * ms + t))));
     _mm256_storeu_pd(scores + t, _mm256_mul_pd(s0, vscale));
   }
-  scores_scalar(q, k + t * hd, hd, len - t, scale, scores + t);
+  scores_scalar(q, kt, hd, ms, t, len, scale, scores);
+}
+
+// The same with 8 positions per 512-bit vector, 32 at a time.
+BITNET_VNNI void scores_avx512(const float* q, const float* kt, int64_t hd, int64_t ms, int64_t len, double scale,
+                               double* scores) {
+  const __m512d vscale = _mm512_set1_pd(scale);
+  int64_t t = 0;
+  for (; t + 32 <= len; t += 32) {
+    __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+    for (int64_t j = 0; j < hd; j++) {
+      const float* kj = kt + j * ms + t;
+      const __m512d qj = _mm512_set1_pd(static_cast<double>(q[j]));
+      s0 = _mm512_add_pd(s0, _mm512_mul_pd(qj, _mm512_cvtps_pd(_mm256_loadu_ps(kj))));
+      s1 = _mm512_add_pd(s1, _mm512_mul_pd(qj, _mm512_cvtps_pd(_mm256_loadu_ps(kj + 8))));
+      s2 = _mm512_add_pd(s2, _mm512_mul_pd(qj, _mm512_cvtps_pd(_mm256_loadu_ps(kj + 16))));
+      s3 = _mm512_add_pd(s3, _mm512_mul_pd(qj, _mm512_cvtps_pd(_mm256_loadu_ps(kj + 24))));
+    }
+    _mm512_storeu_pd(scores + t, _mm512_mul_pd(s0, vscale));
+    _mm512_storeu_pd(scores + t + 8, _mm512_mul_pd(s1, vscale));
+    _mm512_storeu_pd(scores + t + 16, _mm512_mul_pd(s2, vscale));
+    _mm512_storeu_pd(scores + t + 24, _mm512_mul_pd(s3, vscale));
+  }
+  for (; t + 8 <= len; t += 8) {
+    __m512d s0 = _mm512_setzero_pd();
+    for (int64_t j = 0; j < hd; j++)
+      s0 = _mm512_add_pd(s0, _mm512_mul_pd(_mm512_set1_pd(static_cast<double>(q[j])), _mm512_cvtps_pd(_mm256_loadu_ps(kt + j * ms + t))));
+    _mm512_storeu_pd(scores + t, _mm512_mul_pd(s0, vscale));
+  }
+  scores_scalar(q, kt, hd, ms, t, len, scale, scores);
 }
 
 // out[j] = float(sum_t p[t] * v[t*hd + j]), t ascending per j (p[t] = e_t / sum, computed once).
@@ -123,12 +136,34 @@ BITNET_AVX2 void weighted_avx2(const double* p, const float* v, int64_t hd, int6
   if (j0 < hd) weighted_scalar(p, v + j0, hd, len, acc, out + j0, hd - j0);
 }
 
+// 64 dims per pass (8 zmm chains), then 8 at a time, then the scalar tail.
+BITNET_VNNI void weighted_avx512(const double* p, const float* v, int64_t hd, int64_t len, double* acc, float* out) {
+  int64_t j0 = 0;
+  for (; j0 + 64 <= hd; j0 += 64) {
+    __m512d a[8];
+    for (auto& x : a) x = _mm512_setzero_pd();
+    const float* vt = v + j0;
+    for (int64_t t = 0; t < len; t++, vt += hd) {
+      const __m512d pt = _mm512_set1_pd(p[t]);
+      for (int u = 0; u < 8; u++) a[u] = _mm512_add_pd(a[u], _mm512_mul_pd(pt, _mm512_cvtps_pd(_mm256_loadu_ps(vt + 8 * u))));
+    }
+    for (int u = 0; u < 8; u++) _mm256_storeu_ps(out + j0 + 8 * u, _mm512_cvtpd_ps(a[u]));
+  }
+  for (; j0 + 8 <= hd; j0 += 8) {
+    __m512d a0 = _mm512_setzero_pd();
+    const float* vt = v + j0;
+    for (int64_t t = 0; t < len; t++, vt += hd) a0 = _mm512_add_pd(a0, _mm512_mul_pd(_mm512_set1_pd(p[t]), _mm512_cvtps_pd(_mm256_loadu_ps(vt))));
+    _mm256_storeu_ps(out + j0, _mm512_cvtpd_ps(a0));
+  }
+  if (j0 < hd) weighted_scalar(p, v + j0, hd, len, acc, out + j0, hd - j0);
+}
+
 }  // namespace
 
 void attention(const float* q, int64_t n, int64_t pos0, const float* kc, const float* vc, int64_t heads,
                int64_t kv_heads, int64_t hd, int64_t max_seq, float* out) {
   if (n == 0 || heads == 0 || hd == 0) return;
-  const bool avx2 = simd();
+  const bool avx2 = simd(), avx512 = isa() == Isa::Avx512Vnni;
   const int64_t group = heads / kv_heads;
   const int64_t d = heads * hd;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
@@ -142,8 +177,9 @@ void attention(const float* q, int64_t n, int64_t pos0, const float* kc, const f
       const int64_t len = pos0 + i + 1;  // positions 0..pos0+i
       const float* qh = q + i * d + h * hd;
       const int64_t base = (h / group) * max_seq * hd;
-      if (avx2) scores_avx2(qh, kc + base, hd, len, scale, sc);
-      else scores_scalar(qh, kc + base, hd, len, scale, sc);
+      if (avx512) scores_avx512(qh, kc + base, hd, max_seq, len, scale, sc);
+      else if (avx2) scores_avx2(qh, kc + base, hd, max_seq, len, scale, sc);
+      else scores_scalar(qh, kc + base, hd, max_seq, 0, len, scale, sc);
       double mx = -INFINITY;
       for (int64_t t = 0; t < len; t++) mx = sc[t] > mx ? sc[t] : mx;
       double sum = 0;
@@ -154,7 +190,8 @@ void attention(const float* q, int64_t n, int64_t pos0, const float* kc, const f
       }
       for (int64_t t = 0; t < len; t++) sc[t] /= sum;  // p_t, as the reference's sc[t] / sum
       float* o = out + i * d + h * hd;
-      if (avx2) weighted_avx2(sc, vc + base, hd, len, s.acc.data(), o);
+      if (avx512) weighted_avx512(sc, vc + base, hd, len, s.acc.data(), o);
+      else if (avx2) weighted_avx2(sc, vc + base, hd, len, s.acc.data(), o);
       else weighted_scalar(sc, vc + base, hd, len, s.acc.data(), o, hd);
     }
   });

@@ -53,7 +53,7 @@ void sgemm_batched(int64_t batch, int64_t m, int64_t n, int64_t k, const float* 
                    int64_t stride_c);
 
 // ---- causal GQA attention over the f32 KV cache (attention.cc; same order as the TS reference) ----
-// q, out: [n, heads*hd]; kc, vc: [kv_heads][max_seq][hd]; query i attends positions 0..pos0+i;
+// q, out: [n, heads*hd]; kc: [kv_heads][hd][max_seq] (transposed), vc: [kv_heads][max_seq][hd]; query i attends positions 0..pos0+i;
 // query head h reads kv head h / (heads / kv_heads).
 void attention(const float* q, int64_t n, int64_t pos0, const float* kc, const float* vc, int64_t heads,
                int64_t kv_heads, int64_t hd, int64_t max_seq, float* out);

@@ -11,6 +11,7 @@ import { selectKernels, type Kernels } from './kernels/index.ts';
 import { Model } from './model.ts';
 import { GGUFTokenizer } from './tokenizer.ts';
 import { readWeights, type Weights } from './weights.ts';
+import { weightStore } from './store.ts';
 
 export type EngineChoice = 'auto' | 'native' | 'ts';
 
@@ -55,7 +56,7 @@ export function loadEngine(file: string, opts: EngineOptions = {}): Engine {
   let weights: Weights;
   let tokenizer: GGUFTokenizer;
   try {
-    weights = readWeights(f);
+    weights = readWeights(f, weightStore());
     tokenizer = GGUFTokenizer.fromGGUF(f);
   } finally {
     f.close();

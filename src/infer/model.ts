@@ -13,7 +13,8 @@
  * floats when act_quant is "none"). Norms and RoPE are plain loops accumulating in double; attention over
  * the KV cache is a kernel (kernels.attention: double accumulation, the TS reference order).
  *
- * Memory: the KV cache ([layer][kv head][position][head dim], f32) and every scratch buffer are
+ * Memory: the KV cache (f32; K as [layer][kv head][head dim][position], V as [layer][kv head][position]
+ * [head dim]) and every scratch buffer are
  * allocated once in the constructor for `maxSeq` positions and `maxBatch` tokens per step; the typed
  * array views the kernels need (exact lengths) are made once per batch size and cached, so a generation
  * step allocates nothing.
@@ -289,7 +290,7 @@ export class Model {
     }
   }
 
-  /** Copies the n new k, v rows into layer l's cache, laid out [kv head][position][head dim]. */
+  /** Copies the n new k, v rows into layer l's cache: K transposed [kv head][head dim][position], V [kv head][position][head dim]. */
   private store(l: number, n: number, pos0: number): void {
     const { kvHeads, headDim: hd, kvDim } = this.hp;
     const kc = this.kCache[l]!;
@@ -299,10 +300,11 @@ export class Model {
     for (let i = 0; i < n; i++)
       for (let h = 0; h < kvHeads; h++) {
         const src = i * kvDim + h * hd;
-        const dst = (h * this.maxSeq + pos0 + i) * hd;
+        const kd = h * hd * this.maxSeq + pos0 + i;
+        const vd = (h * this.maxSeq + pos0 + i) * hd;
         for (let j = 0; j < hd; j++) {
-          kc[dst + j] = k[src + j]!;
-          vc[dst + j] = v[src + j]!;
+          kc[kd + j * this.maxSeq] = k[src + j]!;
+          vc[vd + j] = v[src + j]!;
         }
       }
   }

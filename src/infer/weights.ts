@@ -12,13 +12,16 @@
  *     dequantized to F32 at load (those models are ablations, small by construction);
  *   - norms as F32, the embedding and head as F16 (raw bits) or F32.
  * Only one tensor's file bytes are in memory at a time beside what is kept, so peak memory stays near
- * the engine's own size. Every problem is an InputError naming the file and the key or tensor.
+ * the engine's own size; what is kept (packed linears, float matrices) lives in a WeightStore
+ * (./store.ts: aligned, huge-page memory for the kernels). Every problem is an InputError naming the
+ * file and the key or tensor.
  */
 import { InputError } from '../errors.ts';
 import { BITNET_ARCH, GGMLType, ggmlTypeById, Keys, TensorNames, type BitnetBlockTensor, type GGUFFile, type GGUFTensorInfo } from '../format/index.ts';
 import { f16BitsToF32 } from '../quant/fp16.ts';
 import { unpackTQ1_0 } from '../quant/tq1_0.ts';
-import { repackTernary, tq2_0ToPacked, unpackTernary } from './kernels/index.ts';
+import { packedBytes, repackTernary, tq2_0ToPacked, unpackTernary } from './kernels/index.ts';
+import { jsStore, type WeightStore } from './store.ts';
 
 export type Activation = 'silu' | 'relu2';
 export type ActQuant = 'int8' | 'int4' | 'none';
@@ -143,7 +146,10 @@ class TensorReader {
   /** Reused for the file bytes of ternary tensors, which are converted and dropped: no garbage per tensor. */
   private buf = new Uint8Array(0);
 
-  constructor(readonly f: GGUFFile) {}
+  constructor(
+    readonly f: GGUFFile,
+    readonly store: WeightStore,
+  ) {}
 
   /** The bytes of a tensor that is converted rather than kept, read into the reused buffer. */
   transient(name: string): Uint8Array {
@@ -182,7 +188,7 @@ class TensorReader {
   /** A float matrix [rows, cols] (ne {cols, rows}). */
   matrix(name: string, rows: number, cols: number): FloatMatrix {
     const t = this.info(name, [cols, rows], FLOAT_TYPES);
-    const bytes = this.f.readTensor(name);
+    const bytes = this.f.readTensor(name, this.store.bytes(t.byteLength));
     if (t.type === GGMLType.F16) return { kind: 'f16', rows, cols, w: new Uint16Array(bytes.buffer, bytes.byteOffset, rows * cols) };
     return { kind: 'f32', rows, cols, w: new Float32Array(bytes.buffer, bytes.byteOffset, rows * cols) };
   }
@@ -220,14 +226,15 @@ export function collapseScales(d: Float32Array, rows: number, cols: number): { s
 function readTernary(tr: TensorReader, name: string, t: GGUFTensorInfo, rows: number, cols: number): { packed: Uint8Array; d: Float32Array } {
   const bytes = tr.transient(name);
   try {
+    const out = tr.store.bytes(packedBytes(rows, cols));
     if (t.type === GGMLType.TQ2_0) {
-      const { packed, scaleBits } = tq2_0ToPacked(bytes, rows, cols);
+      const { packed, scaleBits } = tq2_0ToPacked(bytes, rows, cols, out);
       const d = new Float32Array(scaleBits.length);
       for (let i = 0; i < d.length; i++) d[i] = f16BitsToF32(scaleBits[i]!);
       return { packed, d };
     }
     const { codes, d } = unpackTQ1_0(bytes, (rows * cols) / 256);
-    return { packed: repackTernary(codes, rows, cols), d };
+    return { packed: repackTernary(codes, rows, cols, out), d };
   } catch (e) {
     if (e instanceof RangeError) tr.fail(name, e.message);
     throw e;
@@ -272,11 +279,12 @@ function readLinear(tr: TensorReader, name: string, rows: number, cols: number, 
 
 /**
  * Validates and loads every tensor of an open bitnet GGUF (the caller closes it). Tensors are read in
- * the order the forward pass uses them, one at a time.
+ * the order the forward pass uses them, one at a time, into `store` (the engine passes the native
+ * store: src/infer/store.ts).
  */
-export function readWeights(f: GGUFFile): Weights {
+export function readWeights(f: GGUFFile, store: WeightStore = jsStore()): Weights {
   const hp = readHparams(f);
-  const tr = new TensorReader(f);
+  const tr = new TensorReader(f, store);
   const { d, ff, kvDim, vocab } = hp;
   if (!f.hasTensor(TensorNames.tokenEmbd)) throw new InputError(f.path, `missing tensor ${TensorNames.tokenEmbd}`);
   const embedding = tr.matrix(TensorNames.tokenEmbd, vocab, d);

@@ -313,6 +313,26 @@ describe('infer/kernels', () => {
           expect(Array.from(one)).to.deep.equal([-128 * cols, 128 * cols, 0, 0]);
         });
 
+        it('ternaryMatmul: rows longer than one int32 accumulation chunk (600,000 columns) stay exact', () => {
+          const cols = 600_000 + 64; // > 4096 blocks: the kernels accumulate in chunks, and an odd last block
+          const codes = new Int8Array(2 * cols);
+          for (let k = 0; k < cols; k++) {
+            codes[k] = 1;
+            codes[cols + k] = k % 3 === 0 ? -1 : 1;
+          }
+          const xq = new Int8Array(cols).fill(-128);
+          const packed = repackTernary(codes, 2, cols);
+          const want = new Int32Array(2);
+          ref.ternaryMatmul(packed, 2, cols, xq, 1, want);
+          expect(want[0]).to.equal(-128 * cols);
+          for (const threads of [1, 2]) {
+            a.setThreads(threads);
+            const got = new Int32Array(2);
+            a.ternaryMatmul(packed, 2, cols, xq, 1, got);
+            expect(Array.from(got)).to.deep.equal(Array.from(want));
+          }
+        });
+
         it('ternaryMatmulScaled: bit-identical floats per tensor, per row and per group of 128/256', () => {
           fc.assert(
             fc.property(

@@ -33,12 +33,13 @@ export function packedBytes(rows: number, cols: number): number {
   return rows * packedRowBytes(cols);
 }
 
-/** Packs row-major ternary codes (Int8Array of −1/0/1) into the layout above. */
-export function repackTernary(codes: Int8Array, rows: number, cols: number): Uint8Array {
+/** Packs row-major ternary codes (Int8Array of −1/0/1) into the layout above (into `out` when given). */
+export function repackTernary(codes: Int8Array, rows: number, cols: number, out?: Uint8Array): Uint8Array {
   checkDims('repackTernary', rows, cols);
   if (codes.length !== rows * cols) throw new RangeError(`repackTernary: codes has length ${codes.length}, expected rows*cols = ${rows * cols}`);
   const rowBytes = packedRowBytes(cols);
-  const out = new Uint8Array(rows * rowBytes);
+  out ??= new Uint8Array(rows * rowBytes);
+  if (out.length !== rows * rowBytes) throw new RangeError(`repackTernary: out has length ${out.length}, expected ${rows * rowBytes}`);
   for (let r = 0; r < rows; r++) {
     const src = r * cols;
     for (let j = 0; j * BLOCK_COLS < cols; j++) {
@@ -80,15 +81,17 @@ export function unpackTernary(packed: Uint8Array, rows: number, cols: number): I
 /**
  * A TQ2_0 tensor of [rows, cols] (cols a multiple of 256, blocks row-major) as the packed layout plus
  * its block scales (code 3, which TQ2_0 never uses, is rejected): scaleBits[r · cols/256 + b] are the raw fp16 bits of block b of row r (convert them
- * with kernels.f16ToF32 and use them as group scales with groupSize 256).
+ * with kernels.f16ToF32 and use them as group scales with groupSize 256). The packed bytes go to `out`
+ * when given (the engine's aligned weight memory, src/infer/store.ts).
  */
-export function tq2_0ToPacked(data: Uint8Array, rows: number, cols: number): { packed: Uint8Array; scaleBits: Uint16Array } {
+export function tq2_0ToPacked(data: Uint8Array, rows: number, cols: number, out?: Uint8Array): { packed: Uint8Array; scaleBits: Uint16Array } {
   checkDims('tq2_0ToPacked', rows, cols);
   if (cols % 256 !== 0) throw new RangeError(`tq2_0ToPacked: cols ${cols} is not a multiple of 256`);
   const nBlocks = (rows * cols) / 256;
   if (data.length !== nBlocks * TQ2_0_BLOCK_BYTES)
     throw new RangeError(`tq2_0ToPacked: data has length ${data.length}, expected ${nBlocks * TQ2_0_BLOCK_BYTES} (${nBlocks} blocks of 66 bytes)`);
-  const packed = new Uint8Array(nBlocks * 64);
+  const packed = out ?? new Uint8Array(nBlocks * 64);
+  if (packed.length !== nBlocks * 64) throw new RangeError(`tq2_0ToPacked: out has length ${packed.length}, expected ${nBlocks * 64}`);
   const scaleBits = new Uint16Array(nBlocks);
   for (let b = 0; b < nBlocks; b++) {
     const o = b * TQ2_0_BLOCK_BYTES;

@@ -259,9 +259,9 @@ function attend(
       const base = Math.floor(h / group) * maxSeq * hd;
       let max = -Infinity;
       for (let t = 0; t <= last; t++) {
-        const ko = base + t * hd;
+        const ko = base + t; // K is cached transposed: [kv head][dim][position]
         let s = 0;
-        for (let j = 0; j < hd; j++) s += q[qo + j]! * kc[ko + j]!;
+        for (let j = 0; j < hd; j++) s += q[qo + j]! * kc[ko + j * maxSeq]!;
         s *= scale;
         sc[t] = s;
         if (s > max) max = s;
