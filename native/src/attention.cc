@@ -9,9 +9,8 @@
 //
 // Every per-element sum runs in the reference's order, so the SIMD body is the reference's arithmetic
 // vectorized *across* positions (scores: lanes are positions, each lane summing its own j ascending)
-// or across head dims (the weighted sum: lanes are dims, each summing t ascending). The only possible
-// difference from the TypeScript is exp (libm's vs V8's, both within an ulp of double), which almost
-// never survives the final rounding to float.
+// or across head dims (the weighted sum: lanes are dims, each summing t ascending). The exponential is
+// the engine's own (engine_exp.h), not libm's, so the SIMD lanes and the TypeScript agree bit for bit.
 //
 // Work items are (token, query head) pairs spread over the pool; each thread keeps its own scratch.
 #include <immintrin.h>
@@ -20,6 +19,7 @@
 #include <cmath>
 #include <vector>
 
+#include "engine_exp.h"
 #include "kernels.h"
 #include "pool.h"
 
@@ -31,6 +31,14 @@ struct Scratch {
   std::vector<double> scores, acc;
 };
 thread_local Scratch scratch;
+
+// e[t] = engine_exp(sc[t] - mx) in place, 8 lanes at a time.
+BITNET_VNNI void exp_shifted_avx512(double* sc, int64_t len, double mx) {
+  const __m512d vmx = _mm512_set1_pd(mx);
+  int64_t t = 0;
+  for (; t + 8 <= len; t += 8) _mm512_storeu_pd(sc + t, engine_exp8(_mm512_sub_pd(_mm512_loadu_pd(sc + t), vmx)));
+  for (; t < len; t++) sc[t] = engine_exp(sc[t] - mx);
+}
 
 // scores[t] = (sum_j q[j]*kt[j*ms + t]) * scale for t in [0, len), j ascending per t (kt: one kv head's
 // transposed keys, rows of ms positions).
@@ -182,12 +190,11 @@ void attention(const float* q, int64_t n, int64_t pos0, const float* kc, const f
       else scores_scalar(qh, kc + base, hd, max_seq, 0, len, scale, sc);
       double mx = -INFINITY;
       for (int64_t t = 0; t < len; t++) mx = sc[t] > mx ? sc[t] : mx;
+      if (avx512) exp_shifted_avx512(sc, len, mx);
+      else
+        for (int64_t t = 0; t < len; t++) sc[t] = engine_exp(sc[t] - mx);
       double sum = 0;
-      for (int64_t t = 0; t < len; t++) {
-        const double ex = std::exp(sc[t] - mx);
-        sc[t] = ex;
-        sum += ex;
-      }
+      for (int64_t t = 0; t < len; t++) sum += sc[t];
       for (int64_t t = 0; t < len; t++) sc[t] /= sum;  // p_t, as the reference's sc[t] / sum
       float* o = out + i * d + h * hd;
       if (avx512) weighted_avx512(sc, vc + base, hd, len, s.acc.data(), o);

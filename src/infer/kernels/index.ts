@@ -8,7 +8,7 @@ import { type KernelFns, nativeAddon, nativeStatus } from '../../native.ts';
 import { referenceKernels } from './reference.ts';
 
 export type { KernelFns } from '../../native.ts';
-export { referenceKernels, ArgCheck } from './reference.ts';
+export { referenceKernels, ArgCheck, engineExp } from './reference.ts';
 export { BLOCK_BYTES, BLOCK_COLS, packedBytes, packedRowBytes, repackTernary, tq2_0ToPacked, unpackTernary } from './layout.ts';
 
 export interface Kernels extends KernelFns {

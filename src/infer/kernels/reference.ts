@@ -155,7 +155,7 @@ export const referenceKernels: KernelFns = {
 
   glu(gate, up, silu) {
     new ArgCheck('glu').array('gate', gate, Float32Array).bool('silu', silu).array('up', up, Float32Array, gate.length, 'gate.length');
-    if (silu) for (let i = 0; i < gate.length; i++) gate[i] = (gate[i]! / (1 + Math.exp(-gate[i]!))) * up[i]!;
+    if (silu) for (let i = 0; i < gate.length; i++) gate[i] = (gate[i]! / (1 + engineExp(-gate[i]!))) * up[i]!;
     else for (let i = 0; i < gate.length; i++) gate[i] = gate[i]! > 0 ? gate[i]! * gate[i]! * up[i]! : 0;
   },
 
@@ -237,6 +237,48 @@ function gemm(
 }
 
 // Scratch of attend(), grown on demand and kept (the engine calls it once per layer per token).
+/** 2^k for k = −1022..1023 at POW2[k + 1022], built by exact doubling and halving. */
+const POW2 = (() => {
+  const t = new Float64Array(2046);
+  t[1022] = 1;
+  for (let k = 1; k <= 1023; k++) t[1022 + k] = t[1021 + k]! * 2;
+  for (let k = 1; k <= 1022; k++) t[1022 - k] = t[1023 - k]! / 2;
+  return t;
+})();
+const LOG2E = 1.4426950408889634;
+const LN2_HI = 6.93147180369123816490e-1; // 32 trailing zero bits: k·LN2_HI is exact for |k| < 2^20
+const LN2_LO = 1.90821492927058770002e-10;
+const EXP_MIN = -708.3; // below, e^x is subnormal or 0: returned as 0
+
+/**
+ * The engine's e^x (softmax and SiLU), defined by its operations so the native kernels
+ * (native/src/engine_exp.h) compute the same double bit for bit, in SIMD lanes too: k = floor(x·log2 e + 1/2),
+ * r = (x − k·ln2_hi) − k·ln2_lo, e^r by its Taylor polynomial of degree 12 in Horner form (each step a
+ * multiply then an add, |r| ≤ 0.35: error about an ulp), times 2^k. x < −708.3 gives 0 (softmax
+ * weights below 1e-307 are nothing), NaN stays NaN. Math.exp is not used: V8's and libm's differ in
+ * the last bit now and then.
+ */
+export function engineExp(x: number): number {
+  if (!(x >= EXP_MIN)) return x < EXP_MIN ? 0 : Number.NaN;
+  if (x > 709) return Infinity;
+  const k = Math.floor(x * LOG2E + 0.5);
+  const r = x - k * LN2_HI - k * LN2_LO;
+  let p = 1 / 479001600;
+  p = p * r + 1 / 39916800;
+  p = p * r + 1 / 3628800;
+  p = p * r + 1 / 362880;
+  p = p * r + 1 / 40320;
+  p = p * r + 1 / 5040;
+  p = p * r + 1 / 720;
+  p = p * r + 1 / 120;
+  p = p * r + 1 / 24;
+  p = p * r + 1 / 6;
+  p = p * r + 1 / 2;
+  p = p * r + 1;
+  p = p * r + 1;
+  return p * POW2[k + 1022]!;
+}
+
 let attScores = new Float64Array(0);
 let attAcc = new Float64Array(0);
 
@@ -268,7 +310,7 @@ function attend(
       }
       let sum = 0;
       for (let t = 0; t <= last; t++) {
-        const e = Math.exp(sc[t]! - max);
+        const e = engineExp(sc[t]! - max);
         sc[t] = e;
         sum += e;
       }
