@@ -48,7 +48,7 @@ for (const [name, fn] of Object.entries(native)) {
     else add(name, ms, 0);
   };
 }
-const model = new Model(weights, { kernels: kernels as unknown as Kernels, maxSeq: tokens + 8, maxBatch: 8 });
+const model = new Model(weights, { kernels: kernels as unknown as Kernels, maxSeq: tokens + 8, maxBatch: 8, store: weightStore() });
 const argmax = (x: Float32Array) => {
   let b = 0;
   for (let i = 1; i < x.length; i++) if (x[i]! > x[b]!) b = i;

@@ -14,6 +14,7 @@
         "src/fmatmul.cc",
         "src/attention.cc",
         "src/glu.cc",
+        "src/norm.cc",
         "src/sgemm.cc",
         "src/quantize.cc",
         "src/membench.cc"

@@ -35,9 +35,10 @@ export interface KernelFns {
   matmulF16(x: Float32Array, n: number, cols: number, w: Uint16Array, rows: number, y: Float32Array): void;
   /**
    * Causal multi-head attention with GQA over an f32 KV cache. q, out: [n, heads·headDim], query i at
-   * position pos0 + i attending positions 0..pos0+i; kCache: [kvHeads][headDim][maxSeq] (transposed, so
-   * the kernel reads consecutive positions' keys as consecutive floats), vCache: [kvHeads][maxSeq][headDim]
-   * (positions up to pos0 + n − 1 filled); query head h reads kv head floor(h / (heads / kvHeads)). Scores
+   * position pos0 + i attending positions 0..pos0+i; vCache: [kvHeads][maxSeq][headDim]; kCache in
+   * tiles of 32 positions, [kvHeads][ceil(maxSeq/32)][headDim][32] (key t, dim j at tile ⌊t/32⌋, row j,
+   * lane t mod 32: a tile is read front to back, consecutive positions in consecutive floats); positions
+   * up to pos0 + n − 1 filled; query head h reads kv head floor(h / (heads / kvHeads)). Scores
    * q·k/√headDim, softmax and the weighted sum of v in double, each sum in ascending order; out is rounded
    * to float once.
    */
@@ -46,10 +47,15 @@ export interface KernelFns {
     heads: number, kvHeads: number, headDim: number, maxSeq: number, out: Float32Array,
   ): void;
   /**
-   * The gated FFN activation in place: gate[i] = act(gate[i])·up[i], act = SiLU g/(1+e^−g) when `silu`,
+   * The gated FFN activation in place: gate[i] = act(gate[i])·up[i], act = SiLU g/(1+e^−g) (the engine's exp, engineExp) when `silu`,
    * else ReLU² (g > 0 ? g·g : 0); in double, left to right, rounded to float once.
    */
   glu(gate: Float32Array, up: Float32Array, silu: boolean): void;
+  /**
+   * RMSNorm of n rows of `cols`: out = float((x·r)·w), r = 1/√(ss/cols + eps), ss = Σx² in double as
+   * 8 interleaved partial sums (j mod 8) combined ((s0+s1)+(s2+s3))+((s4+s5)+(s6+s7)), then the tail.
+   */
+  rmsNorm(x: Float32Array, w: Float32Array, n: number, cols: number, eps: number, out: Float32Array): void;
   /** dst[i] = the value of the fp16 bits src[i] (NaN stays NaN). */
   f16ToF32(src: Uint16Array, dst: Float32Array): void;
   /** C[m, n] = op(A)·op(B); A is [m, k] ([k, m] if transA), B is [k, n] ([n, k] if transB). */

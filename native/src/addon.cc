@@ -12,6 +12,7 @@
 //   f16ToF32(src, dst)
 //   attention(q, n, pos0, kCache, vCache, heads, kvHeads, headDim, maxSeq, out)
 //   glu(gate, up, silu)
+//   rmsNorm(x, w, n, cols, eps, out)
 //   sgemm(m, n, k, a, transA, b, transB, c)
 //   sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC)
 //   readBandwidth(buf, reps) -> GB/s
@@ -72,6 +73,14 @@ bool get_dim(Args& a, size_t i, const char* name, int64_t* out) {
   if (!(d >= 0 && d <= kMaxDim) || std::floor(d) != d)
     return fail_range(a, std::string(name) + " must be an integer in [0, 2^31), got " + std::to_string(d));
   *out = static_cast<int64_t>(d);
+  return true;
+}
+
+bool get_number(Args& a, size_t i, const char* name, double* out) {
+  napi_valuetype t;
+  napi_typeof(a.env, a.v[i], &t);
+  if (t != napi_number) return fail_type(a, std::string(name) + " must be a number");
+  napi_get_value_double(a.env, a.v[i], out);
   return true;
 }
 
@@ -327,7 +336,7 @@ napi_value AttentionJs(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   if (!check_len(a, "q", lq, n * heads * hd, "n*heads*headDim") ||
-      !check_len(a, "kCache", lk, kvh * ms * hd, "kvHeads*maxSeq*headDim") ||
+      !check_len(a, "kCache", lk, kvh * kv_tiled_len(ms) * hd, "kvHeads*ceil(maxSeq/32)*32*headDim") ||
       !check_len(a, "vCache", lv, kvh * ms * hd, "kvHeads*maxSeq*headDim") ||
       !check_len(a, "out", lo, n * heads * hd, "n*heads*headDim"))
     return nullptr;
@@ -346,6 +355,26 @@ napi_value GluJs(napi_env env, napi_callback_info info) {
       !check_len(a, "up", lu, lg, "gate.length"))
     return nullptr;
   glu(gate, up, lg, silu);
+  return undefined(env);
+}
+
+napi_value RmsNormJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float *x = nullptr, *w = nullptr;
+  float* out = nullptr;
+  int64_t n = 0, cols = 0, lx = 0, lw = 0, lo = 0;
+  double eps = 0;
+  if (!get_args(env, info, "rmsNorm", 6, a) || !get_array(a, 0, "x", napi_float32_array, const_cast<float**>(&x), &lx) ||
+      !get_array(a, 1, "w", napi_float32_array, const_cast<float**>(&w), &lw) || !get_dim(a, 2, "n", &n) ||
+      !get_dim(a, 3, "cols", &cols) || !get_number(a, 4, "eps", &eps) ||
+      !get_array(a, 5, "out", napi_float32_array, &out, &lo) || !check_len(a, "x", lx, n * cols, "n*cols") ||
+      !check_len(a, "w", lw, cols, "cols") || !check_len(a, "out", lo, n * cols, "n*cols"))
+    return nullptr;
+  if (!(eps > 0 && std::isfinite(eps))) {
+    fail_range(a, "eps must be a positive finite number, got " + std::to_string(eps));
+    return nullptr;
+  }
+  rms_norm(x, w, n, cols, eps, out);
   return undefined(env);
 }
 
@@ -500,6 +529,7 @@ NAPI_MODULE_INIT() {
       {"matmulF16", nullptr, MatmulFloatJs<true>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"attention", nullptr, AttentionJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"glu", nullptr, GluJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"rmsNorm", nullptr, RmsNormJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"f16ToF32", nullptr, F16ToF32Js, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemm", nullptr, SgemmJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemmBatched", nullptr, SgemmBatchedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -1,7 +1,7 @@
 // Causal multi-head attention with GQA over the engine's f32 KV cache (src/infer/model.ts), the same
 // arithmetic as the TypeScript reference (src/infer/kernels/reference.ts, `attention`) in the same order.
-// K is cached transposed, [kv head][dim][position], so the scores of consecutive positions are
-// consecutive floats; V is [kv head][position][dim].
+// K is cached in tiles of 32 positions, [kv head][tile][dim][32], so the scores of consecutive positions
+// are consecutive floats and a tile is read front to back; V is [kv head][position][dim].
 //
 //   s_t = (sum_j q[j]*k_t[j]) * (1/sqrt(hd))   in double, j ascending          (t = 0..last)
 //   e_t = exp(s_t - max_t s_t);  sum = sum_t e_t   in double, t ascending
@@ -40,74 +40,61 @@ BITNET_VNNI void exp_shifted_avx512(double* sc, int64_t len, double mx) {
   for (; t < len; t++) sc[t] = engine_exp(sc[t] - mx);
 }
 
-// scores[t] = (sum_j q[j]*kt[j*ms + t]) * scale for t in [0, len), j ascending per t (kt: one kv head's
-// transposed keys, rows of ms positions).
-void scores_scalar(const float* q, const float* kt, int64_t hd, int64_t ms, int64_t t0, int64_t len, double scale,
-                   double* scores) {
+// K of one kv head in tiles of kKvTile positions: tile b holds positions 32b..32b+31 as hd rows of 32
+// floats, kt[b*hd*32 + j*32 + (t mod 32)] (kernels.h). A tile is one contiguous 16 KB stretch (hd 128)
+// read front to back, where a [dim][position] layout jumped maxSeq floats per dim (a new page per dim
+// at long contexts: measured 4x slower in the engine, where the cache is cold after the weights).
+// scores[t] = (sum_j q[j]*k_t[j]) * scale for t in [t0, len), j ascending per t.
+void scores_scalar(const float* q, const float* kt, int64_t hd, int64_t t0, int64_t len, double scale, double* scores) {
   for (int64_t t = t0; t < len; t++) {
+    const float* kb = kt + (t / kKvTile) * hd * kKvTile + t % kKvTile;
     double s = 0;
-    for (int64_t j = 0; j < hd; j++) s += static_cast<double>(q[j]) * static_cast<double>(kt[j * ms + t]);
+    for (int64_t j = 0; j < hd; j++) s += static_cast<double>(q[j]) * static_cast<double>(kb[j * kKvTile]);
     scores[t] = s * scale;
   }
 }
 
-// Lanes are positions; 16 at a time (four independent add chains). A float times a float is exact in
-// double, so mul-then-add equals the reference's s += q*k exactly.
-BITNET_AVX2 void scores_avx2(const float* q, const float* kt, int64_t hd, int64_t ms, int64_t len, double scale,
-                             double* scores) {
+// Lanes are positions, a whole tile (32) at a time in eight independent add chains. A float times a
+// float is exact in double, so mul-then-add equals the reference's s += q*k exactly. Lanes past len
+// compute on whatever the tile holds (zeros or an older sequence) and are not stored.
+BITNET_AVX2 void scores_avx2(const float* q, const float* kt, int64_t hd, int64_t len, double scale, double* scores) {
   const __m256d vscale = _mm256_set1_pd(scale);
-  int64_t t = 0;
-  for (; t + 16 <= len; t += 16) {
-    __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+  for (int64_t t0 = 0; t0 < len; t0 += kKvTile) {
+    const float* kb = kt + (t0 / kKvTile) * hd * kKvTile;
+    __m256d s[8];
+    for (auto& v : s) v = _mm256_setzero_pd();
     for (int64_t j = 0; j < hd; j++) {
-      const float* kj = kt + j * ms + t;
+      const float* kj = kb + j * kKvTile;
       const __m256d qj = _mm256_set1_pd(static_cast<double>(q[j]));
-      s0 = _mm256_add_pd(s0, _mm256_mul_pd(qj, _mm256_cvtps_pd(_mm_loadu_ps(kj))));
-      s1 = _mm256_add_pd(s1, _mm256_mul_pd(qj, _mm256_cvtps_pd(_mm_loadu_ps(kj + 4))));
-      s2 = _mm256_add_pd(s2, _mm256_mul_pd(qj, _mm256_cvtps_pd(_mm_loadu_ps(kj + 8))));
-      s3 = _mm256_add_pd(s3, _mm256_mul_pd(qj, _mm256_cvtps_pd(_mm_loadu_ps(kj + 12))));
+      for (int u = 0; u < 8; u++) s[u] = _mm256_add_pd(s[u], _mm256_mul_pd(qj, _mm256_cvtps_pd(_mm_loadu_ps(kj + 4 * u))));
     }
-    _mm256_storeu_pd(scores + t, _mm256_mul_pd(s0, vscale));
-    _mm256_storeu_pd(scores + t + 4, _mm256_mul_pd(s1, vscale));
-    _mm256_storeu_pd(scores + t + 8, _mm256_mul_pd(s2, vscale));
-    _mm256_storeu_pd(scores + t + 12, _mm256_mul_pd(s3, vscale));
+    alignas(32) double out[kKvTile];
+    for (int u = 0; u < 8; u++) _mm256_store_pd(out + 4 * u, _mm256_mul_pd(s[u], vscale));
+    std::copy(out, out + std::min<int64_t>(kKvTile, len - t0), scores + t0);
   }
-  for (; t + 4 <= len; t += 4) {
-    __m256d s0 = _mm256_setzero_pd();
-    for (int64_t j = 0; j < hd; j++)
-      s0 = _mm256_add_pd(s0, _mm256_mul_pd(_mm256_set1_pd(static_cast<double>(q[j])), _mm256_cvtps_pd(_mm_loadu_ps(kt + j * ms + t))));
-    _mm256_storeu_pd(scores + t, _mm256_mul_pd(s0, vscale));
-  }
-  scores_scalar(q, kt, hd, ms, t, len, scale, scores);
 }
 
-// The same with 8 positions per 512-bit vector, 32 at a time.
-BITNET_VNNI void scores_avx512(const float* q, const float* kt, int64_t hd, int64_t ms, int64_t len, double scale,
-                               double* scores) {
+// The same with 8 positions per 512-bit vector.
+BITNET_VNNI void scores_avx512(const float* q, const float* kt, int64_t hd, int64_t len, double scale, double* scores) {
   const __m512d vscale = _mm512_set1_pd(scale);
-  int64_t t = 0;
-  for (; t + 32 <= len; t += 32) {
+  for (int64_t t0 = 0; t0 < len; t0 += kKvTile) {
+    const float* kb = kt + (t0 / kKvTile) * hd * kKvTile;
     __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
     for (int64_t j = 0; j < hd; j++) {
-      const float* kj = kt + j * ms + t;
+      const float* kj = kb + j * kKvTile;
       const __m512d qj = _mm512_set1_pd(static_cast<double>(q[j]));
       s0 = _mm512_add_pd(s0, _mm512_mul_pd(qj, _mm512_cvtps_pd(_mm256_loadu_ps(kj))));
       s1 = _mm512_add_pd(s1, _mm512_mul_pd(qj, _mm512_cvtps_pd(_mm256_loadu_ps(kj + 8))));
       s2 = _mm512_add_pd(s2, _mm512_mul_pd(qj, _mm512_cvtps_pd(_mm256_loadu_ps(kj + 16))));
       s3 = _mm512_add_pd(s3, _mm512_mul_pd(qj, _mm512_cvtps_pd(_mm256_loadu_ps(kj + 24))));
     }
-    _mm512_storeu_pd(scores + t, _mm512_mul_pd(s0, vscale));
-    _mm512_storeu_pd(scores + t + 8, _mm512_mul_pd(s1, vscale));
-    _mm512_storeu_pd(scores + t + 16, _mm512_mul_pd(s2, vscale));
-    _mm512_storeu_pd(scores + t + 24, _mm512_mul_pd(s3, vscale));
+    alignas(64) double out[kKvTile];
+    _mm512_store_pd(out, _mm512_mul_pd(s0, vscale));
+    _mm512_store_pd(out + 8, _mm512_mul_pd(s1, vscale));
+    _mm512_store_pd(out + 16, _mm512_mul_pd(s2, vscale));
+    _mm512_store_pd(out + 24, _mm512_mul_pd(s3, vscale));
+    std::copy(out, out + std::min<int64_t>(kKvTile, len - t0), scores + t0);
   }
-  for (; t + 8 <= len; t += 8) {
-    __m512d s0 = _mm512_setzero_pd();
-    for (int64_t j = 0; j < hd; j++)
-      s0 = _mm512_add_pd(s0, _mm512_mul_pd(_mm512_set1_pd(static_cast<double>(q[j])), _mm512_cvtps_pd(_mm256_loadu_ps(kt + j * ms + t))));
-    _mm512_storeu_pd(scores + t, _mm512_mul_pd(s0, vscale));
-  }
-  scores_scalar(q, kt, hd, ms, t, len, scale, scores);
 }
 
 // out[j] = float(sum_t p[t] * v[t*hd + j]), t ascending per j (p[t] = e_t / sum, computed once).
@@ -180,14 +167,16 @@ void attention(const float* q, int64_t n, int64_t pos0, const float* kc, const f
     if (static_cast<int64_t>(s.scores.size()) < pos0 + n) s.scores.resize(pos0 + n);
     if (static_cast<int64_t>(s.acc.size()) < hd) s.acc.resize(hd);
     double* sc = s.scores.data();
+    const int64_t kt_stride = kv_tiled_len(max_seq) * hd;
     for (int64_t item = b; item < e; item++) {
       const int64_t i = item / heads, h = item % heads;
       const int64_t len = pos0 + i + 1;  // positions 0..pos0+i
       const float* qh = q + i * d + h * hd;
       const int64_t base = (h / group) * max_seq * hd;
-      if (avx512) scores_avx512(qh, kc + base, hd, max_seq, len, scale, sc);
-      else if (avx2) scores_avx2(qh, kc + base, hd, max_seq, len, scale, sc);
-      else scores_scalar(qh, kc + base, hd, max_seq, 0, len, scale, sc);
+      const float* kt = kc + (h / group) * kt_stride;
+      if (avx512) scores_avx512(qh, kt, hd, len, scale, sc);
+      else if (avx2) scores_avx2(qh, kt, hd, len, scale, sc);
+      else scores_scalar(qh, kt, hd, 0, len, scale, sc);
       double mx = -INFINITY;
       for (int64_t t = 0; t < len; t++) mx = sc[t] > mx ? sc[t] : mx;
       if (avx512) exp_shifted_avx512(sc, len, mx);

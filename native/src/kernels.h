@@ -53,13 +53,19 @@ void sgemm_batched(int64_t batch, int64_t m, int64_t n, int64_t k, const float* 
                    int64_t stride_c);
 
 // ---- causal GQA attention over the f32 KV cache (attention.cc; same order as the TS reference) ----
-// q, out: [n, heads*hd]; kc: [kv_heads][hd][max_seq] (transposed), vc: [kv_heads][max_seq][hd]; query i attends positions 0..pos0+i;
+// q, out: [n, heads*hd]; vc: [kv_heads][max_seq][hd]; kc: [kv_heads][kv_tiled_len(max_seq) / 32][hd][32]
+// (position t of dim j at tile t/32, row j, lane t%32); query i attends positions 0..pos0+i;
 // query head h reads kv head h / (heads / kv_heads).
+constexpr int64_t kKvTile = 32;
+inline int64_t kv_tiled_len(int64_t max_seq) { return (max_seq + kKvTile - 1) / kKvTile * kKvTile; }
 void attention(const float* q, int64_t n, int64_t pos0, const float* kc, const float* vc, int64_t heads,
                int64_t kv_heads, int64_t hd, int64_t max_seq, float* out);
 
 // ---- gated FFN activation in place (glu.cc): gate = act(gate) * up, silu or relu^2, in double ----
 void glu(float* gate, const float* up, int64_t len, bool silu);
+
+// ---- RMSNorm per row (norm.cc; the TS reference's partial-sum order): out = float((x * r) * w) ----
+void rms_norm(const float* x, const float* w, int64_t n, int64_t cols, double eps, float* out);
 
 // ---- int8 per-token activation quantization ----
 void quantize_rows(const float* x, int64_t n, int64_t cols, int8_t* xq, float* sx);

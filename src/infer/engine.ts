@@ -63,7 +63,7 @@ export function loadEngine(file: string, opts: EngineOptions = {}): Engine {
   }
   if (tokenizer.vocabSize !== weights.hp.vocab)
     throw new InputError(file, `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${weights.hp.vocab}`);
-  const model = new Model(weights, { kernels, maxSeq: opts.maxSeq, maxBatch: opts.maxBatch });
+  const model = new Model(weights, { kernels, maxSeq: opts.maxSeq, maxBatch: opts.maxBatch, store: weightStore() });
   return {
     file, weights, tokenizer, model, kernels, threads, fallback,
     loadSeconds: (performance.now() - t0) / 1000,

@@ -10,18 +10,20 @@
  * Every BitLinear input is quantized once per token (q, k, v share one quantized attn_norm output; gate
  * and up share one) with src/quant's absmax formula, multiplied with exact integer accumulation and
  * rescaled once (kernels.ternaryMatmulScaled). F16/F32 linears take the fake-quant values q/s (or the
- * floats when act_quant is "none"). Norms and RoPE are plain loops accumulating in double; attention over
- * the KV cache is a kernel (kernels.attention: double accumulation, the TS reference order).
+ * floats when act_quant is "none"). RMSNorm (kernels.rmsNorm), the gated activation (kernels.glu) and
+ * attention over the KV cache (kernels.attention) are kernels computing in double in one defined order;
+ * RoPE and the residual adds are plain loops here.
  *
- * Memory: the KV cache (f32; K as [layer][kv head][head dim][position], V as [layer][kv head][position]
- * [head dim]) and every scratch buffer are
+ * Memory: the KV cache (f32; K in tiles of 32 positions as kernels.attention reads it, V as [layer][kv
+ * head][position][head dim]) and every scratch buffer are
  * allocated once in the constructor for `maxSeq` positions and `maxBatch` tokens per step; the typed
  * array views the kernels need (exact lengths) are made once per batch size and cached, so a generation
  * step allocates nothing.
  */
-import type { Kernels } from './kernels/index.ts';
+import { type Kernels, KV_TILE, kvTiledLength } from './kernels/index.ts';
 import { quantizeActivations } from '../quant/activations.ts';
 import { f16BitsToF32 } from '../quant/fp16.ts';
+import { jsStore, type WeightStore } from './store.ts';
 import type { FloatMatrix, Hparams, Linear, Weights } from './weights.ts';
 
 export interface ModelOptions {
@@ -30,6 +32,11 @@ export interface ModelOptions {
   maxSeq?: number;
   /** Tokens per forward step; longer inputs are processed in chunks of this many (default 128). */
   maxBatch?: number;
+  /**
+   * Where the KV cache lives (default: plain ArrayBuffers). The engine passes the native store: in huge
+   * pages, attention over a cold cache is not held up by a TLB miss per 4 KB page of keys and values.
+   */
+  store?: WeightStore;
 }
 
 /** The value of every fp16 bit pattern: embedding rows are looked up through it. */
@@ -91,8 +98,9 @@ export class Model {
     if (!(Number.isInteger(this.maxSeq) && this.maxSeq >= 1)) throw new RangeError(`Model: maxSeq must be a positive integer, got ${opts.maxSeq}`);
     const B = this.maxBatch;
     const wide = Math.max(hp.d, hp.ff);
-    this.kCache = Array.from({ length: hp.layers }, () => new Float32Array(this.maxSeq * hp.kvDim));
-    this.vCache = Array.from({ length: hp.layers }, () => new Float32Array(this.maxSeq * hp.kvDim));
+    const store = opts.store ?? jsStore();
+    this.kCache = Array.from({ length: hp.layers }, () => store.f32(kvTiledLength(this.maxSeq) * hp.kvDim));
+    this.vCache = Array.from({ length: hp.layers }, () => store.f32(this.maxSeq * hp.kvDim));
     const half = hp.headDim / 2;
     this.cos = new Float32Array(this.maxSeq * half);
     this.sin = new Float32Array(this.maxSeq * half);
@@ -180,7 +188,7 @@ export class Model {
     for (let l = 0; l < this.hp.layers; l++) {
       const L = this.w.layers[l]!;
       // attention
-      rmsNorm(vw.x, L.attnNorm, n, d, eps, vw.xnD);
+      this.kernels.rmsNorm(vw.x, L.attnNorm, n, d, eps, vw.xnD);
       const inD = this.quantize(vw.xnD, n, d, vw.xqD, vw.xfD);
       this.linear(L.q, n, vw.xqD, inD, vw.q);
       this.linear(L.k, n, vw.xqD, inD, vw.k);
@@ -191,13 +199,13 @@ export class Model {
       this.attention(l, n, pos0, vw.att);
       let src = vw.att;
       if (L.attnSubNorm) {
-        rmsNorm(vw.att, L.attnSubNorm, n, d, eps, vw.xnD);
+        this.kernels.rmsNorm(vw.att, L.attnSubNorm, n, d, eps, vw.xnD);
         src = vw.xnD;
       }
       this.linear(L.o, n, vw.xqD, this.quantize(src, n, d, vw.xqD, vw.xfD), vw.y);
       addInPlace(vw.x, vw.y);
       // feed-forward
-      rmsNorm(vw.x, L.ffnNorm, n, d, eps, vw.xnD);
+      this.kernels.rmsNorm(vw.x, L.ffnNorm, n, d, eps, vw.xnD);
       const inF = this.quantize(vw.xnD, n, d, vw.xqD, vw.xfD);
       this.linear(L.gate, n, vw.xqD, inF, vw.hb);
       this.linear(L.up, n, vw.xqD, inF, vw.hb2);
@@ -205,7 +213,7 @@ export class Model {
       const hb = vw.hb;
       src = hb;
       if (L.ffnSubNorm) {
-        rmsNorm(hb, L.ffnSubNorm, n, ff, eps, vw.xnF);
+        this.kernels.rmsNorm(hb, L.ffnSubNorm, n, ff, eps, vw.xnF);
         src = vw.xnF;
       }
       this.linear(L.down, n, vw.xqF, this.quantize(src, n, ff, vw.xqF, vw.xfF), vw.y);
@@ -217,10 +225,10 @@ export class Model {
       // only the last row: norm it alone, then one row of the head
       const last = n === 1 ? vw.x : this.x.subarray((n - 1) * d, n * d);
       const xn = this.viewsFor(1).xnD;
-      rmsNorm(last, this.w.outputNorm, 1, d, eps, xn);
+      this.kernels.rmsNorm(last, this.w.outputNorm, 1, d, eps, xn);
       this.matmulFloat(this.w.head, 1, xn, logitsOut);
     } else {
-      rmsNorm(vw.x, this.w.outputNorm, n, d, eps, vw.xnD);
+      this.kernels.rmsNorm(vw.x, this.w.outputNorm, n, d, eps, vw.xnD);
       this.matmulFloat(this.w.head, n, vw.xnD, logitsOut);
     }
   }
@@ -290,7 +298,7 @@ export class Model {
     }
   }
 
-  /** Copies the n new k, v rows into layer l's cache: K transposed [kv head][head dim][position], V [kv head][position][head dim]. */
+  /** Copies the n new k, v rows into layer l's cache: K in tiles [kv head][tile of 32 positions][head dim][32], V [kv head][position][head dim]. */
   private store(l: number, n: number, pos0: number): void {
     const { kvHeads, headDim: hd, kvDim } = this.hp;
     const kc = this.kCache[l]!;
@@ -300,10 +308,11 @@ export class Model {
     for (let i = 0; i < n; i++)
       for (let h = 0; h < kvHeads; h++) {
         const src = i * kvDim + h * hd;
-        const kd = h * hd * this.maxSeq + pos0 + i;
-        const vd = (h * this.maxSeq + pos0 + i) * hd;
+        const t = pos0 + i;
+        const kd = h * hd * kvTiledLength(this.maxSeq) + Math.floor(t / KV_TILE) * hd * KV_TILE + (t % KV_TILE);
+        const vd = (h * this.maxSeq + t) * hd;
         for (let j = 0; j < hd; j++) {
-          kc[kd + j * this.maxSeq] = k[src + j]!;
+          kc[kd + j * KV_TILE] = k[src + j]!;
           vc[vd + j] = v[src + j]!;
         }
       }
@@ -313,17 +322,6 @@ export class Model {
   private attention(l: number, n: number, pos0: number, out: Float32Array): void {
     const { heads, kvHeads, headDim } = this.hp;
     this.kernels.attention(this.viewsFor(n).q, n, pos0, this.kCache[l]!, this.vCache[l]!, heads, kvHeads, headDim, this.maxSeq, out);
-  }
-}
-
-/** out[i] = x[i] / sqrt(mean(x[i]²) + eps) · w, per row of `cols`, accumulated in double. */
-export function rmsNorm(x: Float32Array, w: Float32Array, n: number, cols: number, eps: number, out: Float32Array): void {
-  for (let i = 0; i < n; i++) {
-    const o = i * cols;
-    let ss = 0;
-    for (let j = 0; j < cols; j++) ss += x[o + j]! * x[o + j]!;
-    const r = 1 / Math.sqrt(ss / cols + eps);
-    for (let j = 0; j < cols; j++) out[o + j] = x[o + j]! * r * w[j]!;
   }
 }
 

@@ -13,6 +13,7 @@ import {
   repackTernary,
   selectKernels,
   engineExp,
+  kvTiledLength,
   tq2_0ToPacked,
   tsKernels,
   unpackTernary,
@@ -146,6 +147,28 @@ describe('infer/kernels', () => {
   });
 
   describe('TS reference kernels', () => {
+    it('rmsNorm: x/√(mean x² + eps)·w within float rounding of the naive formula', () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 300 }), fc.integer(), (n, cols, seed) => {
+          const rng = new Rng(seed);
+          const x = randF32(rng, n * cols, 3);
+          const w = randF32(rng, cols);
+          const out = new Float32Array(n * cols);
+          ref.rmsNorm(x, w, n, cols, 1e-5, out);
+          for (let i = 0; i < n; i++) {
+            let ss = 0;
+            for (let j = 0; j < cols; j++) ss += x[i * cols + j]! ** 2;
+            const r = 1 / Math.sqrt(ss / cols + 1e-5);
+            for (let j = 0; j < cols; j++) {
+              const want = x[i * cols + j]! * r * w[j]!;
+              expect(Math.abs(out[i * cols + j]! - want)).to.be.at.most(Math.abs(want) * 2 ** -22 + 1e-30);
+            }
+          }
+        }),
+        { numRuns: 50 },
+      );
+    });
+
     it('engineExp: within 2 ulp of e^x on [−708, 0] and beyond; 0 below −708.3, NaN stays NaN', () => {
       const rng = new Rng(5);
       let worst = 0;
@@ -517,7 +540,7 @@ describe('infer/kernels', () => {
                 const n = Math.min(nWant, maxSeq);
                 const pos0 = p0 % (maxSeq - n + 1);
                 const q = randF32(rng, n * heads * hd, 2);
-                const kc = randF32(rng, kvHeads * maxSeq * hd);
+                const kc = randF32(rng, kvHeads * kvTiledLength(maxSeq) * hd);
                 const vc = randF32(rng, kvHeads * maxSeq * hd);
                 const want = new Float32Array(n * heads * hd);
                 const got = new Float32Array(n * heads * hd).fill(Number.NaN);
@@ -529,6 +552,31 @@ describe('infer/kernels', () => {
               },
             ),
             { numRuns: 40 },
+          );
+        });
+
+        it('rmsNorm: bit-identical to the reference (rows of any length, 1-3 threads, specials)', () => {
+          fc.assert(
+            fc.property(
+              fc.integer({ min: 1, max: 9 }),
+              fc.oneof(fc.integer({ min: 1, max: 70 }), fc.constantFrom(256, 768, 1536, 2560, 4097)),
+              fc.constantFrom(1, 2, 3),
+              fc.integer(),
+              (n, cols, threads, seed) => {
+                const rng = new Rng(seed);
+                const x = randF32(rng, n * cols, 5);
+                const w = randF32(rng, cols);
+                if (seed % 7 === 0) x[rng.int(n * cols)] = Number.NaN;
+                if (seed % 5 === 0) x.fill(0, 0, cols);
+                const want = new Float32Array(n * cols);
+                const got = new Float32Array(n * cols).fill(-1);
+                ref.rmsNorm(x, w, n, cols, 1e-6, want);
+                a.setThreads(threads);
+                a.rmsNorm(x, w, n, cols, 1e-6, got);
+                expectSameBits(got, want, 'rmsNorm');
+              },
+            ),
+            { numRuns: 60 },
           );
         });
 
@@ -633,13 +681,18 @@ describe('infer/kernels', () => {
         ['matmulF32 w length', (k) => k.matmulF32(f(6), 2, 3, f(8), 3, f(6)), RangeError],
         ['matmulF16 w type', (k) => k.matmulF16(f(6), 2, 3, f(9) as unknown as Uint16Array, 3, f(6)), TypeError],
         ['f16ToF32 dst length', (k) => k.f16ToF32(new Uint16Array(4), f(3)), RangeError],
-        ['attention out length', (k) => k.attention(f(8), 1, 0, f(16), f(16), 2, 1, 4, 4, f(7)), RangeError],
-        ['attention kCache length', (k) => k.attention(f(8), 1, 0, f(15), f(16), 2, 1, 4, 4, f(8)), RangeError],
-        ['attention heads not a multiple of kvHeads', (k) => k.attention(f(12), 1, 0, f(32), f(32), 3, 2, 4, 4, f(12)), RangeError],
-        ['attention pos0 + n beyond maxSeq', (k) => k.attention(f(8), 1, 4, f(16), f(16), 2, 1, 4, 4, f(8)), RangeError],
+        ['attention out length', (k) => k.attention(f(8), 1, 0, f(128), f(16), 2, 1, 4, 4, f(7)), RangeError],
+        ['attention kCache length (whole tiles of 32 positions)', (k) => k.attention(f(8), 1, 0, f(16), f(16), 2, 1, 4, 4, f(8)), RangeError],
+        ['attention vCache length', (k) => k.attention(f(8), 1, 0, f(128), f(15), 2, 1, 4, 4, f(8)), RangeError],
+        ['attention heads not a multiple of kvHeads', (k) => k.attention(f(12), 1, 0, f(256), f(32), 3, 2, 4, 4, f(12)), RangeError],
+        ['attention pos0 + n beyond maxSeq', (k) => k.attention(f(8), 1, 4, f(128), f(16), 2, 1, 4, 4, f(8)), RangeError],
         ['glu up length', (k) => k.glu(f(8), f(7), true), RangeError],
         ['glu silu type', (k) => k.glu(f(8), f(8), 1 as unknown as boolean), TypeError],
-        ['attention q type', (k) => k.attention(new Float64Array(8) as unknown as Float32Array, 1, 0, f(16), f(16), 2, 1, 4, 4, f(8)), TypeError],
+        ['rmsNorm w length', (k) => k.rmsNorm(f(8), f(3), 2, 4, 1e-5, f(8)), RangeError],
+        ['rmsNorm out length', (k) => k.rmsNorm(f(8), f(4), 2, 4, 1e-5, f(7)), RangeError],
+        ['rmsNorm eps zero', (k) => k.rmsNorm(f(8), f(4), 2, 4, 0, f(8)), RangeError],
+        ['rmsNorm eps type', (k) => k.rmsNorm(f(8), f(4), 2, 4, '1e-5' as unknown as number, f(8)), TypeError],
+        ['attention q type', (k) => k.attention(new Float64Array(8) as unknown as Float32Array, 1, 0, f(128), f(16), 2, 1, 4, 4, f(8)), TypeError],
         ['sgemm c length', (k) => k.sgemm(2, 3, 4, f(8), false, f(12), true, f(5)), RangeError],
         ['sgemm flag type', (k) => k.sgemm(2, 3, 4, f(8), 0 as unknown as boolean, f(12), true, f(6)), TypeError],
         ['sgemmBatched b too short', (k) => k.sgemmBatched(3, 2, 2, 2, f(12), 4, false, f(11), 4, false, f(12), 4), RangeError],

@@ -8,7 +8,7 @@ import { type KernelFns, nativeAddon, nativeStatus } from '../../native.ts';
 import { referenceKernels } from './reference.ts';
 
 export type { KernelFns } from '../../native.ts';
-export { referenceKernels, ArgCheck, engineExp } from './reference.ts';
+export { referenceKernels, ArgCheck, engineExp, KV_TILE, kvTiledLength } from './reference.ts';
 export { BLOCK_BYTES, BLOCK_COLS, packedBytes, packedRowBytes, repackTernary, tq2_0ToPacked, unpackTernary } from './layout.ts';
 
 export interface Kernels extends KernelFns {
@@ -39,6 +39,7 @@ export function nativeKernels(): Kernels | null {
     f16ToF32: a.f16ToF32,
     attention: a.attention,
     glu: a.glu,
+    rmsNorm: a.rmsNorm,
     sgemm: a.sgemm,
     sgemmBatched: a.sgemmBatched,
   };

@@ -22,6 +22,11 @@ export class ArgCheck {
     return this;
   }
 
+  number(name: string, v: number): this {
+    if (typeof v !== 'number') throw new TypeError(`${this.fn}: ${name} must be a number`);
+    return this;
+  }
+
   bool(name: string, v: boolean): this {
     if (typeof v !== 'boolean') throw new TypeError(`${this.fn}: ${name} must be a boolean`);
     return this;
@@ -147,7 +152,7 @@ export const referenceKernels: KernelFns = {
     if (kvHeads === 0 || heads % kvHeads !== 0) c.range(`heads must be a multiple of kvHeads >= 1, got ${heads} and ${kvHeads}`);
     if (pos0 + n > maxSeq) c.range(`pos0 + n must be at most maxSeq, got ${pos0 + n} > ${maxSeq}`);
     c.array('q', q, Float32Array, n * heads * headDim, 'n*heads*headDim')
-      .array('kCache', kCache, Float32Array, kvHeads * maxSeq * headDim, 'kvHeads*maxSeq*headDim')
+      .array('kCache', kCache, Float32Array, kvHeads * kvTiledLength(maxSeq) * headDim, 'kvHeads*ceil(maxSeq/32)*32*headDim')
       .array('vCache', vCache, Float32Array, kvHeads * maxSeq * headDim, 'kvHeads*maxSeq*headDim')
       .array('out', out, Float32Array, n * heads * headDim, 'n*heads*headDim');
     attend(q, n, pos0, kCache, vCache, heads, kvHeads, headDim, maxSeq, out);
@@ -157,6 +162,39 @@ export const referenceKernels: KernelFns = {
     new ArgCheck('glu').array('gate', gate, Float32Array).bool('silu', silu).array('up', up, Float32Array, gate.length, 'gate.length');
     if (silu) for (let i = 0; i < gate.length; i++) gate[i] = (gate[i]! / (1 + engineExp(-gate[i]!))) * up[i]!;
     else for (let i = 0; i < gate.length; i++) gate[i] = gate[i]! > 0 ? gate[i]! * gate[i]! * up[i]! : 0;
+  },
+
+  rmsNorm(x, w, n, cols, eps, out) {
+    new ArgCheck('rmsNorm')
+      .array('x', x, Float32Array)
+      .array('w', w, Float32Array)
+      .dim('n', n)
+      .dim('cols', cols)
+      .number('eps', eps)
+      .array('out', out, Float32Array)
+      .array('x', x, Float32Array, n * cols, 'n*cols')
+      .array('w', w, Float32Array, cols, 'cols')
+      .array('out', out, Float32Array, n * cols, 'n*cols');
+    if (!(eps > 0 && Number.isFinite(eps))) throw new RangeError(`rmsNorm: eps must be a positive finite number, got ${eps}`);
+    for (let i = 0; i < n; i++) {
+      const o = i * cols;
+      const body = cols - (cols % 8);
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0; // prettier-ignore
+      for (let j = o; j < o + body; j += 8) {
+        s0 += x[j]! * x[j]!;
+        s1 += x[j + 1]! * x[j + 1]!;
+        s2 += x[j + 2]! * x[j + 2]!;
+        s3 += x[j + 3]! * x[j + 3]!;
+        s4 += x[j + 4]! * x[j + 4]!;
+        s5 += x[j + 5]! * x[j + 5]!;
+        s6 += x[j + 6]! * x[j + 6]!;
+        s7 += x[j + 7]! * x[j + 7]!;
+      }
+      let ss = s0 + s1 + (s2 + s3) + (s4 + s5 + (s6 + s7));
+      for (let j = o + body; j < o + cols; j++) ss += x[j]! * x[j]!;
+      const r = 1 / Math.sqrt(ss / cols + eps);
+      for (let j = 0; j < cols; j++) out[o + j] = x[o + j]! * r * w[j]!;
+    }
   },
 
   f16ToF32(src, dst) {
@@ -279,6 +317,13 @@ export function engineExp(x: number): number {
   return p * POW2[k + 1022]!;
 }
 
+/** Positions per tile of the K cache (see KernelFns.attention). */
+export const KV_TILE = 32;
+/** Positions the K cache holds for maxSeq: maxSeq rounded up to whole tiles. */
+export function kvTiledLength(maxSeq: number): number {
+  return Math.ceil(maxSeq / KV_TILE) * KV_TILE;
+}
+
 let attScores = new Float64Array(0);
 let attAcc = new Float64Array(0);
 
@@ -300,10 +345,11 @@ function attend(
       const qo = i * d + h * hd;
       const base = Math.floor(h / group) * maxSeq * hd;
       let max = -Infinity;
+      const kbase = Math.floor(h / group) * kvTiledLength(maxSeq) * hd;
       for (let t = 0; t <= last; t++) {
-        const ko = base + t; // K is cached transposed: [kv head][dim][position]
+        const ko = kbase + Math.floor(t / KV_TILE) * hd * KV_TILE + (t % KV_TILE); // K: [kv head][tile][dim][32]
         let s = 0;
-        for (let j = 0; j < hd; j++) s += q[qo + j]! * kc[ko + j * maxSeq]!;
+        for (let j = 0; j < hd; j++) s += q[qo + j]! * kc[ko + j * KV_TILE]!;
         s *= scale;
         sc[t] = s;
         if (s > max) max = s;
