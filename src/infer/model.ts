@@ -87,6 +87,11 @@ export class Model {
   private readonly hb2: Float32Array;
   private readonly y: Float32Array;
   private readonly logits: Float32Array;
+  // one token's fused q|k|v and gate|up outputs (LayerWeights.qkv, gateUp) and their parts
+  private readonly qkv1: Float32Array;
+  private readonly qkvViews: [Float32Array, Float32Array, Float32Array];
+  private readonly gateUp1: Float32Array;
+  private readonly gateUpViews: [Float32Array, Float32Array];
   private readonly views = new Map<number, Views>();
 
   constructor(weights: Weights, opts: ModelOptions) {
@@ -124,6 +129,10 @@ export class Model {
     this.hb2 = new Float32Array(B * hp.ff);
     this.y = new Float32Array(B * hp.d);
     this.logits = new Float32Array(hp.vocab);
+    this.qkv1 = new Float32Array(hp.d + 2 * hp.kvDim);
+    this.qkvViews = [this.qkv1.subarray(0, hp.d), this.qkv1.subarray(hp.d, hp.d + hp.kvDim), this.qkv1.subarray(hp.d + hp.kvDim)];
+    this.gateUp1 = new Float32Array(2 * hp.ff);
+    this.gateUpViews = [this.gateUp1.subarray(0, hp.ff), this.gateUp1.subarray(hp.ff)];
     this.viewsFor(1);
   }
 
@@ -190,13 +199,20 @@ export class Model {
       // attention
       this.kernels.rmsNorm(vw.x, L.attnNorm, n, d, eps, vw.xnD);
       const inD = this.quantize(vw.xnD, n, d, vw.xqD, vw.xfD);
-      this.linear(L.q, n, vw.xqD, inD, vw.q);
-      this.linear(L.k, n, vw.xqD, inD, vw.k);
-      this.linear(L.v, n, vw.xqD, inD, vw.v);
-      this.rope(vw.q, n, this.hp.heads, pos0);
-      this.rope(vw.k, n, this.hp.kvHeads, pos0);
-      this.store(l, n, pos0);
-      this.attention(l, n, pos0, vw.att);
+      let { q, k, v } = vw;
+      if (n === 1 && L.qkv) {
+        // generation: one kernel call for q, k and v, read back as views of its output
+        this.linear(L.qkv, 1, vw.xqD, inD, this.qkv1);
+        [q, k, v] = this.qkvViews;
+      } else {
+        this.linear(L.q, n, vw.xqD, inD, q);
+        this.linear(L.k, n, vw.xqD, inD, k);
+        this.linear(L.v, n, vw.xqD, inD, v);
+      }
+      this.rope(q, n, this.hp.heads, pos0);
+      this.rope(k, n, this.hp.kvHeads, pos0);
+      this.store(l, n, pos0, k, v);
+      this.attention(l, n, pos0, q, vw.att);
       let src = vw.att;
       if (L.attnSubNorm) {
         this.kernels.rmsNorm(vw.att, L.attnSubNorm, n, d, eps, vw.xnD);
@@ -207,10 +223,15 @@ export class Model {
       // feed-forward
       this.kernels.rmsNorm(vw.x, L.ffnNorm, n, d, eps, vw.xnD);
       const inF = this.quantize(vw.xnD, n, d, vw.xqD, vw.xfD);
-      this.linear(L.gate, n, vw.xqD, inF, vw.hb);
-      this.linear(L.up, n, vw.xqD, inF, vw.hb2);
-      this.kernels.glu(vw.hb, vw.hb2, activation === 'silu');
-      const hb = vw.hb;
+      let { hb, hb2 } = vw;
+      if (n === 1 && L.gateUp) {
+        this.linear(L.gateUp, 1, vw.xqD, inF, this.gateUp1);
+        [hb, hb2] = this.gateUpViews;
+      } else {
+        this.linear(L.gate, n, vw.xqD, inF, hb);
+        this.linear(L.up, n, vw.xqD, inF, hb2);
+      }
+      this.kernels.glu(hb, hb2, activation === 'silu');
       src = hb;
       if (L.ffnSubNorm) {
         this.kernels.rmsNorm(hb, L.ffnSubNorm, n, ff, eps, vw.xnF);
@@ -299,12 +320,10 @@ export class Model {
   }
 
   /** Copies the n new k, v rows into layer l's cache: K in tiles [kv head][tile of 32 positions][head dim][32], V [kv head][position][head dim]. */
-  private store(l: number, n: number, pos0: number): void {
+  private store(l: number, n: number, pos0: number, k: Float32Array, v: Float32Array): void {
     const { kvHeads, headDim: hd, kvDim } = this.hp;
     const kc = this.kCache[l]!;
     const vc = this.vCache[l]!;
-    const k = this.k;
-    const v = this.v;
     for (let i = 0; i < n; i++)
       for (let h = 0; h < kvHeads; h++) {
         const src = i * kvDim + h * hd;
@@ -319,9 +338,9 @@ export class Model {
   }
 
   /** Causal attention with GQA (kernels.attention): query head h reads kv head floor(h / (heads / kvHeads)); out [n, d]. */
-  private attention(l: number, n: number, pos0: number, out: Float32Array): void {
+  private attention(l: number, n: number, pos0: number, q: Float32Array, out: Float32Array): void {
     const { heads, kvHeads, headDim } = this.hp;
-    this.kernels.attention(this.viewsFor(n).q, n, pos0, this.kCache[l]!, this.vCache[l]!, heads, kvHeads, headDim, this.maxSeq, out);
+    this.kernels.attention(q, n, pos0, this.kCache[l]!, this.vCache[l]!, heads, kvHeads, headDim, this.maxSeq, out);
   }
 }
 

@@ -73,6 +73,10 @@ export interface LayerWeights {
   up: Linear;
   down: Linear;
   ffnSubNorm: Float32Array | null;
+  /** q, k, v as one matrix [d + 2·kvDim, d] (fuseLinears), or null when they cannot be fused. */
+  qkv: TernaryLinear | null;
+  /** gate, up as one matrix [2·ff, d], or null. */
+  gateUp: TernaryLinear | null;
 }
 
 export interface Weights {
@@ -95,6 +99,9 @@ export interface Weights {
 const LINEARS = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] as const;
 const LINEAR_TYPES = new Set<number>([GGMLType.TQ2_0, GGMLType.TQ1_0, GGMLType.F16, GGMLType.F32]);
 const FLOAT_TYPES = new Set<number>([GGMLType.F16, GGMLType.F32]);
+const TERNARY_TYPES = new Set<number>([GGMLType.TQ2_0, GGMLType.TQ1_0]);
+/** Linears that read the same input, loaded into adjacent memory for fuseLinears. */
+const FUSED_GROUPS = [['attn_q', 'attn_k', 'attn_v'], ['ffn_gate', 'ffn_up']] as const;
 /** The newest version of our `bitnet_ts.*` keys this engine reads. */
 const OUR_KEYS_VERSION = 1;
 const k = (name: string): string => `bitnet.${name}`;
@@ -223,10 +230,10 @@ export function collapseScales(d: Float32Array, rows: number, cols: number): { s
 }
 
 /** A ternary tensor's packed codes and per-256-block scales. */
-function readTernary(tr: TensorReader, name: string, t: GGUFTensorInfo, rows: number, cols: number): { packed: Uint8Array; d: Float32Array } {
+function readTernary(tr: TensorReader, name: string, t: GGUFTensorInfo, rows: number, cols: number, into?: Uint8Array): { packed: Uint8Array; d: Float32Array } {
   const bytes = tr.transient(name);
   try {
-    const out = tr.store.bytes(packedBytes(rows, cols));
+    const out = into ?? tr.store.bytes(packedBytes(rows, cols));
     if (t.type === GGMLType.TQ2_0) {
       const { packed, scaleBits } = tq2_0ToPacked(bytes, rows, cols, out);
       const d = new Float32Array(scaleBits.length);
@@ -239,6 +246,44 @@ function readTernary(tr: TensorReader, name: string, t: GGUFTensorInfo, rows: nu
     if (e instanceof RangeError) tr.fail(name, e.message);
     throw e;
   }
+}
+
+/**
+ * Linears that read the same input as one matrix: their rows stacked, one kernel call instead of
+ * several (and one longer stream of weights). Possible when all are ternary over the same columns,
+ * with the same group size, and their packed codes lie back to back in one buffer (readWeights places
+ * them so); per-tensor scales become per-row ones, which rescale every output by the same value, so
+ * the outputs are bit for bit those of the separate linears. Otherwise null.
+ */
+export function fuseLinears(parts: readonly Linear[]): TernaryLinear | null {
+  const ts = parts.filter((p): p is TernaryLinear => p.kind === 'ternary');
+  if (ts.length !== parts.length || ts.length === 0) return null;
+  const first = ts[0]!;
+  let end = first.packed.byteOffset;
+  for (const t of ts) {
+    if (t.cols !== first.cols || t.groupSize !== first.groupSize || t.packed.buffer !== first.packed.buffer || t.packed.byteOffset !== end) return null;
+    end += t.packed.byteLength;
+  }
+  const rows = ts.reduce((a, t) => a + t.rows, 0);
+  let scale: Float32Array;
+  if (first.groupSize > 0) {
+    scale = new Float32Array(ts.reduce((a, t) => a + t.scale.length, 0));
+    let o = 0;
+    for (const t of ts) {
+      scale.set(t.scale, o);
+      o += t.scale.length;
+    }
+  } else {
+    scale = new Float32Array(rows);
+    let o = 0;
+    for (const t of ts) {
+      if (t.scale.length === 1) scale.fill(t.scale[0]!, o, o + t.rows);
+      else scale.set(t.scale, o);
+      o += t.rows;
+    }
+  }
+  const packed = new Uint8Array(first.packed.buffer, first.packed.byteOffset, end - first.packed.byteOffset);
+  return { kind: 'ternary', rows, cols: first.cols, packed, scale, groupSize: first.groupSize };
 }
 
 /** The float values t·scale of a ternary linear, for act_quant "none". */
@@ -255,10 +300,11 @@ export function dequantizeTernary(l: TernaryLinear): Float32Array {
   return out;
 }
 
-function readLinear(tr: TensorReader, name: string, rows: number, cols: number, hp: Hparams): { linear: Linear; info: GGUFTensorInfo } {
+/** Reads a linear; a ternary one's packed codes go to `into` when given (a slice of a fused group). */
+function readLinear(tr: TensorReader, name: string, rows: number, cols: number, hp: Hparams, into?: Uint8Array): { linear: Linear; info: GGUFTensorInfo } {
   const t = tr.info(name, [cols, rows], LINEAR_TYPES);
   if (FLOAT_TYPES.has(t.type)) return { linear: tr.matrix(name, rows, cols), info: t };
-  const { packed, d } = readTernary(tr, name, t, rows, cols);
+  const { packed, d } = readTernary(tr, name, t, rows, cols, into);
   let lin: TernaryLinear;
   const gsName = name.replace(/\.weight$/, '.group_scales');
   if (tr.f.hasTensor(gsName)) {
@@ -299,9 +345,23 @@ export function readWeights(f: GGUFFile, store: WeightStore = jsStore()): Weight
       ffn_gate: [ff, d], ffn_up: [ff, d], ffn_down: [d, ff],
     };
     const lin = {} as Record<(typeof LINEARS)[number], Linear>;
+    // q, k, v (and gate, up) read the same input: their packed codes are placed back to back in one
+    // buffer, so that fuseLinears can run each group as one matrix
+    const slot = new Map<string, Uint8Array>();
+    for (const group of FUSED_GROUPS) {
+      const kinds = group.map((g) => name(g));
+      if (hp.actQuant === 'none' || !kinds.every((t) => f.hasTensor(t) && TERNARY_TYPES.has(f.tensor(t).type))) continue;
+      const sizes = group.map((g) => packedBytes(...shapes[g]));
+      const buf = tr.store.bytes(sizes.reduce((a, b) => a + b, 0));
+      let o = 0;
+      group.forEach((g, i) => {
+        slot.set(g, buf.subarray(o, o + sizes[i]!));
+        o += sizes[i]!;
+      });
+    }
     for (const kind of LINEARS) {
       const [rows, cols] = shapes[kind];
-      const { linear, info } = readLinear(tr, name(kind), rows, cols, hp);
+      const { linear, info } = readLinear(tr, name(kind), rows, cols, hp, slot.get(kind));
       lin[kind] = linear;
       linearBytes += info.byteLength;
       linearElements += info.nElements;
@@ -314,6 +374,8 @@ export function readWeights(f: GGUFFile, store: WeightStore = jsStore()): Weight
       ffnNorm: tr.vector(name('ffn_norm'), d),
       gate: lin.ffn_gate, up: lin.ffn_up, down: lin.ffn_down,
       ffnSubNorm: tr.optionalVector(name('ffn_sub_norm'), ff),
+      qkv: fuseLinears([lin.attn_q, lin.attn_k, lin.attn_v]),
+      gateUp: fuseLinears([lin.ffn_gate, lin.ffn_up]),
     });
   }
   const outputNorm = tr.vector(TensorNames.outputNorm, d);

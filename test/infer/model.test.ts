@@ -10,7 +10,7 @@ import { Rng } from '../../src/data/rng.ts';
 import { loadEngine, type Engine } from '../../src/infer/engine.ts';
 import { nativeKernels, type Kernels, tsKernels } from '../../src/infer/kernels/index.ts';
 import { Model } from '../../src/infer/model.ts';
-import { readWeights } from '../../src/infer/weights.ts';
+import { fuseLinears, readWeights } from '../../src/infer/weights.ts';
 import { rmDir, tmpDir } from '../support/tiny.ts';
 import { referenceForward, writeTinyModel, type TinySpec } from './helpers.ts';
 
@@ -147,6 +147,35 @@ describe('infer/model: the engine against the reference forward', function () {
         expect(lb).to.deep.equal(la);
       }
     }
+  });
+
+  it('fused q|k|v and gate|up (one kernel call each in generation) give the same bits as the separate linears', async () => {
+    for (const spec of [{ scales: 'tensor', kvHeads: 1 }, { scales: 'row' }, { scales: 'block', type: 'TQ1_0' }] as const) {
+      const { file } = await writeTinyModel(dir, `fused-${spec.scales}.gguf`, { ...spec, seed: 17 });
+      const f = openGGUF(file);
+      const w = readWeights(f);
+      f.close();
+      for (const L of w.layers) {
+        expect(L.qkv, 'q|k|v fused').to.not.equal(null);
+        expect(L.gateUp, 'gate|up fused').to.not.equal(null);
+        expect(L.qkv!.rows).to.equal(w.hp.d + 2 * w.hp.kvDim);
+      }
+      const unfused = { ...w, layers: w.layers.map((L) => ({ ...L, qkv: null, gateUp: null })) };
+      const ids = randomIds(T, w.hp.vocab, 6);
+      for (const k of kernelSets()) {
+        const a = new Model(w, { kernels: k });
+        const b = new Model(unfused, { kernels: k });
+        for (let t = 0; t < T; t++) expect(Array.from(a.forward([ids[t]!])), `${k.name} position ${t}`).to.deep.equal(Array.from(b.forward([ids[t]!])));
+      }
+    }
+    // not fusable: different kinds, or codes not back to back in one buffer
+    const f = openGGUF((await writeTinyModel(dir, 'fused-no.gguf', { seed: 18, layers: 1 })).file);
+    const w = readWeights(f);
+    f.close();
+    const L = w.layers[0]!;
+    expect(fuseLinears([L.q, L.v])).to.equal(null); // k lies between them
+    expect(fuseLinears([L.q, { kind: 'f32', rows: 1, cols: w.hp.d, w: new Float32Array(w.hp.d) }])).to.equal(null);
+    if (L.q.kind === 'ternary') expect(fuseLinears([L.q, { ...L.q, packed: L.q.packed.slice() }])).to.equal(null);
   });
 
   it('collapses equal block scales to one per tensor or per row, else keeps one per block', async () => {
