@@ -22,7 +22,7 @@
  */
 import { type Kernels, KV_TILE, kvTiledLength } from './kernels/index.ts';
 import { quantizeActivations } from '../quant/activations.ts';
-import { f16BitsToF32 } from '../quant/fp16.ts';
+import { f16Table } from '../quant/fp16.ts';
 import { jsStore, type WeightStore } from './store.ts';
 import type { FloatMatrix, Hparams, Linear, Weights } from './weights.ts';
 
@@ -39,8 +39,6 @@ export interface ModelOptions {
   store?: WeightStore;
 }
 
-/** The value of every fp16 bit pattern: embedding rows are looked up through it. */
-const F16_TABLE = Float32Array.from({ length: 65536 }, (_, h) => f16BitsToF32(h));
 
 /** Exact-length views of the scratch buffers for a step of n tokens (the kernels check lengths). */
 interface Views {
@@ -259,7 +257,10 @@ export class Model {
     const d = this.hp.d;
     const w = e.w;
     if (e.kind === 'f32') for (let j = 0; j < d; j++) x[at + j] = w[token * d + j]!;
-    else for (let j = 0; j < d; j++) x[at + j] = F16_TABLE[w[token * d + j]!]!;
+    else {
+      const t = f16Table();
+      for (let j = 0; j < d; j++) x[at + j] = t[w[token * d + j]!]!;
+    }
   }
 
   /**

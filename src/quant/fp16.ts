@@ -43,3 +43,11 @@ export function f16BitsToF32(h: number): number {
   if (exp === 31) return mant !== 0 ? NaN : sign * Infinity;
   return sign * (1024 + mant) * 2 ** (exp - 25);
 }
+
+let table: Float32Array | null = null;
+
+/** The value of every fp16 bit pattern (f16BitsToF32 of 0..65535), built on first use: a lookup is far faster than the formula. */
+export function f16Table(): Float32Array {
+  table ??= Float32Array.from({ length: 65536 }, (_, h) => f16BitsToF32(h));
+  return table;
+}

@@ -147,6 +147,55 @@ describe('infer/kernels', () => {
   });
 
   describe('TS reference kernels', () => {
+    it('the TS engine\'s float matmuls (fp16 through a table) give the reference\'s bits, NaN and ±inf weights included', () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 40 }), fc.integer(), (n, cols, rows, seed) => {
+          const rng = new Rng(seed);
+          const x = randF32(rng, n * cols);
+          const w16 = new Uint16Array(rows * cols).map(() => rng.int(65536));
+          const w32 = randF32(rng, rows * cols);
+          for (const [name, call] of [
+            ['matmulF16', (k: KernelFns, y: Float32Array) => k.matmulF16(x, n, cols, w16, rows, y)],
+            ['matmulF32', (k: KernelFns, y: Float32Array) => k.matmulF32(x, n, cols, w32, rows, y)],
+          ] as const) {
+            const want = new Float32Array(n * rows);
+            const got = new Float32Array(n * rows).fill(7);
+            call(ref, want);
+            call(tsKernels, got);
+            expectSameBits(got, want, name);
+          }
+        }),
+        { numRuns: 40 },
+      );
+    });
+
+    it('the TS engine\'s lookup-table ternaryMatmulScaled gives the reference\'s bits (tensor, row, group scales; code 3)', () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 70 }),
+          fc.oneof(fc.integer({ min: 1, max: 700 }), fc.constantFrom(128, 256, 768, 1100)),
+          fc.integer({ min: 1, max: 3 }),
+          fc.constantFrom('tensor', 'row', 128, 256, 64),
+          fc.integer(),
+          (rows, cols, n, mode, seed) => {
+            const rng = new Rng(seed);
+            const packed = repackTernary(randCodes(rng, rows * cols), rows, cols);
+            if (seed % 3 === 0) packed[rng.int(packed.length)] |= 0xc0; // a code 3 somewhere
+            const xq = randInt8(rng, n * cols);
+            const sx = randScales(rng, n);
+            const group = typeof mode === 'number' ? mode : 0;
+            const scale = randScales(rng, group > 0 ? rows * Math.ceil(cols / group) : mode === 'row' ? rows : 1);
+            const want = new Float32Array(n * rows);
+            const got = new Float32Array(n * rows).fill(Number.NaN);
+            ref.ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, group, want);
+            tsKernels.ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, group, got);
+            expectSameBits(got, want, 'lookup-table ternaryMatmulScaled');
+          },
+        ),
+        { numRuns: 80 },
+      );
+    });
+
     it('rmsNorm: x/√(mean x² + eps)·w within float rounding of the naive formula', () => {
       fc.assert(
         fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 300 }), fc.integer(), (n, cols, seed) => {

@@ -5,6 +5,7 @@
  */
 import { InputError } from '../../errors.ts';
 import { type KernelFns, nativeAddon, nativeStatus } from '../../native.ts';
+import { fastTsKernels } from './fast-ts.ts';
 import { referenceKernels } from './reference.ts';
 
 export type { KernelFns } from '../../native.ts';
@@ -15,7 +16,8 @@ export interface Kernels extends KernelFns {
   readonly name: 'native' | 'ts';
 }
 
-export const tsKernels: Kernels = { name: 'ts', ...referenceKernels };
+/** The addon-free kernels: the reference, with the ternary matmul by lookup tables (./fast-ts.ts). */
+export const tsKernels: Kernels = { name: 'ts', ...referenceKernels, ...fastTsKernels };
 
 let nativeSet: Kernels | null | undefined;
 

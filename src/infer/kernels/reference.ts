@@ -62,6 +62,22 @@ function checkTernary(fn: string, packed: Uint8Array, rows: number, cols: number
     .array('xq', xq, Int8Array, n * cols, 'n*cols');
 }
 
+/** ternaryMatmulScaled's arguments checked as the addon does; returns the number of scale groups (0: one scale per tensor or per row). */
+export function checkTernaryScaled(
+  packed: Uint8Array, rows: number, cols: number, xq: Int8Array, sx: Float32Array, n: number, scale: Float32Array, groupSize: number, y: Float32Array,
+): number {
+  const c = checkTernary('ternaryMatmulScaled', packed, rows, cols, xq, n)
+    .array('sx', sx, Float32Array, n, 'n')
+    .array('scale', scale, Float32Array)
+    .dim('groupSize', groupSize)
+    .array('y', y, Float32Array, n * rows, 'n*rows');
+  const groups = groupSize > 0 ? Math.ceil(cols / groupSize) : 0;
+  if (groupSize > 0) c.array('scale', scale, Float32Array, rows * groups, 'rows*ceil(cols/groupSize)');
+  else if (scale.length !== 1 && scale.length !== rows)
+    c.range(`scale has length ${scale.length}, expected 1 (per tensor) or rows = ${rows} (per row) when groupSize is 0`);
+  return groups;
+}
+
 /** The ternary code t of (row r, column col) in the packed layout. */
 function codeAt(packed: Uint8Array, rowBase: number, col: number): number {
   const byte = packed[rowBase + Math.floor(col / BLOCK_COLS) * BLOCK_BYTES + (col % 32)]!;
@@ -84,15 +100,7 @@ export const referenceKernels: KernelFns = {
   },
 
   ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y) {
-    const c = checkTernary('ternaryMatmulScaled', packed, rows, cols, xq, n)
-      .array('sx', sx, Float32Array, n, 'n')
-      .array('scale', scale, Float32Array)
-      .dim('groupSize', groupSize)
-      .array('y', y, Float32Array, n * rows, 'n*rows');
-    const groups = groupSize > 0 ? Math.ceil(cols / groupSize) : 0;
-    if (groupSize > 0) c.array('scale', scale, Float32Array, rows * groups, 'rows*ceil(cols/groupSize)');
-    else if (scale.length !== 1 && scale.length !== rows)
-      c.range(`scale has length ${scale.length}, expected 1 (per tensor) or rows = ${rows} (per row) when groupSize is 0`);
+    const groups = checkTernaryScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y);
     const rowBytes = packedRowBytes(cols);
     for (let i = 0; i < n; i++)
       for (let r = 0; r < rows; r++) {
@@ -237,7 +245,7 @@ export const referenceKernels: KernelFns = {
   },
 };
 
-function checkFloatMatmul(
+export function checkFloatMatmul(
   fn: string, x: Float32Array, n: number, cols: number, w: unknown, wCtor: ArrayCtor, rows: number, y: Float32Array,
 ): void {
   new ArgCheck(fn)
@@ -252,12 +260,20 @@ function checkFloatMatmul(
 }
 
 /** y[i, r] = Σ_k x[i, k]·W(r·cols + k), accumulated in double. */
+/**
+ * y[i, r] = Σ_k x[i, k]·W[r, k] in double as 4 interleaved partial sums (k mod 4) combined
+ * (s0 + s1) + (s2 + s3), then the tail k ≥ 4⌊cols/4⌋ in order: the order the TS engine's fast loop
+ * (./fast-ts.ts) keeps, and four independent add chains.
+ */
 function floatMatmul(x: Float32Array, n: number, cols: number, wAt: (k: number) => number, rows: number, y: Float32Array): void {
+  const body = cols - (cols % 4);
   for (let i = 0; i < n; i++)
     for (let r = 0; r < rows; r++) {
-      let s = 0;
-      for (let k = 0; k < cols; k++) s += x[i * cols + k]! * wAt(r * cols + k);
-      y[i * rows + r] = s;
+      const s = [0, 0, 0, 0];
+      for (let k = 0; k < body; k++) s[k % 4] += x[i * cols + k]! * wAt(r * cols + k);
+      let sum = s[0]! + s[1]! + (s[2]! + s[3]!);
+      for (let k = body; k < cols; k++) sum += x[i * cols + k]! * wAt(r * cols + k);
+      y[i * rows + r] = sum;
     }
 }
 
