@@ -1,47 +1,5 @@
-/**
- * The `bitnet` command line: one yargs module per command in ./commands, no logic here beyond
- * dispatch and the error policy: an InputError (bad file, flag or config) prints one line and exits 2;
- * anything else is a bug and prints its stack.
- */
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
-import { isInputError } from '../errors.ts';
-import { loadCommands } from './commands/index.ts';
+// The full `bitnet` command line (every command; bin/bitnet.js runs it through tsx).
+import { commandLoaders, loadCommands } from './commands/index.ts';
+import { runCli } from './run.ts';
 
-const debug = process.argv.includes('--debug');
-
-// `bitnet inspect x.gguf | head` closes stdout early: that is the reader's choice, not an error.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
-});
-
-function fail(e: unknown): never {
-  if (isInputError(e) && !debug) {
-    process.stderr.write(`bitnet: ${e.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`bitnet: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exit(1);
-}
-
-try {
-  let cli = yargs(hideBin(process.argv))
-    .scriptName('bitnet')
-    .usage('$0 <command> [options]')
-    .option('debug', { type: 'boolean', describe: 'print stack traces for input errors too', global: true })
-    .strict()
-    .demandCommand(1, 'name a command (bitnet --help lists them)')
-    .recommendCommands()
-    .help()
-    .wrap(Math.min(110, process.stdout.columns ?? 110))
-    .fail((msg, err) => {
-      if (err) fail(err);
-      process.stderr.write(`bitnet: ${msg}\n`);
-      process.exit(2);
-    });
-  for (const c of await loadCommands(hideBin(process.argv))) cli = cli.command(c);
-  await cli.parseAsync();
-} catch (e) {
-  fail(e);
-}
+await runCli((argv) => loadCommands(argv, commandLoaders));

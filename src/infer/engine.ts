@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { InputError } from '../errors.ts';
-import { openGGUF } from '../format/index.ts';
+import { openGGUF } from '../format/gguf/index.ts';
 import { nativeAddon, nativeStatus } from '../native.ts';
 import { selectKernels, type Kernels } from './kernels/index.ts';
 import { Model } from './model.ts';

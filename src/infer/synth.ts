@@ -10,7 +10,7 @@
  * embedding in row chunks), each generated only when its turn comes: a 2b4t file never sits in memory.
  */
 import { InputError } from '../errors.ts';
-import { BITNET_ARCH, FileType, GGMLType, Keys, TensorNames, TokenType, writeGGUF, type GGUFTensorSpec, type GGUFValue } from '../format/index.ts';
+import { BITNET_ARCH, FileType, GGMLType, Keys, TensorNames, TokenType, writeGGUF, type GGUFTensorSpec, type GGUFValue } from '../format/gguf/index.ts';
 import { BYTE_TO_UNICODE } from '../data/tokenizer/byte-unicode.ts';
 import { EOS_TEXT } from '../data/tokenizer/types.ts';
 import { mixSeed, Rng } from '../data/rng.ts';

@@ -12,9 +12,13 @@
  * Decoding: normal tokens → their bytes (byte-to-unicode inverted); CONTROL tokens (our
  * <|endoftext|>) → nothing, as llama.cpp renders them without `special`; USER_DEFINED tokens and
  * strings outside the byte mapping → their UTF-8 text.
+ *
+ * Memory: the token bytes are one buffer with offsets, and the encoder (BpeTokenizer and the id map,
+ * ~60 MB for a 128k vocabulary) is built on the first encode, so commands that never encode (bench)
+ * do not carry it. The merges are checked at load (each joins two tokens of the file).
  */
 import { InputError } from '../errors.ts';
-import { Keys, TokenType, type GGUFFile } from '../format/index.ts';
+import { Keys, TokenType, type GGUFFile } from '../format/gguf/index.ts';
 import { BpeTokenizer } from '../data/tokenizer/bpe.ts';
 import { BYTE_TO_UNICODE, unicodeToBytes } from '../data/tokenizer/byte-unicode.ts';
 import { decodeIds } from '../data/tokenizer/types.ts';
@@ -31,38 +35,49 @@ export class GGUFTokenizer {
   readonly addBos: boolean;
   /** tokenizer.ggml.pre; encoding follows GPT-2's regex whatever it says (see `preIsGpt2`). */
   readonly pre: string;
-  private readonly bpe: BpeTokenizer;
-  /** BpeTokenizer id → file id, or −1 when that merged string is not a token of the file. */
-  private readonly toFile: Int32Array;
+  /** Built on the first encode: BpeTokenizer on the merges, and its id → file id (−1: not a token of the file). */
+  private enc: { bpe: BpeTokenizer; toFile: Int32Array } | null = null;
   private readonly byteIds: Int32Array;
-  private readonly bytes: Uint8Array[];
+  /** Token id's bytes: bytes[off[id] .. off[id + 1]). */
+  private readonly bytes: Uint8Array;
+  private readonly off: Int32Array;
 
   private constructor(
     readonly tokens: readonly string[],
     types: ArrayLike<number> | null,
-    merges: readonly string[],
-    opts: { eosId: number | null; bosId: number | null; addBos: boolean; pre: string; source: string },
+    private readonly merges: readonly string[],
+    private readonly opts: { eosId: number | null; bosId: number | null; addBos: boolean; pre: string; source: string },
   ) {
     const fail = (problem: string): never => {
       throw new InputError(opts.source, problem);
     };
     this.vocabSize = tokens.length;
-    const idOf = new Map<string, number>();
-    tokens.forEach((s, i) => {
-      if (!idOf.has(s)) idOf.set(s, i);
+    const byteOf = new Map(BYTE_TO_UNICODE.map((s, b) => [s, b]));
+    this.byteIds = new Int32Array(256).fill(-1);
+    for (let i = 0; i < tokens.length; i++) {
+      const b = byteOf.get(tokens[i]!);
+      if (b !== undefined && this.byteIds[b] === -1) this.byteIds[b] = i;
+    }
+    this.byteIds.forEach((id, b) => {
+      if (id < 0) fail(`${Keys.tokenizer.tokens} has no token for byte 0x${b.toString(16)} ("${BYTE_TO_UNICODE[b]}"), which byte-level BPE needs`);
     });
-    this.byteIds = Int32Array.from(BYTE_TO_UNICODE, (s, b) => idOf.get(s) ?? fail(`${Keys.tokenizer.tokens} has no token for byte 0x${b.toString(16)} ("${s}"), which byte-level BPE needs`));
-    const bpe = BpeTokenizer.fromMergeLines(merges);
-    if ('error' in bpe) fail(`${Keys.tokenizer.merges}: ${bpe.error}`);
-    this.bpe = bpe as BpeTokenizer;
-    const strings = this.bpe.tokenStrings();
-    this.toFile = Int32Array.from(strings.slice(0, -1), (s) => idOf.get(s) ?? -1); // the last is BpeTokenizer's own eos
-    this.bytes = tokens.map((s, i) => {
+    // the merges are checked now (each joins two of the file's tokens) and built on the first encode
+    const known = new Set(tokens);
+    merges.forEach((line, i) => {
+      const ab = line.split(' ');
+      if (ab.length !== 2 || !known.has(ab[0]!) || !known.has(ab[1]!))
+        fail(`${Keys.tokenizer.merges}: merges[${i}] "${line}" is not two known tokens separated by one space`);
+    });
+    const parts = tokens.map((s, i) => {
       const t = types?.[i] ?? TokenType.NORMAL;
       if (t === TokenType.CONTROL) return EMPTY;
       if (t === TokenType.USER_DEFINED) return utf8.encode(s);
       return unicodeToBytes(s) ?? utf8.encode(s);
     });
+    this.off = new Int32Array(tokens.length + 1);
+    parts.forEach((p, i) => (this.off[i + 1] = this.off[i]! + p.length));
+    this.bytes = new Uint8Array(this.off[tokens.length]!);
+    parts.forEach((p, i) => this.bytes.set(p, this.off[i]!));
     for (const [key, id] of [[Keys.tokenizer.eosId, opts.eosId], [Keys.tokenizer.bosId, opts.bosId]] as const)
       if (id !== null && !(Number.isInteger(id) && id >= 0 && id < tokens.length)) fail(`${key} ${id} is outside the vocabulary [0, ${tokens.length})`);
     this.eosId = opts.eosId;
@@ -95,17 +110,31 @@ export class GGUFTokenizer {
     return this.pre === 'gpt-2' || this.pre === 'default';
   }
 
+  private encoder(): { bpe: BpeTokenizer; toFile: Int32Array } {
+    if (this.enc !== null) return this.enc;
+    const bpe = BpeTokenizer.fromMergeLines(this.merges);
+    if ('error' in bpe) throw new InputError(this.opts.source, `${Keys.tokenizer.merges}: ${bpe.error}`);
+    const idOf = new Map<string, number>();
+    this.tokens.forEach((s, i) => {
+      if (!idOf.has(s)) idOf.set(s, i);
+    });
+    const strings = bpe.tokenStrings();
+    const toFile = Int32Array.from(strings.slice(0, -1), (s) => idOf.get(s) ?? -1); // the last is BpeTokenizer's own eos
+    return (this.enc = { bpe, toFile });
+  }
+
   /** The ids of `text` (no BOS: see `promptIds`). */
   encode(text: string): Int32Array {
-    const inner = this.bpe.encode(text);
+    const { bpe, toFile } = this.encoder();
+    const inner = bpe.encode(text);
     let n = 0;
-    for (let i = 0; i < inner.length; i++) n += this.toFile[inner[i]!]! >= 0 ? 1 : this.bpe.tokenBytes(inner[i]!).length;
+    for (let i = 0; i < inner.length; i++) n += toFile[inner[i]!]! >= 0 ? 1 : bpe.tokenBytes(inner[i]!).length;
     const out = new Int32Array(n);
     n = 0;
     for (let i = 0; i < inner.length; i++) {
-      const id = this.toFile[inner[i]!]!;
+      const id = toFile[inner[i]!]!;
       if (id >= 0) out[n++] = id;
-      else for (const b of this.bpe.tokenBytes(inner[i]!)) out[n++] = this.byteIds[b]!;
+      else for (const b of bpe.tokenBytes(inner[i]!)) out[n++] = this.byteIds[b]!;
     }
     return out;
   }
@@ -130,7 +159,7 @@ export class GGUFTokenizer {
   /** The bytes a token stands for (empty for control tokens). */
   tokenBytes(id: number): Uint8Array {
     if (!(Number.isInteger(id) && id >= 0 && id < this.vocabSize)) throw new RangeError(`token id ${id} outside [0, ${this.vocabSize})`);
-    return this.bytes[id]!;
+    return this.bytes.subarray(this.off[id]!, this.off[id + 1]!);
   }
 
   decode(ids: ArrayLike<number>): string {

@@ -17,7 +17,7 @@
  * file and the key or tensor.
  */
 import { InputError } from '../errors.ts';
-import { BITNET_ARCH, GGMLType, ggmlTypeById, Keys, TensorNames, type BitnetBlockTensor, type GGUFFile, type GGUFTensorInfo } from '../format/index.ts';
+import { BITNET_ARCH, GGMLType, ggmlTypeById, Keys, TensorNames, type BitnetBlockTensor, type GGUFFile, type GGUFTensorInfo } from '../format/gguf/index.ts';
 import { f16BitsToF32 } from '../quant/fp16.ts';
 import { unpackTQ1_0 } from '../quant/tq1_0.ts';
 import { packedBytes, repackTernary, tq2_0ToPacked, unpackTernary } from './kernels/index.ts';

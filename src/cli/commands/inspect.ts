@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { ggufTotals, openGGUF, type GGUFArray, type GGUFTotals, type GGUFValue } from '../../format/index.ts';
+import { ggufTotals, openGGUF, type GGUFArray, type GGUFTotals, type GGUFValue } from '../../format/gguf/index.ts';
 
 /** Arrays longer than this print as a count and their first few items. */
 const FULL_ARRAY_MAX = 8;

@@ -1,0 +1,25 @@
+import type { CommandModule } from 'yargs';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyCommand = CommandModule<any, any>;
+export type Loaders = Record<string, () => Promise<AnyCommand>>;
+
+/**
+ * The commands that run the inference engine and nothing of training (no tfjs, arrow or vega): the
+ * set that bin/bitnet.js runs from the prebuilt bundle (src/cli/engine-main.ts) without tsx's loader
+ * thread, which alone costs ~40 MB of RSS (issue 6: peak RSS within file + KV cache + 64 MB).
+ */
+export const engineCommandLoaders: Loaders = {
+  inspect: async () => (await import('./inspect.ts')).inspectCommand,
+  generate: async () => (await import('./generate.ts')).generateCommand,
+  eval: async () => (await import('./eval.ts')).evalCommand,
+  bench: async () => (await import('./bench.ts')).benchCommand,
+  synth: async () => (await import('./synth.ts')).synthCommand,
+};
+
+/** The command named on the command line, or all of `loaders` (for --help, a typo, or no command). */
+export async function loadCommands(argv: readonly string[], loaders: Loaders): Promise<AnyCommand[]> {
+  const name = argv.find((a) => !a.startsWith('-'));
+  if (name !== undefined && name in loaders && !argv.includes('--help')) return [await loaders[name]!()];
+  return Promise.all(Object.values(loaders).map((load) => load()));
+}
