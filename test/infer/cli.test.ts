@@ -42,7 +42,7 @@ describe('infer/cli: bitnet synth, generate, bench, eval', function () {
   it('the engine commands run from the esbuild bundle (dist/engine.mjs, no tsx) and print what the tsx path prints', async () => {
     const s = bitnet('synth', '--shape', '256,1,512,4,4,300', '--type', 'tq2_0', '--out', path.join(dir, 'b.gguf'));
     expect(s.status, s.stderr).to.equal(0);
-    const { bundleIsFresh, bundlePath } = (await import('../../scripts/build-engine.mjs')) as { bundleIsFresh: () => boolean; bundlePath: string };
+    const { bundleIsFresh, bundlePath } = await import('../../scripts/build-engine.mjs');
     expect(bundleIsFresh(), `${bundlePath} is built and newer than every source`).to.equal(true);
     const args = ['generate', path.join(dir, 'b.gguf'), '--prompt', 'hi', '--max-tokens', '6', '--temperature', '0'];
     const viaBundle = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NODE_DEBUG: 'esm' } });
