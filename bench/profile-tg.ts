@@ -34,7 +34,7 @@ const add = (k: string, ms: number, b: number) => {
   calls[k] = (calls[k] ?? 0) + 1;
 };
 const rowsName = (rows: number, cols: number) =>
-  rows === 2 * hp.ff ? 'ternary gate|up (fused)' : rows === hp.d + 2 * hp.kvDim && cols === hp.d ? 'ternary q|k|v (fused)' : rows === hp.ff ? 'ternary gate+up' : cols === hp.ff ? 'ternary down' : rows === hp.d && cols === hp.d ? (hp.kvDim === hp.d ? 'ternary q+k+v+o' : 'ternary q+o') : 'ternary k+v';
+  rows === 2 * hp.ff ? 'ternary gate|up (fused)' : rows === hp.d + 2 * hp.kvDim && cols === hp.d ? 'ternary q|k|v (fused)' : rows === hp.ff ? 'ternary gate+up' : cols === hp.ff ? 'ternary down' : rows === hp.d && cols === hp.d ? 'ternary o (and q, k, v unfused)' : 'ternary k+v';
 // every kernel timed under its name; the ternary linears split by shape, the head named
 const kernels = { ...native } as Record<string, unknown>;
 for (const [name, fn] of Object.entries(native)) {
