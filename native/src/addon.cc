@@ -247,8 +247,8 @@ napi_value TernaryMatmulScaledJs(napi_env env, napi_callback_info info) {
     return nullptr;
   int mode;
   if (group > 0) {
-    if (group % kBlockCols != 0) {
-      fail_range(a, "groupSize must be a multiple of 128 in the native kernel, got " + std::to_string(group));
+    if (group % 32 != 0) {
+      fail_range(a, "groupSize must be a multiple of 32 in the native kernel, got " + std::to_string(group));
       return nullptr;
     }
     if (!check_len(a, "scale", lsc, rows * ((cols + group - 1) / group), "rows*ceil(cols/groupSize)")) return nullptr;

@@ -37,7 +37,7 @@ void ternary_matmul(const uint8_t* packed, int64_t rows, int64_t cols, const int
                     int32_t* out);
 // y[i*rows + r] = sum over segments g of acc_g * scale[...] / sx[i], in double, stored as float.
 // scale_mode 0: one scale; 1: scale[r]; 2: scale[r*ngroups + g] with groups of group_size columns
-// (group_size a multiple of kBlockCols).
+// (group_size a multiple of 32: whole 2-bit fields of a block).
 void ternary_matmul_scaled(const uint8_t* packed, int64_t rows, int64_t cols, const int8_t* xq,
                            const float* sx, int64_t n, const float* scale, int scale_mode,
                            int64_t group_size, float* y);

@@ -358,6 +358,72 @@ void run_plan(const uint8_t* packed, const Plan& p, Emit&& emit) {
   });
 }
 
+// ---- groups that split a block (group size a multiple of 32, not of 128: groups of 32, 64, 96) ----
+// Each 32-column field of a block (the columns of one 2-bit position in its 32 bytes) lies in one
+// group, so a row's sums are taken field by field into one vector accumulator per group, reduced at
+// the row's end; the activation sums are per group. Small ablation models use these, so the body is
+// plain AVX2 (and a scalar twin), exact like the rest.
+void fields_scalar(const uint8_t* w, const int8_t* x, int64_t nblocks, int64_t cols, int64_t group, int32_t* acc) {
+  for (int64_t j = 0; j < nblocks; j++)
+    for (int f = 0; f < 4; f++) {
+      const int64_t col0 = j * kBlockCols + 32 * f;
+      if (col0 >= cols) break;
+      int32_t s = 0;
+      for (int m = 0; m < 32; m++) s += ((w[j * kBlockBytes + m] >> (2 * f)) & 3) * x[col0 + m];
+      acc[col0 / group] += s;
+    }
+}
+
+// lanes: 8 int32 per group (plain memory: vectors of __m256i outside AVX2-compiled code misbehave)
+BITNET_AVX2 void fields_avx2(const uint8_t* w, const int8_t* x, int64_t nblocks, int64_t cols, int64_t group,
+                             int32_t* lanes, int64_t ngroups, int32_t* acc) {
+  const __m256i mask = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+  std::fill(lanes, lanes + 8 * ngroups, 0);
+  for (int64_t j = 0; j < nblocks; j++) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + j * kBlockBytes));
+    for (int f = 0; f < 4; f++) {
+      const int64_t col0 = j * kBlockCols + 32 * f;
+      if (col0 >= cols) break;
+      const __m256i c = _mm256_and_si256(_mm256_srli_epi16(q, 2 * f), mask);
+      const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(c, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + col0))), ones);
+      __m256i* l = reinterpret_cast<__m256i*>(lanes + 8 * (col0 / group));
+      _mm256_storeu_si256(l, _mm256_add_epi32(_mm256_loadu_si256(l), p));
+    }
+  }
+  for (int64_t g = 0; g < ngroups; g++) acc[g] = hsum_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes + 8 * g)));
+}
+
+void scaled_fields(const uint8_t* packed, int64_t rows, int64_t cols, const int8_t* xq, const float* sx, int64_t n,
+                   const float* scale, int64_t group, float* y) {
+  const int64_t nblocks = (cols + kBlockCols - 1) / kBlockCols, padded = nblocks * kBlockCols;
+  const int64_t ngroups = (cols + group - 1) / group, row_bytes = nblocks * kBlockBytes;
+  std::vector<int8_t> x(static_cast<size_t>(n * padded), 0);
+  std::vector<int32_t> asum(static_cast<size_t>(n * ngroups), 0);
+  for (int64_t i = 0; i < n; i++) {
+    std::memcpy(&x[i * padded], xq + i * cols, static_cast<size_t>(cols));
+    for (int64_t k = 0; k < cols; k++) asum[i * ngroups + k / group] += xq[i * cols + k];
+  }
+  const bool avx2 = simd();
+  pool_for(rows, std::max<int64_t>(1, rows / (pool_threads() * 4)), [&](int64_t r0, int64_t r1) {
+    std::vector<int32_t> acc(static_cast<size_t>(ngroups));
+    std::vector<int32_t> lanes(avx2 ? static_cast<size_t>(8 * ngroups) : 0);
+    for (int64_t r = r0; r < r1; r++)
+      for (int64_t i = 0; i < n; i++) {
+        const uint8_t* w = packed + r * row_bytes;
+        if (avx2) {
+          fields_avx2(w, &x[i * padded], nblocks, cols, group, lanes.data(), ngroups, acc.data());
+        } else {
+          std::fill(acc.begin(), acc.end(), 0);
+          fields_scalar(w, &x[i * padded], nblocks, cols, group, acc.data());
+        }
+        double v = 0;  // the reference's order: sum over g of acc_g * scale_g, then / sx
+        for (int64_t g = 0; g < ngroups; g++)
+          v += static_cast<double>(acc[g] - asum[i * ngroups + g]) * static_cast<double>(scale[r * ngroups + g]);
+        y[i * rows + r] = static_cast<float>(v / static_cast<double>(sx[i]));
+      }
+  });
+}
+
 }  // namespace
 
 void ternary_matmul(const uint8_t* packed, int64_t rows, int64_t cols, const int8_t* xq, int64_t n,
@@ -375,6 +441,7 @@ void ternary_matmul_scaled(const uint8_t* packed, int64_t rows, int64_t cols, co
                            const float* sx, int64_t n, const float* scale, int scale_mode,
                            int64_t group_size, float* y) {
   if (rows == 0 || n == 0) return;
+  if (scale_mode == 2 && group_size % kBlockCols != 0) return scaled_fields(packed, rows, cols, xq, sx, n, scale, group_size, y);
   Plan p;
   make_plan(p, rows, cols, xq, n, scale_mode == 2 ? group_size : 0);
   // The rescale in double, in the same order as the TS reference, so both give the same float.

@@ -423,13 +423,13 @@ describe('infer/kernels', () => {
           }
         });
 
-        it('ternaryMatmulScaled: bit-identical floats per tensor, per row and per group of 128/256', () => {
+        it('ternaryMatmulScaled: bit-identical floats per tensor, per row and per group of 32/64/96/128/256', () => {
           fc.assert(
             fc.property(
               fc.integer({ min: 1, max: 40 }),
               fc.constantFrom(64, 128, 200, 256, 512, 640, 1000),
               fc.constantFrom(1, 3, 7),
-              fc.constantFrom('tensor', 'row', 128, 256),
+              fc.constantFrom('tensor', 'row', 32, 64, 96, 128, 256),
               fc.constantFrom(1, 2),
               fc.integer(),
               (rows, cols, n, mode, threads, seed) => {
@@ -753,18 +753,18 @@ describe('infer/kernels', () => {
           expect(() => call(a), 'native').to.throw(err);
         });
 
-      it('too few arguments is a TypeError; a group size that is not a multiple of 128 is a RangeError natively and runs on TS via the dispatch', () => {
+      it('too few arguments is a TypeError; a group size that is not a multiple of 32 is a RangeError natively and runs on TS via the dispatch', () => {
         expect(() => (a.ternaryMatmul as unknown as (...x: unknown[]) => void)(p, 2, 128)).to.throw(TypeError, /expected 6 arguments/);
         const rng = new Rng(3);
         const packed = repackTernary(randCodes(rng, 2 * 128), 2, 128);
         const xq = randInt8(rng, 128);
-        const scale = randScales(rng, 4);
-        expect(() => a.ternaryMatmulScaled(packed, 2, 128, xq, f(1).fill(1), 1, scale, 64, f(2))).to.throw(RangeError, /multiple of 128/);
+        const scale = randScales(rng, 2 * 8);
+        expect(() => a.ternaryMatmulScaled(packed, 2, 128, xq, f(1).fill(1), 1, scale, 16, f(2))).to.throw(RangeError, /multiple of 32/);
         const want = f(2);
         const got = f(2);
-        ref.ternaryMatmulScaled(packed, 2, 128, xq, f(1).fill(1), 1, scale, 64, want);
-        nk.ternaryMatmulScaled(packed, 2, 128, xq, f(1).fill(1), 1, scale, 64, got);
-        expectSameBits(got, want, 'group 64 via dispatch');
+        ref.ternaryMatmulScaled(packed, 2, 128, xq, f(1).fill(1), 1, scale, 16, want);
+        nk.ternaryMatmulScaled(packed, 2, 128, xq, f(1).fill(1), 1, scale, 16, got);
+        expectSameBits(got, want, 'group 16 via dispatch');
       });
     });
   });

@@ -29,10 +29,10 @@ export function nativeKernels(): Kernels | null {
   nativeSet = {
     name: 'native',
     ternaryMatmul: a.ternaryMatmul,
-    // The native kernel handles groups of whole 128-column blocks; other group sizes (small models) run
-    // on the TS kernel rather than fail.
+    // The native kernel handles groups of whole 32-column fields; other group sizes (never written by
+    // our export) run on the TS kernel rather than fail.
     ternaryMatmulScaled: (packed, rows, cols, xq, sx, n, scale, groupSize, y) =>
-      groupSize > 0 && groupSize % 128 !== 0
+      groupSize > 0 && groupSize % 32 !== 0
         ? referenceKernels.ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y)
         : a.ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y),
     quantizeActivations: a.quantizeActivations,
