@@ -7,8 +7,9 @@
  * tables cost 64 adds per column per token and pay from a few dozen rows on.
  *
  * Same integer sums, same double rescale in the same order as referenceKernels.ternaryMatmulScaled,
- * so the outputs are identical (tested); groups narrower than a block (128 columns) split a byte
- * between two scales and go to the reference.
+ * so the outputs are identical (tested); groups that split a block (multiples of 32 columns) split a
+ * byte between scales and are decoded field by field instead (scaledFields); other sizes go to the
+ * reference.
  *
  * The float matmuls (the output head) are the reference's loops without its per-element closure and
  * with fp16 read through a table (src/quant/fp16.ts f16Table) instead of a formula with a power: the
@@ -44,6 +45,40 @@ function buildTables(xq: Int8Array, x0: number, cols: number, rowBytes: number):
       const s = e[8 + (hi & 3)]! + e[12 + (hi >> 2)]!;
       const oh = o + (hi << 4);
       for (let lo = 0; lo < 16; lo++) table[oh + lo] = s + lo16[lo]!;
+    }
+  }
+}
+
+/**
+ * Groups that split a block (multiples of 32 columns: every 32-column field of a block lies in one
+ * group), as native/src/ternary.cc's scaled_fields: the codes decoded field by field with shifts
+ * (no tables: a byte's four codes go to different groups), the same integer sums per group and the
+ * reference's double rescale.
+ */
+function scaledFields(
+  packed: Uint8Array, rows: number, cols: number, xq: Int8Array, sx: Float32Array, n: number, scale: Float32Array, group: number, y: Float32Array,
+): void {
+  const rowBytes = packedRowBytes(cols);
+  const groups = Math.ceil(cols / group);
+  const acc = new Int32Array(groups);
+  for (let i = 0; i < n; i++) {
+    const x0 = i * cols;
+    for (let r = 0; r < rows; r++) {
+      acc.fill(0);
+      for (let j = 0; j * BLOCK_COLS < cols; j++) {
+        const base = r * rowBytes + j * BLOCK_BYTES;
+        for (let f = 0; f < 4; f++) {
+          const col0 = j * BLOCK_COLS + 32 * f;
+          if (col0 >= cols) break;
+          const m1 = Math.min(32, cols - col0);
+          let s = 0;
+          for (let m = 0; m < m1; m++) s += (((packed[base + m]! >> (2 * f)) & 3) - 1) * xq[x0 + col0 + m]!;
+          acc[Math.floor(col0 / group)] += s;
+        }
+      }
+      let v = 0; // double, as the reference: Σ_g acc_g·scale_g, then / sx
+      for (let g = 0; g < groups; g++) v += acc[g]! * scale[r * groups + g]!;
+      y[i * rows + r] = v / sx[i]!;
     }
   }
 }
@@ -99,6 +134,7 @@ function dotF16(a: Float32Array, ao: number, w: Uint16Array, wo: number, cols: n
 export const fastTsKernels: Pick<KernelFns, 'ternaryMatmulScaled' | 'matmulF16' | 'matmulF32'> = {
   ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y) {
     const groups = checkTernaryScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y);
+    if (groupSize % BLOCK_COLS !== 0 && groupSize % 32 === 0) return scaledFields(packed, rows, cols, xq, sx, n, scale, groupSize, y);
     if (rows < MIN_ROWS || groupSize % BLOCK_COLS !== 0) return referenceKernels.ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y);
     const rowBytes = packedRowBytes(cols);
     if (table.length < rowBytes * 256) table = new Int16Array(rowBytes * 256);
