@@ -1,8 +1,11 @@
 /**
  * `npm run bench:train`: training throughput of tiny-b158 and small-b158 on this machine, with the
- * wasm backend's matmuls on the native addon and, as the peer measured in the same run, on plain
- * tfjs-wasm (one thread). Each measurement is a fresh child process training STEPS steps; the first
- * log window (warm-up, kernel compilation) is excluded. Prints what it measured, where and at which commit.
+ * wasm backend's matmuls on the native addon and, as peers measured in the same run, on plain
+ * tfjs-wasm (one thread) and the same model in PyTorch (bench/peers/torch_bitnet.py, all cores), when
+ * a Python with torch is found (BITNET_TORCH_PYTHON, else /usr/bin/python3 or python3; Debian:
+ * `apt install python3-torch`, the issue's PyTorch 1.13 with OpenBLAS). Each measurement is a fresh
+ * child process training STEPS steps; the first log window (warm-up, kernel compilation) is excluded.
+ * Prints what it measured, where and at which commit.
  *
  *   npm run bench:train [-- --steps 30 --configs tiny-b158,small-b158]
  */
@@ -47,12 +50,36 @@ function measure(config: string, native: boolean): { tps: number; rssMb: number 
   }
 }
 
+/** A Python that imports torch, or null. */
+function torchPython(): string | null {
+  for (const py of [process.env.BITNET_TORCH_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => !!p)) {
+    const r = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
+    if (r.status === 0) return py;
+  }
+  return null;
+}
+
+function measureTorch(py: string, config: string): { tps: number; version: string } {
+  const r = spawnSync(py, ['bench/peers/torch_bitnet.py', `experiments/configs/${config}.json`, String(steps), String(os.availableParallelism())], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`torch peer failed: ${r.stderr}`);
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { tokens_per_s: number; torch: string };
+  return { tps: j.tokens_per_s, version: j.torch };
+}
+
+const py = torchPython();
 console.log(`bench:train — ${os.cpus()[0]?.model} × ${os.availableParallelism()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, commit ${commit()}`);
 console.log(`command: npm run bench:train -- --steps ${steps} --configs ${configs.join(',')}; data/moby-dick; tokens/s over steps ${logEvery + 1}-${steps}\n`);
-console.log('| config | wasm + native matmul (tok/s) | plain wasm (tok/s) | ratio | peak RSS (MB) |');
-console.log('|---|--:|--:|--:|--:|');
+console.log(py ? `PyTorch peer: ${py} (bench/peers/torch_bitnet.py, ${os.availableParallelism()} threads, random token ids)` : 'PyTorch peer: no Python with torch found (apt install python3-torch, or set BITNET_TORCH_PYTHON): column empty');
+console.log('');
+console.log('| config | wasm + native matmul (tok/s) | plain wasm (tok/s) | ratio | PyTorch (tok/s) | ours / PyTorch | peak RSS (MB) |');
+console.log('|---|--:|--:|--:|--:|--:|--:|');
+let torchVersion = '';
 for (const c of configs) {
   const nat = measure(c, true);
   const plain = measure(c, false);
-  console.log(`| ${c} | ${nat.tps.toFixed(0)} | ${plain.tps.toFixed(0)} | ${(nat.tps / plain.tps).toFixed(2)} | ${nat.rssMb.toFixed(0)} |`);
+  const t = py ? measureTorch(py, c) : null;
+  if (t) torchVersion = t.version;
+  const tcol = t ? `${t.tps.toFixed(0)} | ${(nat.tps / t.tps).toFixed(2)}` : '— | —';
+  console.log(`| ${c} | ${nat.tps.toFixed(0)} | ${plain.tps.toFixed(0)} | ${(nat.tps / plain.tps).toFixed(2)} | ${tcol} | ${nat.rssMb.toFixed(0)} |`);
 }
+if (torchVersion) console.log(`\nPyTorch ${torchVersion}.`);
