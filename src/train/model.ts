@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from '../config/model.ts';
 import { headDim, parseWeightScale } from '../config/model.ts';
 import { steActQuant, steBinary, steTernary } from '../quant/ste.ts';
-import { bmm, causalMask, crossEntropy, embed, linear, rmsNorm, rope, ropeTables } from './ops.ts';
+import { bmm, bmmT, causalMask, crossEntropy, embed, linear, rmsNorm, rope, ropeTables } from './ops.ts';
 import { paramSpecs, type ParamSpec } from './params.ts';
 
 let instances = 0;
@@ -119,7 +119,7 @@ export class BitNetModel {
         k = expand(k);
         v = expand(v);
       }
-      const scores = tf.add(tf.mul(bmm(q, tf.transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(hd)), mask); // [B, H, T, T]
+      const scores = tf.add(tf.mul(bmmT(q, k), 1 / Math.sqrt(hd)), mask); // [B, H, T, T]
       const att = bmm(tf.softmax(scores) as tf.Tensor4D, v); // [B, H, T, hd]
       let o = tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [N, c.d_model]) as tf.Tensor2D; // [N, d]
       if (c.subln === 'on') o = rmsNorm(o, this.v(`${b}.attn_sub_norm.weight`), eps) as tf.Tensor2D;

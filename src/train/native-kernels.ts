@@ -56,3 +56,12 @@ export function installNativeMatmul(): boolean {
   });
   return (installed = true);
 }
+
+/**
+ * Whether tf.matMul's transpose flags cost nothing on the backend in use: everywhere but plain
+ * tfjs-wasm, whose flagged matmuls run 15-50x slower than flag-free ones (research/node-feasibility.md).
+ * The native BatchMatMul reads transposed operands in place.
+ */
+export function transposeFlagsAreFree(): boolean {
+  return tf.getBackend() !== 'wasm' || installed === true;
+}

@@ -1,35 +1,41 @@
 /**
  * tfjs ops shaped around the wasm backend's traps (research/node-feasibility.md):
- * - matmuls with transpose flags run 15-50x slower than plain ones, and autograd emits exactly those,
- *   so every matmul here has a custom gradient built from explicit transposes and flag-free matmuls;
+ * - on plain tfjs-wasm, matmuls with transpose flags run 15-50x slower than plain ones, and autograd
+ *   emits exactly those, so every matmul here has a custom gradient; it uses the flags where they are
+ *   free (the native BatchMatMul, tfjs-node, cpu: transposeFlagsAreFree) and explicit transposes and
+ *   flag-free matmuls otherwise (measured with the native matmul: the transposes were a fifth of a
+ *   tiny-b158 training step);
  * - the gradient of gather needs UnsortedSegmentSum, which wasm lacks, so the embedding lookup's
  *   gradient is a scatter-add on typed arrays.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.ts';
+import { transposeFlagsAreFree } from './native-kernels.ts';
+
+/** a · b with a, b optionally transposed on their last two axes: flags when free, explicit transposes otherwise. */
+function mm<T extends tf.Tensor>(a: T, b: T, ta: boolean, tb: boolean): T {
+  if (transposeFlagsAreFree()) return tf.matMul(a, b, ta, tb) as T;
+  const swap = (t: T) => tf.transpose(t, [...Array(t.rank - 2).keys(), t.rank - 1, t.rank - 2]) as T;
+  return tf.matMul(ta ? swap(a) : a, tb ? swap(b) : b) as T;
+}
 
 /** y = x · Wᵀ for x [N, in] and W [out, in] (PyTorch/GGUF layout) → [N, out]. */
 export const linear = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [x, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
   save([x, w]);
   return {
-    value: tf.matMul(x, tf.transpose(w)),
+    value: mm(x, w, false, true),
     gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
       return [
         tf.matMul(dy, ws), // dx [N, in] = dy [N, out] · W [out, in]
-        tf.matMul(tf.transpose(dy), xs), // dW [out, in] = dyᵀ [out, N] · x [N, in]
+        mm(dy, xs, true, false), // dW [out, in] = dyᵀ [out, N] · x [N, in]
       ];
     },
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
 
-/** Swaps the last two axes of a rank-4 tensor. */
-function swapLast(t: tf.Tensor): tf.Tensor4D {
-  return tf.transpose(t as tf.Tensor4D, [0, 1, 3, 2]);
-}
-
-/** Batched a [B, H, M, K] · b [B, H, K, N] → [B, H, M, N], flag-free in both directions. */
+/** Batched a [B, H, M, K] · b [B, H, K, N] → [B, H, M, N]. */
 export const bmm = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [a, b, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
   save([a, b]);
@@ -38,8 +44,24 @@ export const bmm = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) =
     gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
       const [as, bs] = saved as [tf.Tensor4D, tf.Tensor4D];
       return [
-        tf.matMul(dy, swapLast(bs)), // da = dy · bᵀ
-        tf.matMul(swapLast(as), dy), // db = aᵀ · dy
+        mm(dy, bs, false, true), // da = dy · bᵀ
+        mm(as, dy, true, false), // db = aᵀ · dy
+      ];
+    },
+  };
+}) as (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D;
+
+/** Batched a [B, H, M, K] · bᵀ for b [B, H, N, K] → [B, H, M, N] (attention scores q · kᵀ). */
+export const bmmT = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [a, b, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: mm(a, b, false, true),
+    gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+      const [as, bs] = saved as [tf.Tensor4D, tf.Tensor4D];
+      return [
+        tf.matMul(dy, bs), // da = dy · b
+        mm(dy, as, true, false), // db = dyᵀ · a
       ];
     },
   };

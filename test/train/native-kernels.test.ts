@@ -3,6 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../src/train/backend.ts';
 import { nativeStatus } from '../../src/native.ts';
 import { Rng } from '../../src/data/rng.ts';
+import { bmm, bmmT, linear } from '../../src/train/ops.ts';
+import { transposeFlagsAreFree } from '../../src/train/native-kernels.ts';
 
 /** Naive float64 matmul of [batch, m, k]·[batch, k, n] with the flags applied by index. */
 function naive(a: Float32Array, b: Float32Array, batch: [number, number], m: number, n: number, k: number, ta: boolean, tb: boolean): Float64Array {
@@ -38,5 +40,49 @@ describe('train/native-kernels: the wasm BatchMatMul on the addon', () => {
           expect(got.length).to.equal(want.length);
           for (let i = 0; i < want.length; i++) expect(got[i]).to.be.closeTo(want[i]!, 1e-4 * (1 + Math.abs(want[i]!)));
         }
+  });
+});
+
+describe('train/ops: linear, bmm, bmmT values and gradients (transpose flags on the native matmul)', () => {
+  it('equal the naive float64 matmuls, forward and backward', async () => {
+    const choice = await useBackend('wasm');
+    expect(transposeFlagsAreFree()).to.equal(choice.nativeMatmul);
+    const rng = new Rng(9);
+    const close = (got: ArrayLike<number>, want: Float64Array) => {
+      expect(got.length).to.equal(want.length);
+      for (let i = 0; i < want.length; i++) expect(got[i]).to.be.closeTo(want[i]!, 1e-4 * (1 + Math.abs(want[i]!)));
+    };
+    // linear: y = x·Wᵀ, dx = dy·W, dW = dyᵀ·x (loss = Σ y ⊙ dy)
+    const [N, I, O] = [6, 5, 4];
+    const x = rng.fillNormal(new Float32Array(N * I), 1);
+    const w = rng.fillNormal(new Float32Array(O * I), 1);
+    const dy = rng.fillNormal(new Float32Array(N * O), 1);
+    const [y, gx, gw] = tf.tidy(() => {
+      const f = (xt: tf.Tensor, wt: tf.Tensor) => tf.sum(tf.mul(linear(xt as tf.Tensor2D, wt as tf.Tensor2D), tf.tensor2d(dy, [N, O])));
+      const g = tf.grads(f)([tf.tensor2d(x, [N, I]), tf.tensor2d(w, [O, I])]);
+      return [linear(tf.tensor2d(x, [N, I]), tf.tensor2d(w, [O, I])).dataSync(), g[0]!.dataSync(), g[1]!.dataSync()];
+    });
+    close(y!, naive(x, w, [1, 1], N, O, I, false, true));
+    close(gx!, naive(dy, w, [1, 1], N, I, O, false, false));
+    close(gw!, naive(dy, x, [1, 1], O, I, N, true, false));
+    // bmm and bmmT on [1, 2, M, K]
+    const [M, K, P] = [3, 4, 5];
+    const a = rng.fillNormal(new Float32Array(2 * M * K), 1);
+    const b = rng.fillNormal(new Float32Array(2 * K * P), 1); // [2, K, P]; as bmmT's operand it is [2, P, K]
+    const d1 = rng.fillNormal(new Float32Array(2 * M * P), 1);
+    const run = (op: typeof bmm, bShape: [number, number, number, number]) =>
+      tf.tidy(() => {
+        const f = (at: tf.Tensor, bt: tf.Tensor) => tf.sum(tf.mul(op(at as tf.Tensor4D, bt as tf.Tensor4D), tf.tensor4d(d1, [1, 2, M, P])));
+        const g = tf.grads(f)([tf.tensor4d(a, [1, 2, M, K]), tf.tensor(b, bShape)]);
+        return [op(tf.tensor4d(a, [1, 2, M, K]), tf.tensor(b, bShape) as tf.Tensor4D).dataSync(), g[0]!.dataSync(), g[1]!.dataSync()];
+      });
+    const [v1, ga1, gb1] = run(bmm, [1, 2, K, P]);
+    close(v1!, naive(a, b, [2, 2], M, P, K, false, false));
+    close(ga1!, naive(d1, b, [2, 2], M, K, P, false, true));
+    close(gb1!, naive(a, d1, [2, 2], K, P, M, true, false));
+    const [v2, ga2, gb2] = run(bmmT, [1, 2, P, K]);
+    close(v2!, naive(a, b, [2, 2], M, P, K, false, true));
+    close(ga2!, naive(d1, b, [2, 2], M, K, P, false, false));
+    close(gb2!, naive(d1, a, [2, 2], P, K, M, true, false));
   });
 });
