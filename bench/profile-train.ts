@@ -45,6 +45,7 @@ for (let step = 0; step <= steps; step++) {
   if (step === 0) continue; // warm-up
   wall += t2 - t0;
   optMs += t2 - t1;
+  if (process.env.SHOW && step === 1) for (const k of info.kernels) if (k.name === process.env.SHOW) console.log(k.name, JSON.stringify(k.inputShapes), '->', JSON.stringify(k.outputShapes), typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs.toFixed(2) : '');
   for (const k of info.kernels) {
     const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
     e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;

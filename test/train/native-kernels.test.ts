@@ -86,3 +86,31 @@ describe('train/ops: linear, bmm, bmmT values and gradients (transpose flags on 
     close(gb2!, naive(d1, a, [2, 2], P, K, M, true, false));
   });
 });
+
+describe('train/native-kernels: Sum over leading axes on the native sgemm', () => {
+  it('equals a naive float64 sum for leading, trailing and middle axes, negative axes, keepDims', async () => {
+    await useBackend('wasm');
+    const rng = new Rng(11);
+    const shape = [6, 5, 7];
+    const x = rng.fillNormal(new Float32Array(6 * 5 * 7), 1);
+    const at = (i: number, j: number, k: number) => x[(i * 5 + j) * 7 + k]!;
+    const cases: Array<[number | number[], boolean, number[], (idx: number[]) => number]> = [
+      [0, false, [5, 7], ([j, k]) => [0, 1, 2, 3, 4, 5].reduce((a, i) => a + at(i, j!, k!), 0)],
+      [[0, 1], true, [1, 1, 7], ([, , k]) => [...Array(30).keys()].reduce((a, t) => a + at(Math.floor(t / 5), t % 5, k!), 0)],
+      [[1, 0], false, [7], ([k]) => [...Array(30).keys()].reduce((a, t) => a + at(Math.floor(t / 5), t % 5, k!), 0)],
+      [-1, false, [6, 5], ([i, j]) => [...Array(7).keys()].reduce((a, k) => a + at(i!, j!, k), 0)],
+      [1, false, [6, 7], ([i, k]) => [...Array(5).keys()].reduce((a, j) => a + at(i!, j, k!), 0)],
+    ];
+    for (const [axis, keepDims, outShape, want] of cases) {
+      const got = tf.tidy(() => tf.sum(tf.tensor3d(x, shape as [number, number, number]), axis, keepDims));
+      expect(got.shape, `axis ${axis}`).to.deep.equal(outShape);
+      const v = got.dataSync();
+      const strides = outShape.map((_, d) => outShape.slice(d + 1).reduce((a, b) => a * b, 1));
+      for (let f = 0; f < v.length; f++) {
+        const idx = strides.map((st, d) => Math.floor(f / st) % outShape[d]!);
+        expect(v[f]).to.be.closeTo(want(idx), 1e-4);
+      }
+      got.dispose();
+    }
+  });
+});
