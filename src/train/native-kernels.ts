@@ -15,44 +15,51 @@ interface WasmBackend {
 
 let installed: boolean | null = null;
 
+type KernelFunc = (args: Parameters<tf.KernelFunc>[0]) => tf.TensorInfo;
+
+/** Replaces wasm's kernel `name` by `fn`, which gets the original to fall back on; false if wasm has none. */
+function override(name: string, fn: (args: Parameters<tf.KernelFunc>[0], orig: KernelFunc) => tf.TensorInfo): boolean {
+  const orig = tf.getKernel(name, 'wasm');
+  if (!orig) return false;
+  tf.unregisterKernel(name, 'wasm');
+  const origFn = orig.kernelFunc as KernelFunc;
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', setupFunc: orig.setupFunc, kernelFunc: (args) => fn(args, origFn) });
+  return true;
+}
+
+/** A Float32Array view of a tensor on the wasm heap; take it after makeOutput, which may grow the heap. */
+function heapView(backend: WasmBackend, t: tf.TensorInfo, len: number): Float32Array {
+  return new Float32Array(backend.wasm.HEAPF32.buffer, backend.dataIdMap.get(t.dataId).memoryOffset, len);
+}
+
 /** Installs the native BatchMatMul for wasm once; returns whether it is in use. */
 export function installNativeMatmul(): boolean {
   if (installed !== null) return installed;
   const addon = nativeAddon();
-  const orig = tf.getKernel('BatchMatMul', 'wasm');
-  if (!addon || !orig || process.env.BITNET_NO_NATIVE_TRAIN === '1') return (installed = false);
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({
-    kernelName: 'BatchMatMul',
-    backendName: 'wasm',
-    setupFunc: orig.setupFunc,
-    kernelFunc: (args) => {
-      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-      const backend = args.backend as unknown as WasmBackend;
-      const ra = a.shape.length;
-      const rb = b.shape.length;
-      const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
-      const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
-      const sameBatch = batchA === batchB && a.shape.slice(0, -2).join() === b.shape.slice(0, -2).join();
-      if (a.dtype !== 'float32' || b.dtype !== 'float32' || !(sameBatch || batchA === 1 || batchB === 1)) return orig.kernelFunc(args) as tf.TensorInfo;
-      const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
-      const k = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
-      const n = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
-      const batch = Math.max(batchA, batchB);
-      const outerShape = (batchA >= batchB ? a : b).shape.slice(0, -2);
-      const out = backend.makeOutput([...outerShape, m, n], 'float32');
-      // The heap may have grown in makeOutput: take views only now.
-      const heap = backend.wasm.HEAPF32.buffer;
-      const view = (t: tf.TensorInfo, len: number) => new Float32Array(heap, backend.dataIdMap.get(t.dataId).memoryOffset, len);
-      addon.sgemmBatched(
-        batch, m, n, k,
-        view(a, batchA * m * k), batchA === 1 ? 0 : m * k, transposeA,
-        view(b, batchB * k * n), batchB === 1 ? 0 : k * n, transposeB,
-        view(out, batch * m * n), m * n,
-      );
-      return out;
-    },
+  if (!addon || !tf.getKernel('BatchMatMul', 'wasm') || process.env.BITNET_NO_NATIVE_TRAIN === '1') return (installed = false);
+  override('BatchMatMul', (args, orig) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    const backend = args.backend as unknown as WasmBackend;
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    const sameBatch = batchA === batchB && a.shape.slice(0, -2).join() === b.shape.slice(0, -2).join();
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || !(sameBatch || batchA === 1 || batchB === 1)) return orig(args);
+    const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
+    const k = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+    const n = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+    const batch = Math.max(batchA, batchB);
+    const outerShape = (batchA >= batchB ? a : b).shape.slice(0, -2);
+    const out = backend.makeOutput([...outerShape, m, n], 'float32');
+    addon.sgemmBatched(
+      batch, m, n, k,
+      heapView(backend, a, batchA * m * k), batchA === 1 ? 0 : m * k, transposeA,
+      heapView(backend, b, batchB * k * n), batchB === 1 ? 0 : k * n, transposeB,
+      heapView(backend, out, batch * m * n), m * n,
+    );
+    return out;
   });
   installNativeColumnSum(addon);
   return (installed = true);
@@ -67,31 +74,21 @@ let ones = new Float32Array(0);
  * native sgemm, read in place; other reductions keep the original kernel.
  */
 function installNativeColumnSum(addon: NonNullable<ReturnType<typeof nativeAddon>>): void {
-  const orig = tf.getKernel('Sum', 'wasm');
-  if (!orig) return;
-  tf.unregisterKernel('Sum', 'wasm');
-  tf.registerKernel({
-    kernelName: 'Sum',
-    backendName: 'wasm',
-    setupFunc: orig.setupFunc,
-    kernelFunc: (args) => {
-      const { x } = args.inputs as { x: tf.TensorInfo };
-      const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
-      const rank = x.shape.length;
-      const axes = (Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)).sort((p, q) => p - q);
-      const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
-      if (x.dtype !== 'float32' || !leading) return orig.kernelFunc(args) as tf.TensorInfo;
-      const outer = x.shape.slice(0, axes.length).reduce((p, q) => p * q, 1);
-      const rest = x.shape.slice(axes.length);
-      const inner = rest.reduce((p, q) => p * q, 1);
-      const backend = args.backend as unknown as WasmBackend;
-      const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...rest] : rest, 'float32');
-      if (ones.length < outer) ones = new Float32Array(outer).fill(1);
-      const heap = backend.wasm.HEAPF32.buffer; // after makeOutput: the heap may have grown
-      const view = (t: tf.TensorInfo, len: number) => new Float32Array(heap, backend.dataIdMap.get(t.dataId).memoryOffset, len);
-      addon.sgemm(1, inner, outer, ones.subarray(0, outer), false, view(x, outer * inner), false, view(out, inner));
-      return out;
-    },
+  override('Sum', (args, orig) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const rank = x.shape.length;
+    const axes = (Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)).sort((p, q) => p - q);
+    const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
+    if (x.dtype !== 'float32' || !leading) return orig(args);
+    const outer = x.shape.slice(0, axes.length).reduce((p, q) => p * q, 1);
+    const rest = x.shape.slice(axes.length);
+    const inner = rest.reduce((p, q) => p * q, 1);
+    const backend = args.backend as unknown as WasmBackend;
+    const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...rest] : rest, 'float32');
+    if (ones.length < outer) ones = new Float32Array(outer).fill(1);
+    addon.sgemm(1, inner, outer, ones.subarray(0, outer), false, heapView(backend, x, outer * inner), false, heapView(backend, out, inner));
+    return out;
   });
 }
 
