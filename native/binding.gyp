@@ -15,6 +15,7 @@
         "src/attention.cc",
         "src/glu.cc",
         "src/norm.cc",
+        "src/rope.cc",
         "src/sgemm.cc",
         "src/quantize.cc",
         "src/membench.cc"

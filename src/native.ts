@@ -88,6 +88,11 @@ export interface NativeAddon extends KernelFns {
    * `hugePages`: the engine's weight memory (src/infer/store.ts). Freed when garbage-collected.
    */
   allocAligned(bytes: number, hugePages: boolean): ArrayBuffer;
+  /**
+   * Training's rotate-half RoPE on x [rows, T, headDim] into out, cos/sin [T, headDim/2], in float32 one
+   * rounding per operation (the composite's arithmetic); inverse rotates back (the gradient).
+   */
+  ropeApply(x: Float32Array, out: Float32Array, rows: number, T: number, headDim: number, cos: Float32Array, sin: Float32Array, inverse: boolean): void;
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -13,6 +13,7 @@
 //   attention(q, n, pos0, kCache, vCache, heads, kvHeads, headDim, maxSeq, out)
 //   glu(gate, up, silu)
 //   rmsNorm(x, w, n, cols, eps, out)
+//   ropeApply(x, out, rows, T, headDim, cos, sin, inverse)
 //   sgemm(m, n, k, a, transA, b, transB, c)
 //   sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC)
 //   readBandwidth(buf, reps) -> GB/s
@@ -378,6 +379,28 @@ napi_value RmsNormJs(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+napi_value RopeApplyJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float *x = nullptr, *c = nullptr, *s = nullptr;
+  float* out = nullptr;
+  int64_t rows = 0, T = 0, hd = 0, lx = 0, lo = 0, lc = 0, ls = 0;
+  bool inverse = false;
+  if (!get_args(env, info, "ropeApply", 8, a) || !get_array(a, 0, "x", napi_float32_array, const_cast<float**>(&x), &lx) ||
+      !get_array(a, 1, "out", napi_float32_array, &out, &lo) || !get_dim(a, 2, "rows", &rows) || !get_dim(a, 3, "T", &T) ||
+      !get_dim(a, 4, "headDim", &hd) || !get_array(a, 5, "cos", napi_float32_array, const_cast<float**>(&c), &lc) ||
+      !get_array(a, 6, "sin", napi_float32_array, const_cast<float**>(&s), &ls) || !get_bool(a, 7, "inverse", &inverse))
+    return nullptr;
+  if (hd % 2 != 0) {
+    fail_range(a, "headDim must be even, got " + std::to_string(hd));
+    return nullptr;
+  }
+  if (!check_len(a, "x", lx, rows * T * hd, "rows*T*headDim") || !check_len(a, "out", lo, rows * T * hd, "rows*T*headDim") ||
+      !check_len(a, "cos", lc, T * (hd / 2), "T*headDim/2") || !check_len(a, "sin", ls, T * (hd / 2), "T*headDim/2"))
+    return nullptr;
+  rope_apply(x, out, rows, T, hd, c, s, inverse);
+  return undefined(env);
+}
+
 // Checks that a batch of matrices of `size` elements at `stride` fits in `len`.
 bool check_batch(Args& a, const char* name, int64_t len, int64_t batch, int64_t stride, int64_t size) {
   const int64_t need = batch == 0 ? 0 : (batch - 1) * stride + size;
@@ -530,6 +553,7 @@ NAPI_MODULE_INIT() {
       {"attention", nullptr, AttentionJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"glu", nullptr, GluJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"rmsNorm", nullptr, RmsNormJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"ropeApply", nullptr, RopeApplyJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"f16ToF32", nullptr, F16ToF32Js, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemm", nullptr, SgemmJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemmBatched", nullptr, SgemmBatchedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

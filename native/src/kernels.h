@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 
 #define BITNET_AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -66,6 +67,10 @@ void glu(float* gate, const float* up, int64_t len, bool silu);
 
 // ---- RMSNorm per row (norm.cc; the TS reference's partial-sum order): out = float((x * r) * w) ----
 void rms_norm(const float* x, const float* w, int64_t n, int64_t cols, double eps, float* out);
+
+// ---- training's RoPE (rope.cc): [rows, T, hd] float32, cos/sin [T, hd/2]; inverse = the gradient ----
+void rope_apply(const float* x, float* out, int64_t rows, int64_t T, int64_t hd, const float* cos, const float* sin,
+                bool inverse);
 
 // ---- int8 per-token activation quantization ----
 void quantize_rows(const float* x, int64_t n, int64_t cols, int8_t* xq, float* sx);

@@ -62,6 +62,7 @@ export function installNativeMatmul(): boolean {
     return out;
   });
   installNativeColumnSum(addon);
+  installNativeRope(addon);
   return (installed = true);
 }
 
@@ -99,4 +100,36 @@ function installNativeColumnSum(addon: NonNullable<ReturnType<typeof nativeAddon
  */
 export function transposeFlagsAreFree(): boolean {
   return tf.getBackend() !== 'wasm' || installed === true;
+}
+
+/** The kernel name of the native RoPE (ops.rope uses it when nativeRopeInstalled()). */
+export const NATIVE_ROPE = 'BitnetRope';
+let ropeInstalled = false;
+
+/** Whether ops.rope can run on NATIVE_ROPE (wasm backend with the addon). */
+export function nativeRopeInstalled(): boolean {
+  return ropeInstalled && tf.getBackend() === 'wasm';
+}
+
+/**
+ * RoPE as one kernel: the composite (two slices, four multiplies, a concat; pads and slices in the
+ * gradient) cost ~60 ms of a tiny-b158 step on wasm (SplitV, PadV2, Concat, Slice: measured with
+ * bench/profile-train.ts). Inputs x [B, H, T, hd], cos, sin [T, hd/2]; attr inverse.
+ */
+function installNativeRope(addon: NonNullable<ReturnType<typeof nativeAddon>>): void {
+  tf.registerKernel({
+    kernelName: NATIVE_ROPE,
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const { x, cos, sin } = args.inputs as { x: tf.TensorInfo; cos: tf.TensorInfo; sin: tf.TensorInfo };
+      const { inverse } = args.attrs as unknown as { inverse: boolean };
+      const backend = args.backend as unknown as WasmBackend;
+      const [B, H, T, hd] = x.shape as [number, number, number, number];
+      const out = backend.makeOutput(x.shape, 'float32');
+      const n = B * H * T * hd;
+      addon.ropeApply(heapView(backend, x, n), heapView(backend, out, n), B * H, T, hd, heapView(backend, cos, (T * hd) / 2), heapView(backend, sin, (T * hd) / 2), inverse);
+      return out;
+    },
+  });
+  ropeInstalled = true;
 }

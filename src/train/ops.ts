@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.ts';
-import { transposeFlagsAreFree } from './native-kernels.ts';
+import { NATIVE_ROPE, nativeRopeInstalled, transposeFlagsAreFree } from './native-kernels.ts';
 
 /** a · b with a, b optionally transposed on their last two axes: flags when free, explicit transposes otherwise. */
 function mm<T extends tf.Tensor>(a: T, b: T, ta: boolean, tb: boolean): T {
@@ -108,6 +108,15 @@ export function ropeTables(T: number, hd: number, base: number, offset = 0): { c
 
 /** Rotate-half RoPE on x [B, H, T, hd] with tables [T, hd/2]: (x1, x2) → (x1·c − x2·s, x2·c + x1·s). */
 export function rope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
+  if (nativeRopeInstalled()) {
+    // one native kernel each way (native-kernels.ts); the gradient of a rotation is the inverse rotation
+    const run = (t: tf.Tensor, inverse: boolean) => tf.engine().runKernel(NATIVE_ROPE, { x: t, cos, sin }, { inverse }) as tf.Tensor4D;
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+      value: run(args[0] as tf.Tensor, false),
+      gradFunc: (dy: tf.Tensor) => run(dy, true),
+    }));
+    return f(x) as tf.Tensor4D;
+  }
   const hd = x.shape[3];
   const half = hd / 2;
   const x1 = tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, half]);
