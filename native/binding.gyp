@@ -16,6 +16,7 @@
         "src/glu.cc",
         "src/norm.cc",
         "src/rope.cc",
+        "src/xent.cc",
         "src/sgemm.cc",
         "src/quantize.cc",
         "src/membench.cc"

@@ -92,6 +92,8 @@ export interface NativeAddon extends KernelFns {
    * Training's rotate-half RoPE on x [rows, T, headDim] into out, cos/sin [T, headDim/2], in float32 one
    * rounding per operation (the composite's arithmetic); inverse rotates back (the gradient).
    */
+  /** Training's cross-entropy: loss[i] = logsumexp(x_i) − x_i[t_i] and grad = softmax(x) − onehot(t), per row of x [n, v]. */
+  softmaxXent(logits: Float32Array, n: number, v: number, targets: Int32Array, loss: Float32Array, grad: Float32Array): void;
   ropeApply(x: Float32Array, out: Float32Array, rows: number, T: number, headDim: number, cos: Float32Array, sin: Float32Array, inverse: boolean): void;
 }
 

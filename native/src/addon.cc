@@ -14,6 +14,7 @@
 //   glu(gate, up, silu)
 //   rmsNorm(x, w, n, cols, eps, out)
 //   ropeApply(x, out, rows, T, headDim, cos, sin, inverse)
+//   softmaxXent(logits, n, v, targets, loss, grad)
 //   sgemm(m, n, k, a, transA, b, transB, c)
 //   sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC)
 //   readBandwidth(buf, reps) -> GB/s
@@ -401,6 +402,28 @@ napi_value RopeApplyJs(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+napi_value SoftmaxXentJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float* x = nullptr;
+  const int32_t* t = nullptr;
+  float *loss = nullptr, *grad = nullptr;
+  int64_t n = 0, v = 0, lx = 0, lt = 0, ll = 0, lg = 0;
+  if (!get_args(env, info, "softmaxXent", 6, a) || !get_array(a, 0, "logits", napi_float32_array, const_cast<float**>(&x), &lx) ||
+      !get_dim(a, 1, "n", &n) || !get_dim(a, 2, "v", &v) ||
+      !get_array(a, 3, "targets", napi_int32_array, const_cast<int32_t**>(&t), &lt) ||
+      !get_array(a, 4, "loss", napi_float32_array, &loss, &ll) || !get_array(a, 5, "grad", napi_float32_array, &grad, &lg) ||
+      !check_len(a, "logits", lx, n * v, "n*v") || !check_len(a, "targets", lt, n, "n") || !check_len(a, "loss", ll, n, "n") ||
+      !check_len(a, "grad", lg, n * v, "n*v"))
+    return nullptr;
+  for (int64_t i = 0; i < n; i++)
+    if (t[i] < 0 || t[i] >= v) {
+      fail_range(a, "targets[" + std::to_string(i) + "] = " + std::to_string(t[i]) + " is outside [0, v)");
+      return nullptr;
+    }
+  softmax_xent(x, n, v, t, loss, grad);
+  return undefined(env);
+}
+
 // Checks that a batch of matrices of `size` elements at `stride` fits in `len`.
 bool check_batch(Args& a, const char* name, int64_t len, int64_t batch, int64_t stride, int64_t size) {
   const int64_t need = batch == 0 ? 0 : (batch - 1) * stride + size;
@@ -554,6 +577,7 @@ NAPI_MODULE_INIT() {
       {"glu", nullptr, GluJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"rmsNorm", nullptr, RmsNormJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"ropeApply", nullptr, RopeApplyJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"softmaxXent", nullptr, SoftmaxXentJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"f16ToF32", nullptr, F16ToF32Js, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemm", nullptr, SgemmJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemmBatched", nullptr, SgemmBatchedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

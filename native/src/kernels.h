@@ -72,6 +72,9 @@ void rms_norm(const float* x, const float* w, int64_t n, int64_t cols, double ep
 void rope_apply(const float* x, float* out, int64_t rows, int64_t T, int64_t hd, const float* cos, const float* sin,
                 bool inverse);
 
+// ---- training's softmax cross-entropy (xent.cc): loss [n], grad [n, v] = softmax - onehot ----
+void softmax_xent(const float* x, int64_t n, int64_t v, const int32_t* t, float* loss, float* grad);
+
 // ---- int8 per-token activation quantization ----
 void quantize_rows(const float* x, int64_t n, int64_t cols, int8_t* xq, float* sx);
 

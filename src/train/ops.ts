@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.ts';
-import { NATIVE_ROPE, nativeRopeInstalled, transposeFlagsAreFree } from './native-kernels.ts';
+import { NATIVE_ROPE, NATIVE_XENT, nativeRopeInstalled, transposeFlagsAreFree } from './native-kernels.ts';
 
 /** a · b with a, b optionally transposed on their last two axes: flags when free, explicit transposes otherwise. */
 function mm<T extends tf.Tensor>(a: T, b: T, ta: boolean, tb: boolean): T {
@@ -138,6 +138,16 @@ export function causalMask(T: number): Float32Array {
  */
 export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Scalar {
   const [N, V] = logits.shape;
+  if (nativeRopeInstalled()) {
+    // one native pass (native-kernels.ts NATIVE_XENT): per-row losses and softmax − onehot, kept for the backward
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+      const [rowLoss, grad] = tf.engine().runKernel(NATIVE_XENT, { logits: x, targets: tf.tensor1d(targets, 'int32') }, {}) as unknown as [tf.Tensor1D, tf.Tensor2D];
+      save([grad!]);
+      return { value: tf.mean(rowLoss!) as tf.Scalar, gradFunc: (dy: tf.Scalar, saved: tf.Tensor[]) => tf.mul(saved[0]!, tf.div(dy, N)) };
+    });
+    return f(logits) as tf.Scalar;
+  }
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
     const flat = Int32Array.from(targets, (t, i) => i * V + t);

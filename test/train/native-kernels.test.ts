@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../src/train/backend.ts';
 import { nativeStatus } from '../../src/native.ts';
 import { Rng } from '../../src/data/rng.ts';
-import { bmm, bmmT, linear, rope } from '../../src/train/ops.ts';
+import { bmm, bmmT, crossEntropy, linear, rope } from '../../src/train/ops.ts';
 import { nativeRopeInstalled, transposeFlagsAreFree } from '../../src/train/native-kernels.ts';
 
 /** Naive float64 matmul of [batch, m, k]·[batch, k, n] with the flags applied by index. */
@@ -144,5 +144,29 @@ describe('train/native-kernels: RoPE as one native kernel', () => {
           expect(g![o + j]).to.be.closeTo(d1 * c + d2 * s, 1e-5);
           expect(g![o + half + j]).to.be.closeTo(d2 * c - d1 * s, 1e-5);
         }
+  });
+});
+
+describe('train/ops: crossEntropy (native single pass on wasm with the addon)', () => {
+  it('equals the float64 mean of logsumexp − picked logit, and its gradient (softmax − onehot)/N', async () => {
+    await useBackend('wasm');
+    const [N, V] = [7, 300];
+    const rng = new Rng(17);
+    const x = rng.fillNormal(new Float32Array(N * V), 3);
+    x[5] = 80; // a large logit: the max shift matters
+    const t = Int32Array.from({ length: N }, (_, i) => (i * 37) % V);
+    const [loss, g] = tf.tidy(() => {
+      const f = (xt: tf.Tensor) => crossEntropy(xt as tf.Tensor2D, t);
+      return [f(tf.tensor2d(x, [N, V])).dataSync()[0]!, tf.grad(f)(tf.tensor2d(x, [N, V])).dataSync()];
+    });
+    let want = 0;
+    for (let i = 0; i < N; i++) {
+      const row = x.subarray(i * V, (i + 1) * V);
+      const m = Math.max(...row);
+      const z = row.reduce((a, v) => a + Math.exp(v - m), 0);
+      want += (m + Math.log(z) - row[t[i]!]!) / N;
+      for (let j = 0; j < V; j++) expect(g![i * V + j]).to.be.closeTo((Math.exp(row[j]! - m) / z - (j === t[i] ? 1 : 0)) / N, 1e-6);
+    }
+    expect(loss).to.be.closeTo(want, 1e-5 * Math.abs(want));
   });
 });
