@@ -349,6 +349,25 @@ describe('infer/kernels', () => {
       expect(() => a.setIsa('sse' as NativeIsa)).to.throw(RangeError);
     });
 
+    it('sgemm gives the same bits with AVX-512 and AVX2 and any thread count (one FMA chain per element in k order)', () => {
+      const rng = new Rng(21);
+      for (const [m, n, k] of [[37, 45, 300], [13, 16, 7], [150, 33, 520]] as const) {
+        const A = randF32(rng, m * k);
+        const B = randF32(rng, k * n);
+        const outs: Uint32Array[] = [];
+        for (const level of isas.filter((i) => i !== 'scalar')) // the scalar body multiplies then adds: no FMA
+          for (const threads of [1, 2]) {
+            a.setIsa(level);
+            a.setThreads(threads);
+            const c = new Float32Array(m * n);
+            a.sgemm(m, n, k, A, false, B, false, c);
+            outs.push(new Uint32Array(c.buffer));
+          }
+        a.setIsa('auto');
+        for (const o of outs.slice(1)) expect(Array.from(o)).to.deep.equal(Array.from(outs[0]!));
+      }
+    });
+
     for (const isa of isas)
       describe(`${isa} kernels`, () => {
         before(() => {
