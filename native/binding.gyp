@@ -17,6 +17,7 @@
         "src/norm.cc",
         "src/rope.cc",
         "src/xent.cc",
+        "src/adamw.cc",
         "src/sgemm.cc",
         "src/quantize.cc",
         "src/membench.cc"

@@ -94,6 +94,10 @@ export interface NativeAddon extends KernelFns {
    */
   /** Training's cross-entropy: loss[i] = logsumexp(x_i) − x_i[t_i] and grad = softmax(x) − onehot(t), per row of x [n, v]. */
   softmaxXent(logits: Float32Array, n: number, v: number, targets: Int32Array, loss: Float32Array, grad: Float32Array): void;
+  /** AdamW in place on p, m, v with gradient g; hyper = [gradScale, lr, beta1, beta2, eps, 1−beta1^t, 1−beta2^t, 1−lr·wd or 1] (src/train/optimizer.ts). */
+  adamwStep(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, hyper: Float32Array): void;
+  /** Σ x² in double. */
+  sumSquares(x: Float32Array): number;
   ropeApply(x: Float32Array, out: Float32Array, rows: number, T: number, headDim: number, cos: Float32Array, sin: Float32Array, inverse: boolean): void;
 }
 

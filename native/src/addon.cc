@@ -15,6 +15,7 @@
 //   rmsNorm(x, w, n, cols, eps, out)
 //   ropeApply(x, out, rows, T, headDim, cos, sin, inverse)
 //   softmaxXent(logits, n, v, targets, loss, grad)
+//   adamwStep(p, m, v, g, [gscale, lr, beta1, beta2, eps, bc1, bc2, decay])   sumSquares(x) -> number
 //   sgemm(m, n, k, a, transA, b, transB, c)
 //   sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC)
 //   readBandwidth(buf, reps) -> GB/s
@@ -424,6 +425,34 @@ napi_value SoftmaxXentJs(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+napi_value AdamwStepJs(napi_env env, napi_callback_info info) {
+  Args a;
+  float *p = nullptr, *m = nullptr, *v = nullptr;
+  const float* g = nullptr;
+  const float* h = nullptr;
+  int64_t lp = 0, lm = 0, lv = 0, lg = 0, lh = 0;
+  if (!get_args(env, info, "adamwStep", 5, a) || !get_array(a, 0, "p", napi_float32_array, &p, &lp) ||
+      !get_array(a, 1, "m", napi_float32_array, &m, &lm) || !get_array(a, 2, "v", napi_float32_array, &v, &lv) ||
+      !get_array(a, 3, "g", napi_float32_array, const_cast<float**>(&g), &lg) ||
+      !get_array(a, 4, "hyper", napi_float32_array, const_cast<float**>(&h), &lh) || !check_len(a, "m", lm, lp, "p.length") ||
+      !check_len(a, "v", lv, lp, "p.length") || !check_len(a, "g", lg, lp, "p.length") ||
+      !check_len(a, "hyper", lh, 8, "[gscale, lr, beta1, beta2, eps, bc1, bc2, decay]"))
+    return nullptr;
+  adamw_step(p, m, v, g, lp, h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+  return undefined(env);
+}
+
+napi_value SumSquaresJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float* x = nullptr;
+  int64_t lx = 0;
+  if (!get_args(env, info, "sumSquares", 1, a) || !get_array(a, 0, "x", napi_float32_array, const_cast<float**>(&x), &lx))
+    return nullptr;
+  napi_value r;
+  napi_create_double(env, sum_squares(x, lx), &r);
+  return r;
+}
+
 // Checks that a batch of matrices of `size` elements at `stride` fits in `len`.
 bool check_batch(Args& a, const char* name, int64_t len, int64_t batch, int64_t stride, int64_t size) {
   const int64_t need = batch == 0 ? 0 : (batch - 1) * stride + size;
@@ -578,6 +607,8 @@ NAPI_MODULE_INIT() {
       {"rmsNorm", nullptr, RmsNormJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"ropeApply", nullptr, RopeApplyJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"softmaxXent", nullptr, SoftmaxXentJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"adamwStep", nullptr, AdamwStepJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"sumSquares", nullptr, SumSquaresJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"f16ToF32", nullptr, F16ToF32Js, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemm", nullptr, SgemmJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemmBatched", nullptr, SgemmBatchedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

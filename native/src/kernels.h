@@ -75,6 +75,11 @@ void rope_apply(const float* x, float* out, int64_t rows, int64_t T, int64_t hd,
 // ---- training's softmax cross-entropy (xent.cc): loss [n], grad [n, v] = softmax - onehot ----
 void softmax_xent(const float* x, int64_t n, int64_t v, const int32_t* t, float* loss, float* grad);
 
+// ---- training's AdamW in place (adamw.cc) and the global norm's sum of squares ----
+void adamw_step(float* p, float* m, float* v, const float* g, int64_t n, float gscale, float lr, float b1, float b2,
+                float eps, float bc1, float bc2, float decay);
+double sum_squares(const float* x, int64_t n);
+
 // ---- int8 per-token activation quantization ----
 void quantize_rows(const float* x, int64_t n, int64_t cols, int8_t* xq, float* sx);
 

@@ -159,3 +159,12 @@ function installNativeXent(addon: NonNullable<ReturnType<typeof nativeAddon>>): 
     },
   });
 }
+
+/**
+ * A Float32Array over a float32 tensor's memory on the wasm heap when the native kernels are in use
+ * (for in-place updates: src/train/optimizer.ts), else null. Valid until the next wasm allocation.
+ */
+export function wasmView(t: tf.Tensor): Float32Array | null {
+  if (!installed || tf.getBackend() !== 'wasm' || t.dtype !== 'float32') return null;
+  return heapView(tf.backend() as unknown as WasmBackend, t, t.size);
+}

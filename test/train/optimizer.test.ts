@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { adamwExport, adamwImport, adamwInit, adamwUpdate, adamwDispose } from '../../src/train/optimizer.ts';
+import { useBackend } from '../../src/train/backend.ts';
+import { wasmView } from '../../src/train/native-kernels.ts';
 
 /** Scalar AdamW written out for one parameter, the reference. */
 function refStep(p: number, g: number, m: number, v: number, t: number, lr: number, wd: number, b1: number, b2: number, eps: number) {
@@ -56,5 +58,35 @@ describe('train/optimizer (AdamW)', () => {
     adamwDispose(s2);
     p1.dispose();
     p2.dispose();
+  });
+});
+
+describe('train/optimizer (AdamW) in place on the wasm heap (native kernels)', () => {
+  it('follows the scalar reference over three steps, with clipping and decay only where asked', async function () {
+    const choice = await useBackend('wasm');
+    if (!choice.nativeMatmul) this.skip();
+    const a = tf.variable(tf.tensor1d([0.5, -1.0, 0.25]), true, 'opt-wa');
+    const b = tf.variable(tf.tensor1d([2.0]), true, 'opt-wb');
+    expect(wasmView(a), 'the native path is taken').to.not.equal(null);
+    const st = adamwInit(new Map([['a', { variable: a, decay: true }], ['b', { variable: b, decay: false }]]));
+    const cfg = { beta1: 0.9, beta2: 0.95, eps: 1e-8, lr: 0.01, weightDecay: 0.1, clip: 1.0 };
+    let ref = [{ p: 0.5, m: 0, v: 0 }, { p: -1.0, m: 0, v: 0 }, { p: 0.25, m: 0, v: 0 }, { p: 2.0, m: 0, v: 0 }];
+    const gs = [[3, 4, 0, 0], [0.1, -0.2, 0.05, 0.3], [-0.5, 0.5, 0.5, -0.1]];
+    gs.forEach((g, step) => {
+      const norm = adamwUpdate(st, new Map([['a', tf.tensor1d(g.slice(0, 3))], ['b', tf.tensor1d(g.slice(3))]]), cfg);
+      const want = Math.sqrt(g.reduce((x, y) => x + y * y, 0));
+      expect(norm).to.be.closeTo(want, 1e-6);
+      const s = want > 1 ? 1 / want : 1;
+      ref = ref.map((r, i) => refStep(r.p, g[i]! * s, r.m, r.v, step + 1, 0.01, i < 3 ? 0.1 : 0, 0.9, 0.95, 1e-8));
+      const got = [...a.dataSync(), ...b.dataSync()];
+      got.forEach((x, i) => expect(x, `step ${step + 1} param ${i}`).to.be.closeTo(ref[i]!.p, 1e-6));
+    });
+    const { moments } = adamwExport(st);
+    expect(moments.get('a')!.m[0]).to.be.closeTo(ref[0]!.m, 1e-6);
+    expect(moments.get('b')!.v[0]).to.be.closeTo(ref[3]!.v, 1e-6);
+    adamwDispose(st);
+    a.dispose();
+    b.dispose();
+    await tf.setBackend('cpu');
   });
 });
