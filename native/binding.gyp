@@ -18,6 +18,7 @@
         "src/rope.cc",
         "src/xent.cc",
         "src/adamw.cc",
+        "src/actquant.cc",
         "src/sgemm.cc",
         "src/quantize.cc",
         "src/membench.cc"

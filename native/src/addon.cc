@@ -16,6 +16,7 @@
 //   ropeApply(x, out, rows, T, headDim, cos, sin, inverse)
 //   softmaxXent(logits, n, v, targets, loss, grad)
 //   adamwStep(p, m, v, g, [gscale, lr, beta1, beta2, eps, bc1, bc2, decay])   sumSquares(x) -> number
+//   actFakeQuant(x, n, cols, [qmax, lo, hi, eps], y)   gatherRows(table, rows, cols, ids, out)
 //   sgemm(m, n, k, a, transA, b, transB, c)
 //   sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC)
 //   readBandwidth(buf, reps) -> GB/s
@@ -442,6 +443,41 @@ napi_value AdamwStepJs(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+napi_value ActFakeQuantJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float *x = nullptr, *h = nullptr;
+  float* y = nullptr;
+  int64_t n = 0, cols = 0, lx = 0, lh = 0, ly = 0;
+  if (!get_args(env, info, "actFakeQuant", 5, a) || !get_array(a, 0, "x", napi_float32_array, const_cast<float**>(&x), &lx) ||
+      !get_dim(a, 1, "n", &n) || !get_dim(a, 2, "cols", &cols) ||
+      !get_array(a, 3, "range", napi_float32_array, const_cast<float**>(&h), &lh) || !get_array(a, 4, "y", napi_float32_array, &y, &ly) ||
+      !check_len(a, "x", lx, n * cols, "n*cols") || !check_len(a, "range", lh, 4, "[qmax, lo, hi, eps]") ||
+      !check_len(a, "y", ly, n * cols, "n*cols"))
+    return nullptr;
+  act_fake_quant(x, n, cols, h[0], h[1], h[2], h[3], y);
+  return undefined(env);
+}
+
+napi_value GatherRowsJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float* t = nullptr;
+  const int32_t* ids = nullptr;
+  float* out = nullptr;
+  int64_t rows = 0, cols = 0, lt = 0, li = 0, lo = 0;
+  if (!get_args(env, info, "gatherRows", 5, a) || !get_array(a, 0, "table", napi_float32_array, const_cast<float**>(&t), &lt) ||
+      !get_dim(a, 1, "rows", &rows) || !get_dim(a, 2, "cols", &cols) ||
+      !get_array(a, 3, "ids", napi_int32_array, const_cast<int32_t**>(&ids), &li) || !get_array(a, 4, "out", napi_float32_array, &out, &lo) ||
+      !check_len(a, "table", lt, rows * cols, "rows*cols") || !check_len(a, "out", lo, li * cols, "ids.length*cols"))
+    return nullptr;
+  for (int64_t i = 0; i < li; i++)
+    if (ids[i] < 0 || ids[i] >= rows) {
+      fail_range(a, "ids[" + std::to_string(i) + "] = " + std::to_string(ids[i]) + " is outside [0, rows)");
+      return nullptr;
+    }
+  gather_rows(t, rows, cols, ids, li, out);
+  return undefined(env);
+}
+
 napi_value SumSquaresJs(napi_env env, napi_callback_info info) {
   Args a;
   const float* x = nullptr;
@@ -609,6 +645,8 @@ NAPI_MODULE_INIT() {
       {"softmaxXent", nullptr, SoftmaxXentJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"adamwStep", nullptr, AdamwStepJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sumSquares", nullptr, SumSquaresJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"actFakeQuant", nullptr, ActFakeQuantJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"gatherRows", nullptr, GatherRowsJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"f16ToF32", nullptr, F16ToF32Js, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemm", nullptr, SgemmJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemmBatched", nullptr, SgemmBatchedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

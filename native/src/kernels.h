@@ -80,6 +80,10 @@ void adamw_step(float* p, float* m, float* v, const float* g, int64_t n, float g
                 float eps, float bc1, float bc2, float decay);
 double sum_squares(const float* x, int64_t n);
 
+// ---- training's activation fake-quant forward and embedding gather (actquant.cc) ----
+void act_fake_quant(const float* x, int64_t n, int64_t cols, float qmax, float lo, float hi, float eps, float* y);
+void gather_rows(const float* table, int64_t rows, int64_t cols, const int32_t* ids, int64_t n, float* out);
+
 // ---- int8 per-token activation quantization ----
 void quantize_rows(const float* x, int64_t n, int64_t cols, int8_t* xq, float* sx);
 

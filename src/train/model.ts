@@ -9,7 +9,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from '../config/model.ts';
 import { headDim, parseWeightScale } from '../config/model.ts';
+import { actRange } from '../quant/activations.ts';
+import { EPS } from '../quant/round.ts';
 import { steActQuant, steBinary, steTernary } from '../quant/ste.ts';
+import { NATIVE_ACT_QUANT, nativeRopeInstalled } from './native-kernels.ts';
 import { bmm, bmmT, causalMask, crossEntropy, embed, linear, rmsNorm, rope, ropeTables } from './ops.ts';
 import { paramSpecs, type ParamSpec } from './params.ts';
 
@@ -75,7 +78,16 @@ export class BitNetModel {
   /** Activation fake-quant (STE) of a normalized BitLinear input; q/k/v (and gate/up) share one. */
   private quantAct(x: tf.Tensor2D): tf.Tensor2D {
     const c = this.config;
-    return c.act_quant === 'none' ? x : (steActQuant(x, c.act_quant === 'int8' ? 8 : 4) as tf.Tensor2D);
+    if (c.act_quant === 'none') return x;
+    const bits = c.act_quant === 'int8' ? 8 : 4;
+    if (!nativeRopeInstalled()) return steActQuant(x, bits) as tf.Tensor2D;
+    // the same forward in one native kernel (native-kernels.ts), the straight-through gradient unchanged
+    const { qmax, lo, hi } = actRange(bits);
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+      value: tf.engine().runKernel(NATIVE_ACT_QUANT, { x: args[0] as tf.Tensor }, { qmax, lo, hi, eps: EPS }) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor) => tf.clone(dy),
+    }));
+    return f(x) as tf.Tensor2D;
   }
 
   /** BitLinear on an already quantized input: weight fake-quant (STE), then x·Wᵀ. */

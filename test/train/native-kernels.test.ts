@@ -4,7 +4,10 @@ import { useBackend } from '../../src/train/backend.ts';
 import { nativeStatus } from '../../src/native.ts';
 import { Rng } from '../../src/data/rng.ts';
 import { bmm, bmmT, crossEntropy, linear, rope } from '../../src/train/ops.ts';
-import { nativeRopeInstalled, transposeFlagsAreFree } from '../../src/train/native-kernels.ts';
+import { NATIVE_ACT_QUANT, nativeRopeInstalled, transposeFlagsAreFree } from '../../src/train/native-kernels.ts';
+import { actQuantForward } from '../../src/quant/ste.ts';
+import { actRange } from '../../src/quant/activations.ts';
+import { EPS } from '../../src/quant/round.ts';
 
 /** Naive float64 matmul of [batch, m, k]·[batch, k, n] with the flags applied by index. */
 function naive(a: Float32Array, b: Float32Array, batch: [number, number], m: number, n: number, k: number, ta: boolean, tb: boolean): Float64Array {
@@ -168,5 +171,30 @@ describe('train/ops: crossEntropy (native single pass on wasm with the addon)', 
       for (let j = 0; j < V; j++) expect(g![i * V + j]).to.be.closeTo((Math.exp(row[j]! - m) / z - (j === t[i] ? 1 : 0)) / N, 1e-6);
     }
     expect(loss).to.be.closeTo(want, 1e-5 * Math.abs(want));
+  });
+});
+
+describe('train/native-kernels: fused activation fake-quant and the embedding gather', () => {
+  it('BitnetActQuant gives the bits of the tfjs composite (int8 and int4, halves, zero rows); GatherV2 copies rows', async function () {
+    const choice = await useBackend('wasm');
+    if (!choice.nativeMatmul) this.skip();
+    const rng = new Rng(19);
+    const [n, cols] = [9, 300];
+    const x = rng.fillNormal(new Float32Array(n * cols), 2);
+    x.fill(0, cols, 2 * cols); // a zero row: s = qmax / eps
+    for (let j = 0; j < 20; j++) x[2 * cols + j] = (j - 10) + 0.5; // ties at s = 1 (max 127 below)
+    x[2 * cols + 20] = 127;
+    for (const bits of [8, 4] as const) {
+      const { qmax, lo, hi } = actRange(bits);
+      const [want, got] = tf.tidy(() => {
+        const t = tf.tensor2d(x, [n, cols]);
+        return [actQuantForward(t, bits).dataSync(), (tf.engine().runKernel(NATIVE_ACT_QUANT, { x: t }, { qmax, lo, hi, eps: EPS }) as tf.Tensor).dataSync()];
+      });
+      expect(Array.from(new Uint32Array(got!.buffer))).to.deep.equal(Array.from(new Uint32Array(want!.buffer)));
+    }
+    const table = rng.fillNormal(new Float32Array(50 * 7), 1);
+    const ids = Int32Array.from([3, 0, 49, 3, 17]);
+    const rows = tf.tidy(() => tf.gather(tf.tensor2d(table, [50, 7]), tf.tensor1d(ids, 'int32')).dataSync());
+    ids.forEach((id, i) => expect(Array.from(rows.subarray(i * 7, i * 7 + 7))).to.deep.equal(Array.from(table.subarray(id * 7, id * 7 + 7))));
   });
 });
