@@ -100,6 +100,8 @@ export interface NativeAddon extends KernelFns {
   sumSquares(x: Float32Array): number;
   /** Training's activation fake-quant per row: y = clip(round(x·s), lo, hi)/s, s = qmax/max(max|x|, eps); range = [qmax, lo, hi, eps]. */
   actFakeQuant(x: Float32Array, n: number, cols: number, range: Float32Array, y: Float32Array): void;
+  /** Training's weight fake-quant over contiguous granules of `granule` elements: ternary (absmean) or binary (sign around the mean) times the mean |w|. */
+  weightFakeQuant(w: Float32Array, granule: number, binary: boolean, eps: number, out: Float32Array): void;
   /** out[i] = table[ids[i]] (rows of cols floats). */
   gatherRows(table: Float32Array, rows: number, cols: number, ids: Int32Array, out: Float32Array): void;
   ropeApply(x: Float32Array, out: Float32Array, rows: number, T: number, headDim: number, cos: Float32Array, sin: Float32Array, inverse: boolean): void;

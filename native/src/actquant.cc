@@ -37,3 +37,39 @@ void gather_rows(const float* table, int64_t rows, int64_t cols, const int32_t* 
 }
 
 }  // namespace bitnet
+
+namespace bitnet {
+
+// Training's weight fake-quant forward (src/quant/ste.ts ternaryForward / binaryForward) over contiguous
+// granules of g elements of w (a tensor: all of it; a row: cols; a group: g columns), in float32 but with
+// the granule means summed in double (tfjs sums in float32: the scale differs in the last bits):
+//   ternary: beta = mean|v|, out = clip(round_half_even(v / max(beta, eps)), -1, 1) * beta
+//   binary:  alpha = mean v, beta = mean|v|, out = (v - alpha > 0 ? 1 : -1) * beta
+void weight_fake_quant(const float* w, int64_t size, int64_t g, bool binary, float eps, float* out) {
+  const int64_t granules = size / g;
+  pool_for(granules, std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(g, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t q = b; q < e; q++) {
+      const float* v = w + q * g;
+      float* o = out + q * g;
+      double sa = 0, s = 0;
+      for (int64_t j = 0; j < g; j++) {
+        sa += std::fabs(static_cast<double>(v[j]));
+        s += v[j];
+      }
+      const float beta = static_cast<float>(sa / static_cast<double>(g));
+      if (binary) {
+        const float alpha = static_cast<float>(s / static_cast<double>(g));
+        for (int64_t j = 0; j < g; j++) o[j] = (v[j] - alpha > 0 ? 1.0f : -1.0f) * beta;
+      } else {
+        const float d = beta > eps ? beta : eps;
+        for (int64_t j = 0; j < g; j++) {
+          float c = std::nearbyint(v[j] / d);
+          c = c < -1.0f ? -1.0f : (c > 1.0f ? 1.0f : c);
+          o[j] = c * beta;
+        }
+      }
+    }
+  });
+}
+
+}  // namespace bitnet

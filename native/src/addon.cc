@@ -17,6 +17,7 @@
 //   softmaxXent(logits, n, v, targets, loss, grad)
 //   adamwStep(p, m, v, g, [gscale, lr, beta1, beta2, eps, bc1, bc2, decay])   sumSquares(x) -> number
 //   actFakeQuant(x, n, cols, [qmax, lo, hi, eps], y)   gatherRows(table, rows, cols, ids, out)
+//   weightFakeQuant(w, granule, binary, eps, out)
 //   sgemm(m, n, k, a, transA, b, transB, c)
 //   sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC)
 //   readBandwidth(buf, reps) -> GB/s
@@ -478,6 +479,25 @@ napi_value GatherRowsJs(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+napi_value WeightFakeQuantJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float* w = nullptr;
+  float* out = nullptr;
+  int64_t g = 0, lw = 0, lo = 0;
+  bool binary = false;
+  double eps = 0;
+  if (!get_args(env, info, "weightFakeQuant", 5, a) || !get_array(a, 0, "w", napi_float32_array, const_cast<float**>(&w), &lw) ||
+      !get_dim(a, 1, "granule", &g) || !get_bool(a, 2, "binary", &binary) || !get_number(a, 3, "eps", &eps) ||
+      !get_array(a, 4, "out", napi_float32_array, &out, &lo) || !check_len(a, "out", lo, lw, "w.length"))
+    return nullptr;
+  if (g == 0 || lw % g != 0) {
+    fail_range(a, "granule must divide w.length, got " + std::to_string(g) + " for " + std::to_string(lw));
+    return nullptr;
+  }
+  weight_fake_quant(w, lw, g, binary, static_cast<float>(eps), out);
+  return undefined(env);
+}
+
 napi_value SumSquaresJs(napi_env env, napi_callback_info info) {
   Args a;
   const float* x = nullptr;
@@ -647,6 +667,7 @@ NAPI_MODULE_INIT() {
       {"sumSquares", nullptr, SumSquaresJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"actFakeQuant", nullptr, ActFakeQuantJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"gatherRows", nullptr, GatherRowsJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"weightFakeQuant", nullptr, WeightFakeQuantJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"f16ToF32", nullptr, F16ToF32Js, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemm", nullptr, SgemmJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemmBatched", nullptr, SgemmBatchedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -83,6 +83,7 @@ double sum_squares(const float* x, int64_t n);
 // ---- training's activation fake-quant forward and embedding gather (actquant.cc) ----
 void act_fake_quant(const float* x, int64_t n, int64_t cols, float qmax, float lo, float hi, float eps, float* y);
 void gather_rows(const float* table, int64_t rows, int64_t cols, const int32_t* ids, int64_t n, float* out);
+void weight_fake_quant(const float* w, int64_t size, int64_t g, bool binary, float eps, float* out);
 
 // ---- int8 per-token activation quantization ----
 void quantize_rows(const float* x, int64_t n, int64_t cols, int8_t* xq, float* sx);

@@ -9,11 +9,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from '../config/model.ts';
 import { headDim, parseWeightScale } from '../config/model.ts';
-import { actRange } from '../quant/activations.ts';
-import { EPS } from '../quant/round.ts';
-import { steActQuant, steBinary, steTernary } from '../quant/ste.ts';
-import { NATIVE_ACT_QUANT, nativeRopeInstalled } from './native-kernels.ts';
-import { bmm, bmmT, causalMask, crossEntropy, embed, linear, rmsNorm, rope, ropeTables } from './ops.ts';
+
+import { bmm, bmmT, causalMask, crossEntropy, embed, fakeQuantAct, fakeQuantWeight, linear, rmsNorm, rope, ropeTables } from './ops.ts';
 import { paramSpecs, type ParamSpec } from './params.ts';
 
 let instances = 0;
@@ -78,16 +75,7 @@ export class BitNetModel {
   /** Activation fake-quant (STE) of a normalized BitLinear input; q/k/v (and gate/up) share one. */
   private quantAct(x: tf.Tensor2D): tf.Tensor2D {
     const c = this.config;
-    if (c.act_quant === 'none') return x;
-    const bits = c.act_quant === 'int8' ? 8 : 4;
-    if (!nativeRopeInstalled()) return steActQuant(x, bits) as tf.Tensor2D;
-    // the same forward in one native kernel (native-kernels.ts), the straight-through gradient unchanged
-    const { qmax, lo, hi } = actRange(bits);
-    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
-      value: tf.engine().runKernel(NATIVE_ACT_QUANT, { x: args[0] as tf.Tensor }, { qmax, lo, hi, eps: EPS }) as tf.Tensor2D,
-      gradFunc: (dy: tf.Tensor) => tf.clone(dy),
-    }));
-    return f(x) as tf.Tensor2D;
+    return c.act_quant === 'none' ? x : fakeQuantAct(x, c.act_quant === 'int8' ? 8 : 4);
   }
 
   /** BitLinear on an already quantized input: weight fake-quant (STE), then x·Wᵀ. */
@@ -99,7 +87,7 @@ export class BitNetModel {
     else {
       const latent = this.v<tf.Rank.R2>(name);
       const g = parseWeightScale(c.weight_scale);
-      w = c.weight_quant === 'fp' ? latent : c.weight_quant === 'ternary' ? steTernary(latent, g) : steBinary(latent, g);
+      w = c.weight_quant === 'fp' ? latent : fakeQuantWeight(latent, g, c.weight_quant);
     }
     return linear(xq, w);
   }

@@ -66,6 +66,7 @@ export function installNativeMatmul(): boolean {
   installNativeXent(addon);
   installNativeGather(addon);
   installNativeActQuant(addon);
+  installNativeWeightQuant(addon);
   return (installed = true);
 }
 
@@ -207,6 +208,30 @@ function installNativeActQuant(addon: NonNullable<ReturnType<typeof nativeAddon>
       const size = x.shape.reduce((p, q) => p * q, 1);
       const out = backend.makeOutput(x.shape, 'float32');
       addon.actFakeQuant(heapView(backend, x, size), size / cols, cols, Float32Array.of(qmax, lo, hi, eps), heapView(backend, out, size));
+      return out;
+    },
+  });
+}
+
+/** The kernel name of the fused weight fake-quant forward: input w [rows, cols]; attrs granule (elements), binary, eps. */
+export const NATIVE_WEIGHT_QUANT = 'BitnetWeightQuant';
+
+/**
+ * ternaryForward / binaryForward of src/quant/ste.ts (abs, mean, maximum, divide, round, clip, multiply,
+ * reshapes: ~10 tfjs kernels for each of a step's 29 linears) in one pass per granule. The granule
+ * means are summed in double where tfjs sums in float32, so a scale can differ in its last bits.
+ */
+function installNativeWeightQuant(addon: NonNullable<ReturnType<typeof nativeAddon>>): void {
+  tf.registerKernel({
+    kernelName: NATIVE_WEIGHT_QUANT,
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const { w } = args.inputs as { w: tf.TensorInfo };
+      const { granule, binary, eps } = args.attrs as unknown as { granule: number; binary: boolean; eps: number };
+      const backend = args.backend as unknown as WasmBackend;
+      const size = w.shape.reduce((p, q) => p * q, 1);
+      const out = backend.makeOutput(w.shape, 'float32');
+      addon.weightFakeQuant(heapView(backend, w, size), granule, binary, eps, heapView(backend, out, size));
       return out;
     },
   });

@@ -10,7 +10,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import './gradients.ts';
-import { NATIVE_ROPE, NATIVE_XENT, nativeRopeInstalled, transposeFlagsAreFree } from './native-kernels.ts';
+import { actRange, type ActBits } from '../quant/activations.ts';
+import { EPS } from '../quant/round.ts';
+import { steActQuant, steBinary, steTernary } from '../quant/ste.ts';
+import type { Granularity } from '../quant/weights.ts';
+import { NATIVE_ACT_QUANT, NATIVE_ROPE, NATIVE_WEIGHT_QUANT, NATIVE_XENT, nativeRopeInstalled, transposeFlagsAreFree } from './native-kernels.ts';
 
 /** a · b with a, b optionally transposed on their last two axes: flags when free, explicit transposes otherwise. */
 function mm<T extends tf.Tensor>(a: T, b: T, ta: boolean, tb: boolean): T {
@@ -164,4 +168,30 @@ export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Scala
     };
   });
   return f(logits) as tf.Scalar;
+}
+
+/** A straight-through op: forward by `kernel` (a native kernel), gradient passed through unchanged. */
+function straightThroughKernel<T extends tf.Tensor>(x: T, kernel: string, input: string, attrs: tf.NamedAttrMap): T {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: tf.engine().runKernel(kernel, { [input]: args[0] as tf.Tensor }, attrs) as T,
+    gradFunc: (dy: tf.Tensor) => tf.clone(dy),
+  }));
+  return f(x) as T;
+}
+
+/** Activation fake-quant with the straight-through gradient: src/quant/ste.ts, or its forward as one native kernel. */
+export function fakeQuantAct(x: tf.Tensor2D, bits: ActBits): tf.Tensor2D {
+  if (!nativeRopeInstalled()) return steActQuant(x, bits);
+  const { qmax, lo, hi } = actRange(bits);
+  return straightThroughKernel(x, NATIVE_ACT_QUANT, 'x', { qmax, lo, hi, eps: EPS });
+}
+
+/** Weight fake-quant (ternary or binary at granularity g) with the straight-through gradient, native when available. */
+export function fakeQuantWeight(w: tf.Tensor2D, g: Granularity, kind: 'ternary' | 'binary'): tf.Tensor2D {
+  if (!nativeRopeInstalled()) return kind === 'ternary' ? steTernary(w, g) : steBinary(w, g);
+  const [rows, cols] = w.shape;
+  if (g.kind === 'group' && (!Number.isInteger(g.size) || g.size <= 0 || cols % g.size !== 0))
+    throw new RangeError(`group size ${g.size} must be a positive integer dividing cols ${cols}`);
+  const granule = g.kind === 'tensor' ? rows * cols : g.kind === 'row' ? cols : g.size;
+  return straightThroughKernel(w, NATIVE_WEIGHT_QUANT, 'w', { granule, binary: kind === 'binary', eps: EPS });
 }

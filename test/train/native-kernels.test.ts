@@ -8,6 +8,8 @@ import { NATIVE_ACT_QUANT, nativeRopeInstalled, transposeFlagsAreFree } from '..
 import { actQuantForward } from '../../src/quant/ste.ts';
 import { actRange } from '../../src/quant/activations.ts';
 import { EPS } from '../../src/quant/round.ts';
+import { dequantize, quantizeBinary, quantizeTernary } from '../../src/quant/weights.ts';
+import { fakeQuantWeight } from '../../src/train/ops.ts';
 
 /** Naive float64 matmul of [batch, m, k]·[batch, k, n] with the flags applied by index. */
 function naive(a: Float32Array, b: Float32Array, batch: [number, number], m: number, n: number, k: number, ta: boolean, tb: boolean): Float64Array {
@@ -196,5 +198,26 @@ describe('train/native-kernels: fused activation fake-quant and the embedding ga
     const ids = Int32Array.from([3, 0, 49, 3, 17]);
     const rows = tf.tidy(() => tf.gather(tf.tensor2d(table, [50, 7]), tf.tensor1d(ids, 'int32')).dataSync());
     ids.forEach((id, i) => expect(Array.from(rows.subarray(i * 7, i * 7 + 7))).to.deep.equal(Array.from(table.subarray(id * 7, id * 7 + 7))));
+  });
+});
+
+describe('train/ops: weight fake-quant forward as one native kernel', () => {
+  it('equals src/quant\'s typed-array quantizer (codes × scales) for ternary and binary at every granularity, gradient straight through', async function () {
+    const choice = await useBackend('wasm');
+    if (!choice.nativeMatmul) this.skip();
+    const rng = new Rng(23);
+    const [rows, cols] = [12, 64];
+    const w = rng.fillNormal(new Float32Array(rows * cols), 0.05);
+    for (const g of [{ kind: 'tensor' }, { kind: 'row' }, { kind: 'group', size: 16 }] as const)
+      for (const kind of ['ternary', 'binary'] as const) {
+        const want = dequantize((kind === 'ternary' ? quantizeTernary : quantizeBinary)(w, rows, cols, g));
+        const [got, grad] = tf.tidy(() => {
+          const t = tf.tensor2d(w, [rows, cols]);
+          const f = (x: tf.Tensor) => tf.sum(tf.mul(fakeQuantWeight(x as tf.Tensor2D, g, kind), tf.onesLike(x)));
+          return [fakeQuantWeight(t, g, kind).dataSync(), tf.grad(f)(t).dataSync()];
+        });
+        for (let i = 0; i < want.length; i++) expect(got![i], `${kind} ${g.kind} [${i}]`).to.be.closeTo(want[i]!, 1e-6 * Math.abs(want[i]!) + 1e-12);
+        expect(Array.from(grad!)).to.deep.equal(new Array(rows * cols).fill(1));
+      }
   });
 });
