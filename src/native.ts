@@ -102,6 +102,10 @@ export interface NativeAddon extends KernelFns {
   actFakeQuant(x: Float32Array, n: number, cols: number, range: Float32Array, y: Float32Array): void;
   /** Training's weight fake-quant over contiguous granules of `granule` elements: ternary (absmean) or binary (sign around the mean) times the mean |w|. */
   weightFakeQuant(w: Float32Array, granule: number, binary: boolean, eps: number, out: Float32Array): void;
+  /** Training's RMSNorm forward y = x·r·w, r[i] = 1/√(mean x_i² + eps) (row sums in double). */
+  rmsNormTrain(x: Float32Array, w: Float32Array, n: number, cols: number, eps: number, y: Float32Array, r: Float32Array): void;
+  /** Its backward: dx = r·(dy·w) − x·r³/cols·Σ(dy·w·x), dw = Σ_rows dy·x·r. */
+  rmsNormTrainGrad(x: Float32Array, w: Float32Array, r: Float32Array, dy: Float32Array, n: number, cols: number, dx: Float32Array, dw: Float32Array): void;
   /** out[i] = table[ids[i]] (rows of cols floats). */
   gatherRows(table: Float32Array, rows: number, cols: number, ids: Int32Array, out: Float32Array): void;
   ropeApply(x: Float32Array, out: Float32Array, rows: number, T: number, headDim: number, cos: Float32Array, sin: Float32Array, inverse: boolean): void;

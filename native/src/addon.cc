@@ -18,6 +18,7 @@
 //   adamwStep(p, m, v, g, [gscale, lr, beta1, beta2, eps, bc1, bc2, decay])   sumSquares(x) -> number
 //   actFakeQuant(x, n, cols, [qmax, lo, hi, eps], y)   gatherRows(table, rows, cols, ids, out)
 //   weightFakeQuant(w, granule, binary, eps, out)
+//   rmsNormTrain(x, w, n, cols, eps, y, r)   rmsNormTrainGrad(x, w, r, dy, n, cols, dx, dw)
 //   sgemm(m, n, k, a, transA, b, transB, c)
 //   sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC)
 //   readBandwidth(buf, reps) -> GB/s
@@ -498,6 +499,40 @@ napi_value WeightFakeQuantJs(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+napi_value RmsNormTrainJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float *x = nullptr, *w = nullptr;
+  float *y = nullptr, *r = nullptr;
+  int64_t n = 0, cols = 0, lx = 0, lw = 0, ly = 0, lr = 0;
+  double eps = 0;
+  if (!get_args(env, info, "rmsNormTrain", 7, a) || !get_array(a, 0, "x", napi_float32_array, const_cast<float**>(&x), &lx) ||
+      !get_array(a, 1, "w", napi_float32_array, const_cast<float**>(&w), &lw) || !get_dim(a, 2, "n", &n) ||
+      !get_dim(a, 3, "cols", &cols) || !get_number(a, 4, "eps", &eps) || !get_array(a, 5, "y", napi_float32_array, &y, &ly) ||
+      !get_array(a, 6, "r", napi_float32_array, &r, &lr) || !check_len(a, "x", lx, n * cols, "n*cols") ||
+      !check_len(a, "w", lw, cols, "cols") || !check_len(a, "y", ly, n * cols, "n*cols") || !check_len(a, "r", lr, n, "n"))
+    return nullptr;
+  rms_norm_train_fwd(x, w, n, cols, static_cast<float>(eps), y, r);
+  return undefined(env);
+}
+
+napi_value RmsNormTrainGradJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float *x = nullptr, *w = nullptr, *r = nullptr, *dy = nullptr;
+  float *dx = nullptr, *dw = nullptr;
+  int64_t n = 0, cols = 0, lx = 0, lw = 0, lr = 0, ld = 0, ldx = 0, ldw = 0;
+  if (!get_args(env, info, "rmsNormTrainGrad", 8, a) || !get_array(a, 0, "x", napi_float32_array, const_cast<float**>(&x), &lx) ||
+      !get_array(a, 1, "w", napi_float32_array, const_cast<float**>(&w), &lw) ||
+      !get_array(a, 2, "r", napi_float32_array, const_cast<float**>(&r), &lr) ||
+      !get_array(a, 3, "dy", napi_float32_array, const_cast<float**>(&dy), &ld) || !get_dim(a, 4, "n", &n) ||
+      !get_dim(a, 5, "cols", &cols) || !get_array(a, 6, "dx", napi_float32_array, &dx, &ldx) ||
+      !get_array(a, 7, "dw", napi_float32_array, &dw, &ldw) || !check_len(a, "x", lx, n * cols, "n*cols") ||
+      !check_len(a, "w", lw, cols, "cols") || !check_len(a, "r", lr, n, "n") || !check_len(a, "dy", ld, n * cols, "n*cols") ||
+      !check_len(a, "dx", ldx, n * cols, "n*cols") || !check_len(a, "dw", ldw, cols, "cols"))
+    return nullptr;
+  rms_norm_train_bwd(x, w, r, dy, n, cols, dx, dw);
+  return undefined(env);
+}
+
 napi_value SumSquaresJs(napi_env env, napi_callback_info info) {
   Args a;
   const float* x = nullptr;
@@ -668,6 +703,8 @@ NAPI_MODULE_INIT() {
       {"actFakeQuant", nullptr, ActFakeQuantJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"gatherRows", nullptr, GatherRowsJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"weightFakeQuant", nullptr, WeightFakeQuantJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"rmsNormTrain", nullptr, RmsNormTrainJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"rmsNormTrainGrad", nullptr, RmsNormTrainGradJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"f16ToF32", nullptr, F16ToF32Js, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemm", nullptr, SgemmJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemmBatched", nullptr, SgemmBatchedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

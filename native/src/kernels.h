@@ -67,6 +67,10 @@ void glu(float* gate, const float* up, int64_t len, bool silu);
 
 // ---- RMSNorm per row (norm.cc; the TS reference's partial-sum order): out = float((x * r) * w) ----
 void rms_norm(const float* x, const float* w, int64_t n, int64_t cols, double eps, float* out);
+// training's RMSNorm forward (r: the per-row 1/rms) and backward (norm.cc)
+void rms_norm_train_fwd(const float* x, const float* w, int64_t n, int64_t cols, float eps, float* y, float* r);
+void rms_norm_train_bwd(const float* x, const float* w, const float* r, const float* dy, int64_t n, int64_t cols,
+                        float* dx, float* dw);
 
 // ---- training's RoPE (rope.cc): [rows, T, hd] float32, cos/sin [T, hd/2]; inverse = the gradient ----
 void rope_apply(const float* x, float* out, int64_t rows, int64_t T, int64_t hd, const float* cos, const float* sin,

@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <vector>
 
 #include "kernels.h"
 #include "pool.h"
@@ -59,6 +60,58 @@ void rms_norm(const float* x, const float* w, int64_t n, int64_t cols, double ep
   };
   if (n * cols >= (1 << 16)) pool_for(n, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(cols, 1)), rows);
   else rows(0, n);
+}
+
+}  // namespace bitnet
+
+namespace bitnet {
+
+// Training's RMSNorm (src/train/ops.ts rmsNorm on wasm): forward y = x * r * w with r = 1/sqrt(mean(x^2) + eps)
+// per row (kept for the backward), and the backward
+//   dx = r * (dy*w) - x * r^3 / cols * sum_j (dy*w*x)_j        dw = sum over rows of dy * x * r
+// float32 outputs, row sums in double. dw is reduced per thread then added in a fixed order.
+void rms_norm_train_fwd(const float* x, const float* w, int64_t n, int64_t cols, float eps, float* y, float* r) {
+  pool_for(n, std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(cols, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) {
+      const float* xi = x + i * cols;
+      double ss = 0;
+      for (int64_t j = 0; j < cols; j++) ss += static_cast<double>(xi[j]) * xi[j];
+      const float ri = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(cols) + eps));
+      r[i] = ri;
+      float* yi = y + i * cols;
+      for (int64_t j = 0; j < cols; j++) yi[j] = xi[j] * ri * w[j];
+    }
+  });
+}
+
+void rms_norm_train_bwd(const float* x, const float* w, const float* r, const float* dy, int64_t n, int64_t cols,
+                        float* dx, float* dw) {
+  const int64_t chunks = std::min<int64_t>(n, 64);
+  std::vector<double> part(static_cast<size_t>(chunks * cols), 0.0);
+  const int64_t per = (n + chunks - 1) / chunks;
+  pool_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; c++) {
+      double* pc = &part[c * cols];
+      for (int64_t i = c * per; i < std::min(n, (c + 1) * per); i++) {
+        const float* xi = x + i * cols;
+        const float* di = dy + i * cols;
+        const double ri = r[i];
+        double dot = 0;
+        for (int64_t j = 0; j < cols; j++) dot += static_cast<double>(di[j]) * w[j] * xi[j];
+        const double k = ri * ri * ri * dot / static_cast<double>(cols);
+        float* o = dx + i * cols;
+        for (int64_t j = 0; j < cols; j++) {
+          o[j] = static_cast<float>(ri * (static_cast<double>(di[j]) * w[j]) - xi[j] * k);
+          pc[j] += static_cast<double>(di[j]) * xi[j] * ri;
+        }
+      }
+    }
+  });
+  for (int64_t j = 0; j < cols; j++) {
+    double s = 0;
+    for (int64_t c = 0; c < chunks; c++) s += part[c * cols + j];
+    dw[j] = static_cast<float>(s);
+  }
 }
 
 }  // namespace bitnet

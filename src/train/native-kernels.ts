@@ -67,6 +67,7 @@ export function installNativeMatmul(): boolean {
   installNativeGather(addon);
   installNativeActQuant(addon);
   installNativeWeightQuant(addon);
+  installNativeRmsNorm(addon);
   return (installed = true);
 }
 
@@ -233,6 +234,43 @@ function installNativeWeightQuant(addon: NonNullable<ReturnType<typeof nativeAdd
       const out = backend.makeOutput(w.shape, 'float32');
       addon.weightFakeQuant(heapView(backend, w, size), granule, binary, eps, heapView(backend, out, size));
       return out;
+    },
+  });
+}
+
+/** Kernel names of training's RMSNorm: forward {x [N, d], w [d]} → [y, r [N]], attr eps; backward {x, w, r, dy} → [dx, dw]. */
+export const NATIVE_RMSNORM = 'BitnetRmsNorm';
+export const NATIVE_RMSNORM_GRAD = 'BitnetRmsNormGrad';
+
+/** RMSNorm forward and backward as two kernels (tfjs: ~6 kernels forward, ~12 backward, 17 norms a step). */
+function installNativeRmsNorm(addon: NonNullable<ReturnType<typeof nativeAddon>>): void {
+  tf.registerKernel({
+    kernelName: NATIVE_RMSNORM,
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const { x, w } = args.inputs as { x: tf.TensorInfo; w: tf.TensorInfo };
+      const { eps } = args.attrs as unknown as { eps: number };
+      const backend = args.backend as unknown as WasmBackend;
+      const cols = x.shape[x.shape.length - 1]!;
+      const n = x.shape.reduce((p, q) => p * q, 1) / cols;
+      const y = backend.makeOutput(x.shape, 'float32');
+      const r = backend.makeOutput([n], 'float32');
+      addon.rmsNormTrain(heapView(backend, x, n * cols), heapView(backend, w, cols), n, cols, eps, heapView(backend, y, n * cols), heapView(backend, r, n));
+      return [y, r];
+    },
+  });
+  tf.registerKernel({
+    kernelName: NATIVE_RMSNORM_GRAD,
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const { x, w, r, dy } = args.inputs as { x: tf.TensorInfo; w: tf.TensorInfo; r: tf.TensorInfo; dy: tf.TensorInfo };
+      const backend = args.backend as unknown as WasmBackend;
+      const cols = x.shape[x.shape.length - 1]!;
+      const n = x.shape.reduce((p, q) => p * q, 1) / cols;
+      const dx = backend.makeOutput(x.shape, 'float32');
+      const dw = backend.makeOutput([cols], 'float32');
+      addon.rmsNormTrainGrad(heapView(backend, x, n * cols), heapView(backend, w, cols), heapView(backend, r, n), heapView(backend, dy, n * cols), n, cols, heapView(backend, dx, n * cols), heapView(backend, dw, cols));
+      return [dx, dw];
     },
   });
 }

@@ -14,7 +14,9 @@ import { actRange, type ActBits } from '../quant/activations.ts';
 import { EPS } from '../quant/round.ts';
 import { steActQuant, steBinary, steTernary } from '../quant/ste.ts';
 import type { Granularity } from '../quant/weights.ts';
-import { NATIVE_ACT_QUANT, NATIVE_ROPE, NATIVE_WEIGHT_QUANT, NATIVE_XENT, nativeRopeInstalled, transposeFlagsAreFree } from './native-kernels.ts';
+import {
+  NATIVE_ACT_QUANT, NATIVE_RMSNORM, NATIVE_RMSNORM_GRAD, NATIVE_ROPE, NATIVE_WEIGHT_QUANT, NATIVE_XENT, nativeRopeInstalled, transposeFlagsAreFree,
+} from './native-kernels.ts';
 
 /** a · b with a, b optionally transposed on their last two axes: flags when free, explicit transposes otherwise. */
 function mm<T extends tf.Tensor>(a: T, b: T, ta: boolean, tb: boolean): T {
@@ -92,6 +94,22 @@ export function embed(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
 
 /** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · w. */
 export function rmsNorm(x: tf.Tensor, w: tf.Tensor1D, eps: number): tf.Tensor {
+  if (nativeRopeInstalled()) {
+    // forward and backward as one native kernel each (native-kernels.ts), the row factors r kept between them
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [xt, wt, save] = args as [tf.Tensor, tf.Tensor1D, tf.GradSaveFunc];
+      const [y, r] = tf.engine().runKernel(NATIVE_RMSNORM, { x: xt, w: wt }, { eps }) as unknown as [tf.Tensor, tf.Tensor];
+      save([xt, wt, r!]);
+      return {
+        value: y!,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xs, ws, rs] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+          return tf.engine().runKernel(NATIVE_RMSNORM_GRAD, { x: xs, w: ws, r: rs, dy }, {}) as unknown as tf.Tensor[];
+        },
+      };
+    });
+    return f(x, w) as tf.Tensor;
+  }
   const ms = tf.mean(tf.square(x), -1, true);
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w);
 }

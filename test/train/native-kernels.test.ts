@@ -9,7 +9,7 @@ import { actQuantForward } from '../../src/quant/ste.ts';
 import { actRange } from '../../src/quant/activations.ts';
 import { EPS } from '../../src/quant/round.ts';
 import { dequantize, quantizeBinary, quantizeTernary } from '../../src/quant/weights.ts';
-import { fakeQuantWeight } from '../../src/train/ops.ts';
+import { fakeQuantWeight, rmsNorm } from '../../src/train/ops.ts';
 
 /** Naive float64 matmul of [batch, m, k]·[batch, k, n] with the flags applied by index. */
 function naive(a: Float32Array, b: Float32Array, batch: [number, number], m: number, n: number, k: number, ta: boolean, tb: boolean): Float64Array {
@@ -219,5 +219,36 @@ describe('train/ops: weight fake-quant forward as one native kernel', () => {
         for (let i = 0; i < want.length; i++) expect(got![i], `${kind} ${g.kind} [${i}]`).to.be.closeTo(want[i]!, 1e-6 * Math.abs(want[i]!) + 1e-12);
         expect(Array.from(grad!)).to.deep.equal(new Array(rows * cols).fill(1));
       }
+  });
+});
+
+describe('train/ops: rmsNorm forward and backward as native kernels', () => {
+  it('equal the float64 formulas: y = x·r·w, dx = r·(dy·w) − x·r³/d·Σ(dy·w·x), dw = Σ dy·x·r', async function () {
+    const choice = await useBackend('wasm');
+    if (!choice.nativeMatmul) this.skip();
+    const rng = new Rng(29);
+    const [n, d, eps] = [5, 33, 1e-5];
+    const x = rng.fillNormal(new Float32Array(n * d), 2);
+    const w = rng.fillNormal(new Float32Array(d), 1);
+    const dy = rng.fillNormal(new Float32Array(n * d), 1);
+    const [y, gx, gw] = tf.tidy(() => {
+      const f = (xt: tf.Tensor, wt: tf.Tensor) => tf.sum(tf.mul(rmsNorm(xt, wt as tf.Tensor1D, eps), tf.tensor2d(dy, [n, d])));
+      const g = tf.grads(f)([tf.tensor2d(x, [n, d]), tf.tensor1d(w)]);
+      return [rmsNorm(tf.tensor2d(x, [n, d]), tf.tensor1d(w), eps).dataSync(), g[0]!.dataSync(), g[1]!.dataSync()];
+    });
+    const dwWant = new Float64Array(d);
+    for (let i = 0; i < n; i++) {
+      const xi = x.subarray(i * d, (i + 1) * d);
+      const r = 1 / Math.sqrt(xi.reduce((a, v) => a + v * v, 0) / d + eps);
+      let dot = 0;
+      for (let j = 0; j < d; j++) dot += dy[i * d + j]! * w[j]! * xi[j]!;
+      for (let j = 0; j < d; j++) {
+        expect(y![i * d + j]).to.be.closeTo(xi[j]! * r * w[j]!, 1e-5 * (1 + Math.abs(xi[j]! * r * w[j]!)));
+        const want = r * dy[i * d + j]! * w[j]! - (xi[j]! * r ** 3 * dot) / d;
+        expect(gx![i * d + j]).to.be.closeTo(want, 1e-5 * (1 + Math.abs(want)));
+        dwWant[j] += dy[i * d + j]! * xi[j]! * r;
+      }
+    }
+    for (let j = 0; j < d; j++) expect(gw![j]).to.be.closeTo(dwWant[j]!, 1e-5 * (1 + Math.abs(dwWant[j]!)));
   });
 });
