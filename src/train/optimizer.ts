@@ -54,7 +54,7 @@ export function globalNorm(grads: Map<string, tf.Tensor>): number {
 
 /**
  * One AdamW step. Gradients are scaled by min(1, clip/norm) first when clip > 0.
- * Returns the gradient norm before clipping.
+ * Returns the gradient norm before clipping; a non-finite norm changes nothing (no step is taken).
  */
 export function adamwUpdate(
   state: AdamWState,
@@ -64,6 +64,7 @@ export function adamwUpdate(
   const addon = nativeAddon();
   const native = addon !== null && [...state.slots.values()].every((s) => wasmView(s.variable) !== null);
   const norm = native ? Math.sqrt([...grads.values()].reduce((a, g) => a + addon.sumSquares(wasmView(g)!), 0)) : globalNorm(grads);
+  if (!Number.isFinite(norm)) return norm; // never applied: the caller stops the run (trainer.ts)
   const scale = opts.clip > 0 && norm > opts.clip ? opts.clip / norm : 1;
   state.t += 1;
   const bc1 = 1 - opts.beta1 ** state.t;

@@ -55,8 +55,9 @@ export interface TrainResult {
 }
 
 export class TrainingDiverged extends Error {
-  constructor(step: number, loss: number, lastGood: string | null) {
-    super(`training diverged at step ${step} (loss ${loss}); ${lastGood ? `the last good checkpoint is ${lastGood}` : 'no checkpoint was written yet'}`);
+  /** `what`: the non-finite quantity that stopped the run (the loss, or the gradient norm of a finite loss). */
+  constructor(step: number, value: number, lastGood: string | null, what: 'loss' | 'gradient norm' = 'loss') {
+    super(`training diverged at step ${step} (${what} ${value}); ${lastGood ? `the last good checkpoint is ${lastGood}` : 'no checkpoint was written yet'}`);
     this.name = 'TrainingDiverged';
   }
 }
@@ -199,6 +200,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const wd = wdAt(tc.weight_decay, step, total);
       const gradNorm = adamwUpdate(opt, grads, { beta1: tc.beta1, beta2: tc.beta2, eps: tc.adam_eps, lr, weightDecay: wd, clip: tc.grad_clip });
       tf.dispose([...grads.values()]);
+      // a non-finite gradient is not applied (adamwUpdate skips it): the weights stay those of the last step
+      if (!Number.isFinite(gradNorm)) throw new TrainingDiverged(step + 1, gradNorm, lastCkpt, 'gradient norm');
       const done = step + 1;
       tokensSeen += B * T * tc.grad_accum;
       windowTokens += B * T * tc.grad_accum;

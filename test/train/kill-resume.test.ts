@@ -68,7 +68,7 @@ describe('train: SIGKILL, --resume, divergence', function () {
     expect(r.status, r.stdout + r.stderr).to.equal(3);
     const lines = r.stderr.trim().split('\n');
     expect(lines).to.have.length(1);
-    expect(lines[0]).to.match(/diverged at step (\d+) \(loss (NaN|Infinity|-Infinity)\); the last good checkpoint is .*step-\d+/);
+    expect(lines[0]).to.match(/diverged at step (\d+) \((loss|gradient norm) (NaN|Infinity|-Infinity)\); the last good checkpoint is .*step-\d+/);
     const failedAt = Number(/step (\d+)/.exec(lines[0]!)![1]);
     const last = listCheckpoints(run).at(-1)!;
     expect(last).to.equal(failedAt - 1);
