@@ -74,4 +74,4 @@ for (const k of Object.keys(time).sort((a, b) => time[b]! - time[a]!)) {
   const gbs = bytes[k]! ? bytes[k]! / (time[k]! / 1000) / 1e9 : NaN;
   console.log(`  ${k.padEnd(22)} ${per(time[k]!).toFixed(3).padStart(8)} ms  ${((100 * time[k]!) / wall).toFixed(1).padStart(5)}%  ${(calls[k]! / tokens).toFixed(0).padStart(4)} calls/token${Number.isNaN(gbs) ? '' : `  ${gbs.toFixed(1)} GB/s`}`);
 }
-console.log(`  ${'rest (TS: RoPE, norms, SiLU, argmax...)'.padEnd(22)} ${per(wall - kernelMs).toFixed(3)} ms  ${((100 * (wall - kernelMs)) / wall).toFixed(1)}%`);
+console.log(`  ${'rest (TS: residual adds, embedding, argmax, call overhead)'.padEnd(22)} ${per(wall - kernelMs).toFixed(3)} ms  ${((100 * (wall - kernelMs)) / wall).toFixed(1)}%`);

@@ -52,6 +52,15 @@ export interface KernelFns {
    */
   glu(gate: Float32Array, up: Float32Array, silu: boolean): void;
   /**
+   * RoPE (rotate-half, in place) on q [n, heads·headDim] and k [n, kvHeads·headDim] at positions
+   * pos0..pos0+n−1 from cos/sin [maxSeq, headDim/2] (x1·c − x2·s, x2·c + x1·s in double, stored as
+   * float), then k and v into the caches in kernels.attention's layout.
+   */
+  ropeStore(
+    q: Float32Array, k: Float32Array, v: Float32Array, n: number, pos0: number, heads: number, kvHeads: number, headDim: number,
+    cos: Float32Array, sin: Float32Array, kCache: Float32Array, vCache: Float32Array, maxSeq: number,
+  ): void;
+  /**
    * RMSNorm of n rows of `cols`: out = float((x·r)·w), r = 1/√(ss/cols + eps), ss = Σx² in double as
    * 8 interleaved partial sums (j mod 8) combined ((s0+s1)+(s2+s3))+((s4+s5)+(s6+s7)), then the tail.
    */

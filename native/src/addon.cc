@@ -14,6 +14,7 @@
 //   glu(gate, up, silu)
 //   rmsNorm(x, w, n, cols, eps, out)
 //   ropeApply(x, out, rows, T, headDim, cos, sin, inverse)
+//   ropeStore(q, k, v, n, pos0, heads, kvHeads, headDim, cos, sin, kCache, vCache, maxSeq)
 //   softmaxXent(logits, n, v, targets, loss, grad)
 //   adamwStep(p, m, v, g, [gscale, lr, beta1, beta2, eps, bc1, bc2, decay])   sumSquares(x) -> number
 //   actFakeQuant(x, n, cols, [qmax, lo, hi, eps], y)   gatherRows(table, rows, cols, ids, out)
@@ -406,6 +407,38 @@ napi_value RopeApplyJs(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+napi_value RopeStoreJs(napi_env env, napi_callback_info info) {
+  Args a;
+  float *q = nullptr, *k = nullptr, *kc = nullptr, *vc = nullptr;
+  const float *v = nullptr, *c = nullptr, *s = nullptr;
+  int64_t n = 0, pos0 = 0, heads = 0, kvh = 0, hd = 0, ms = 0, lq = 0, lk = 0, lv = 0, lc = 0, ls = 0, lkc = 0, lvc = 0;
+  if (!get_args(env, info, "ropeStore", 13, a) || !get_array(a, 0, "q", napi_float32_array, &q, &lq) ||
+      !get_array(a, 1, "k", napi_float32_array, &k, &lk) || !get_array(a, 2, "v", napi_float32_array, const_cast<float**>(&v), &lv) ||
+      !get_dim(a, 3, "n", &n) || !get_dim(a, 4, "pos0", &pos0) || !get_dim(a, 5, "heads", &heads) ||
+      !get_dim(a, 6, "kvHeads", &kvh) || !get_dim(a, 7, "headDim", &hd) ||
+      !get_array(a, 8, "cos", napi_float32_array, const_cast<float**>(&c), &lc) ||
+      !get_array(a, 9, "sin", napi_float32_array, const_cast<float**>(&s), &ls) ||
+      !get_array(a, 10, "kCache", napi_float32_array, &kc, &lkc) || !get_array(a, 11, "vCache", napi_float32_array, &vc, &lvc) ||
+      !get_dim(a, 12, "maxSeq", &ms))
+    return nullptr;
+  if (hd % 2 != 0) {
+    fail_range(a, "headDim must be even, got " + std::to_string(hd));
+    return nullptr;
+  }
+  if (pos0 + n > ms) {
+    fail_range(a, "pos0 + n must be at most maxSeq, got " + std::to_string(pos0 + n) + " > " + std::to_string(ms));
+    return nullptr;
+  }
+  if (!check_len(a, "q", lq, n * heads * hd, "n*heads*headDim") || !check_len(a, "k", lk, n * kvh * hd, "n*kvHeads*headDim") ||
+      !check_len(a, "v", lv, n * kvh * hd, "n*kvHeads*headDim") || !check_len(a, "cos", lc, ms * (hd / 2), "maxSeq*headDim/2") ||
+      !check_len(a, "sin", ls, ms * (hd / 2), "maxSeq*headDim/2") ||
+      !check_len(a, "kCache", lkc, kvh * kv_tiled_len(ms) * hd, "kvHeads*ceil(maxSeq/32)*32*headDim") ||
+      !check_len(a, "vCache", lvc, kvh * ms * hd, "kvHeads*maxSeq*headDim"))
+    return nullptr;
+  rope_store(q, k, v, n, pos0, heads, kvh, hd, c, s, kc, vc, ms);
+  return undefined(env);
+}
+
 napi_value SoftmaxXentJs(napi_env env, napi_callback_info info) {
   Args a;
   const float* x = nullptr;
@@ -697,6 +730,7 @@ NAPI_MODULE_INIT() {
       {"glu", nullptr, GluJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"rmsNorm", nullptr, RmsNormJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"ropeApply", nullptr, RopeApplyJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"ropeStore", nullptr, RopeStoreJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"softmaxXent", nullptr, SoftmaxXentJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"adamwStep", nullptr, AdamwStepJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sumSquares", nullptr, SumSquaresJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

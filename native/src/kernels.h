@@ -59,6 +59,9 @@ void sgemm_batched(int64_t batch, int64_t m, int64_t n, int64_t k, const float* 
 // query head h reads kv head h / (heads / kv_heads).
 constexpr int64_t kKvTile = 32;
 inline int64_t kv_tiled_len(int64_t max_seq) { return (max_seq + kKvTile - 1) / kKvTile * kKvTile; }
+// the engine's RoPE on q, k (in place, double arithmetic) and the K/V cache store (rope.cc)
+void rope_store(float* q, float* k, const float* v, int64_t n, int64_t pos0, int64_t heads, int64_t kv_heads, int64_t hd,
+                const float* cos, const float* sin, float* kc, float* vc, int64_t max_seq);
 void attention(const float* q, int64_t n, int64_t pos0, const float* kc, const float* vc, int64_t heads,
                int64_t kv_heads, int64_t hd, int64_t max_seq, float* out);
 

@@ -29,3 +29,42 @@ void rope_apply(const float* x, float* out, int64_t rows, int64_t T, int64_t hd,
 }
 
 }  // namespace bitnet
+
+namespace bitnet {
+
+// The engine's RoPE + KV store (src/infer/kernels/reference.ts ropeStore): rotate-half on q and k in
+// place in double (float products are exact in double; one rounding to float at the store), then k
+// and v into the caches (K in tiles of kKvTile positions, V row-major).
+void rope_store(float* q, float* k, const float* v, int64_t n, int64_t pos0, int64_t heads, int64_t kv_heads, int64_t hd,
+                const float* cos, const float* sin, float* kc, float* vc, int64_t max_seq) {
+  const int64_t half = hd / 2;
+  auto rows = [&](float* a, int64_t nh) {
+    for (int64_t i = 0; i < n; i++) {
+      const float* c = cos + (pos0 + i) * half;
+      const float* s = sin + (pos0 + i) * half;
+      for (int64_t h = 0; h < nh; h++) {
+        float* o = a + (i * nh + h) * hd;
+        for (int64_t j = 0; j < half; j++) {
+          const double x1 = o[j], x2 = o[half + j], cj = c[j], sj = s[j];
+          o[j] = static_cast<float>(x1 * cj - x2 * sj);
+          o[half + j] = static_cast<float>(x2 * cj + x1 * sj);
+        }
+      }
+    }
+  };
+  rows(q, heads);
+  rows(k, kv_heads);
+  const int64_t kt = kv_tiled_len(max_seq);
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t h = 0; h < kv_heads; h++) {
+      const int64_t src = (i * kv_heads + h) * hd, t = pos0 + i;
+      float* kd = kc + h * hd * kt + (t / kKvTile) * hd * kKvTile + t % kKvTile;
+      float* vd = vc + (h * max_seq + t) * hd;
+      for (int64_t j = 0; j < hd; j++) {
+        kd[j * kKvTile] = k[src + j];
+        vd[j] = v[src + j];
+      }
+    }
+}
+
+}  // namespace bitnet

@@ -10,9 +10,10 @@
  * Every BitLinear input is quantized once per token (q, k, v share one quantized attn_norm output; gate
  * and up share one) with src/quant's absmax formula, multiplied with exact integer accumulation and
  * rescaled once (kernels.ternaryMatmulScaled). F16/F32 linears take the fake-quant values q/s (or the
- * floats when act_quant is "none"). RMSNorm (kernels.rmsNorm), the gated activation (kernels.glu) and
- * attention over the KV cache (kernels.attention) are kernels computing in double in one defined order;
- * RoPE and the residual adds are plain loops here.
+ * floats when act_quant is "none"). RMSNorm (kernels.rmsNorm), RoPE with the KV cache store
+ * (kernels.ropeStore), the gated activation (kernels.glu) and attention over the KV cache
+ * (kernels.attention) are kernels computing in double in one defined order; the residual adds are
+ * plain loops here.
  *
  * Memory: the KV cache (f32; K in tiles of 32 positions as kernels.attention reads it, V as [layer][kv
  * head][position][head dim]) and every scratch buffer are
@@ -207,9 +208,7 @@ export class Model {
         this.linear(L.k, n, vw.xqD, inD, k);
         this.linear(L.v, n, vw.xqD, inD, v);
       }
-      this.rope(q, n, this.hp.heads, pos0);
-      this.rope(k, n, this.hp.kvHeads, pos0);
-      this.store(l, n, pos0, k, v);
+      this.kernels.ropeStore(q, k, v, n, pos0, this.hp.heads, this.hp.kvHeads, this.hp.headDim, this.cos, this.sin, this.kCache[l]!, this.vCache[l]!, this.maxSeq);
       this.attention(l, n, pos0, q, vw.att);
       let src = vw.att;
       if (L.attnSubNorm) {
@@ -298,44 +297,6 @@ export class Model {
   private matmulFloat(m: FloatMatrix, n: number, x: Float32Array, y: Float32Array): void {
     if (m.kind === 'f16') this.kernels.matmulF16(x, n, m.cols, m.w, m.rows, y);
     else this.kernels.matmulF32(x, n, m.cols, m.w, m.rows, y);
-  }
-
-  /** Rotate-half (NEOX) RoPE in place on n rows of `heads` heads: dims i and i + hd/2 rotate by pos·base^(−2i/hd). */
-  private rope(a: Float32Array, n: number, heads: number, pos0: number): void {
-    const hd = this.hp.headDim;
-    const half = hd / 2;
-    for (let i = 0; i < n; i++) {
-      const tab = (pos0 + i) * half;
-      for (let h = 0; h < heads; h++) {
-        const o = (i * heads + h) * hd;
-        for (let j = 0; j < half; j++) {
-          const c = this.cos[tab + j]!;
-          const s = this.sin[tab + j]!;
-          const x1 = a[o + j]!;
-          const x2 = a[o + half + j]!;
-          a[o + j] = x1 * c - x2 * s;
-          a[o + half + j] = x2 * c + x1 * s;
-        }
-      }
-    }
-  }
-
-  /** Copies the n new k, v rows into layer l's cache: K in tiles [kv head][tile of 32 positions][head dim][32], V [kv head][position][head dim]. */
-  private store(l: number, n: number, pos0: number, k: Float32Array, v: Float32Array): void {
-    const { kvHeads, headDim: hd, kvDim } = this.hp;
-    const kc = this.kCache[l]!;
-    const vc = this.vCache[l]!;
-    for (let i = 0; i < n; i++)
-      for (let h = 0; h < kvHeads; h++) {
-        const src = i * kvDim + h * hd;
-        const t = pos0 + i;
-        const kd = h * hd * kvTiledLength(this.maxSeq) + Math.floor(t / KV_TILE) * hd * KV_TILE + (t % KV_TILE);
-        const vd = (h * this.maxSeq + t) * hd;
-        for (let j = 0; j < hd; j++) {
-          kc[kd + j * KV_TILE] = k[src + j]!;
-          vc[vd + j] = v[src + j]!;
-        }
-      }
   }
 
   /** Causal attention with GQA (kernels.attention): query head h reads kv head floor(h / (heads / kvHeads)); out [n, d]. */

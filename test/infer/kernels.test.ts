@@ -648,6 +648,40 @@ describe('infer/kernels', () => {
           );
         });
 
+        it('ropeStore: q, k rotated and k, v stored bit-identically to the reference (GQA, any pos0 and n)', () => {
+          fc.assert(
+            fc.property(
+              fc.constantFrom<[number, number]>([1, 1], [4, 2], [6, 3], [8, 1]),
+              fc.constantFrom(2, 8, 64, 128),
+              fc.integer({ min: 1, max: 70 }),
+              fc.integer({ min: 0, max: 1000 }),
+              fc.integer({ min: 1, max: 9 }),
+              fc.integer(),
+              ([heads, kvHeads], hd, maxSeq, p0, nWant, seed) => {
+                const rng = new Rng(seed);
+                const n = Math.min(nWant, maxSeq);
+                const pos0 = p0 % (maxSeq - n + 1);
+                const q = randF32(rng, n * heads * hd, 2);
+                const k = randF32(rng, n * kvHeads * hd, 2);
+                const v = randF32(rng, n * kvHeads * hd, 2);
+                const cos = randF32(rng, (maxSeq * hd) / 2);
+                const sin = randF32(rng, (maxSeq * hd) / 2);
+                const caches = () => [randF32(new Rng(seed + 1), kvHeads * kvTiledLength(maxSeq) * hd), randF32(new Rng(seed + 2), kvHeads * maxSeq * hd)] as const;
+                const [kc1, vc1] = caches();
+                const [kc2, vc2] = caches();
+                const [q1, k1, q2, k2] = [q.slice(), k.slice(), q.slice(), k.slice()];
+                ref.ropeStore(q1, k1, v, n, pos0, heads, kvHeads, hd, cos, sin, kc1, vc1, maxSeq);
+                a.ropeStore(q2, k2, v, n, pos0, heads, kvHeads, hd, cos, sin, kc2, vc2, maxSeq);
+                expectSameBits(q2, q1, 'q');
+                expectSameBits(k2, k1, 'k');
+                expectSameBits(kc2, kc1, 'kCache');
+                expectSameBits(vc2, vc1, 'vCache');
+              },
+            ),
+            { numRuns: 40 },
+          );
+        });
+
         it('glu: ReLU² and SiLU bit-identical to the reference (the engine’s own exp), specials included', () => {
           const specials = [0, -0, 1e-30, -1e-30, 80, -80, 700, -700, 708.5, -708.5, 709.5, -709.5, 1e38, -1e38, Infinity, -Infinity, Number.NaN];
           fc.assert(
@@ -757,6 +791,9 @@ describe('infer/kernels', () => {
         ['glu up length', (k) => k.glu(f(8), f(7), true), RangeError],
         ['glu silu type', (k) => k.glu(f(8), f(8), 1 as unknown as boolean), TypeError],
         ['rmsNorm w length', (k) => k.rmsNorm(f(8), f(3), 2, 4, 1e-5, f(8)), RangeError],
+        ['ropeStore kCache length', (k) => k.ropeStore(f(8), f(4), f(4), 1, 0, 2, 1, 4, f(8), f(8), f(16), f(16), 4), RangeError],
+        ['ropeStore odd headDim', (k) => k.ropeStore(f(6), f(3), f(3), 1, 0, 2, 1, 3, f(6), f(6), f(96), f(12), 4), RangeError],
+        ['ropeStore past maxSeq', (k) => k.ropeStore(f(8), f(4), f(4), 1, 4, 2, 1, 4, f(8), f(8), f(128), f(16), 4), RangeError],
         ['rmsNorm out length', (k) => k.rmsNorm(f(8), f(4), 2, 4, 1e-5, f(7)), RangeError],
         ['rmsNorm eps zero', (k) => k.rmsNorm(f(8), f(4), 2, 4, 0, f(8)), RangeError],
         ['rmsNorm eps type', (k) => k.rmsNorm(f(8), f(4), 2, 4, '1e-5' as unknown as number, f(8)), TypeError],

@@ -42,6 +42,7 @@ export function nativeKernels(): Kernels | null {
     attention: a.attention,
     glu: a.glu,
     rmsNorm: a.rmsNorm,
+    ropeStore: a.ropeStore,
     sgemm: a.sgemm,
     sgemmBatched: a.sgemmBatched,
   };

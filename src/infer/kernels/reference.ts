@@ -172,6 +172,47 @@ export const referenceKernels: KernelFns = {
     else for (let i = 0; i < gate.length; i++) gate[i] = gate[i]! > 0 ? gate[i]! * gate[i]! * up[i]! : 0;
   },
 
+  ropeStore(q, k, v, n, pos0, heads, kvHeads, headDim, cos, sin, kCache, vCache, maxSeq) {
+    const c = new ArgCheck('ropeStore')
+      .array('q', q, Float32Array)
+      .array('k', k, Float32Array)
+      .array('v', v, Float32Array)
+      .dim('n', n)
+      .dim('pos0', pos0)
+      .dim('heads', heads)
+      .dim('kvHeads', kvHeads)
+      .dim('headDim', headDim)
+      .array('cos', cos, Float32Array)
+      .array('sin', sin, Float32Array)
+      .array('kCache', kCache, Float32Array)
+      .array('vCache', vCache, Float32Array)
+      .dim('maxSeq', maxSeq);
+    if (headDim % 2 !== 0) c.range(`headDim must be even, got ${headDim}`);
+    if (pos0 + n > maxSeq) c.range(`pos0 + n must be at most maxSeq, got ${pos0 + n} > ${maxSeq}`);
+    const half = headDim / 2;
+    c.array('q', q, Float32Array, n * heads * headDim, 'n*heads*headDim')
+      .array('k', k, Float32Array, n * kvHeads * headDim, 'n*kvHeads*headDim')
+      .array('v', v, Float32Array, n * kvHeads * headDim, 'n*kvHeads*headDim')
+      .array('cos', cos, Float32Array, maxSeq * half, 'maxSeq*headDim/2')
+      .array('sin', sin, Float32Array, maxSeq * half, 'maxSeq*headDim/2')
+      .array('kCache', kCache, Float32Array, kvHeads * kvTiledLength(maxSeq) * headDim, 'kvHeads*ceil(maxSeq/32)*32*headDim')
+      .array('vCache', vCache, Float32Array, kvHeads * maxSeq * headDim, 'kvHeads*maxSeq*headDim');
+    ropeRows(q, n, heads, headDim, pos0, cos, sin);
+    ropeRows(k, n, kvHeads, headDim, pos0, cos, sin);
+    const kt = kvTiledLength(maxSeq);
+    for (let i = 0; i < n; i++)
+      for (let h = 0; h < kvHeads; h++) {
+        const src = (i * kvHeads + h) * headDim;
+        const t = pos0 + i;
+        const kd = h * headDim * kt + Math.floor(t / KV_TILE) * headDim * KV_TILE + (t % KV_TILE);
+        const vd = (h * maxSeq + t) * headDim;
+        for (let j = 0; j < headDim; j++) {
+          kCache[kd + j * KV_TILE] = k[src + j]!;
+          vCache[vd + j] = v[src + j]!;
+        }
+      }
+  },
+
   rmsNorm(x, w, n, cols, eps, out) {
     new ArgCheck('rmsNorm')
       .array('x', x, Float32Array)
@@ -331,6 +372,25 @@ export function engineExp(x: number): number {
   p = p * r + 1;
   p = p * r + 1;
   return p * POW2[k + 1022]!;
+}
+
+/** Rotate-half RoPE in place on n rows of `heads` heads: x1·c − x2·s and x2·c + x1·s in double, stored as float. */
+function ropeRows(a: Float32Array, n: number, heads: number, hd: number, pos0: number, cos: Float32Array, sin: Float32Array): void {
+  const half = hd / 2;
+  for (let i = 0; i < n; i++) {
+    const tab = (pos0 + i) * half;
+    for (let h = 0; h < heads; h++) {
+      const o = (i * heads + h) * hd;
+      for (let j = 0; j < half; j++) {
+        const c = cos[tab + j]!;
+        const s = sin[tab + j]!;
+        const x1 = a[o + j]!;
+        const x2 = a[o + half + j]!;
+        a[o + j] = x1 * c - x2 * s;
+        a[o + half + j] = x2 * c + x1 * s;
+      }
+    }
+  }
 }
 
 /** Positions per tile of the K cache (see KernelFns.attention). */
