@@ -19,7 +19,8 @@ const native = nativeKernels();
 if (!native) throw new Error('native addon not loaded');
 nativeAddon()!.setThreads(threads);
 const f = openGGUF(file);
-const weights = readWeights(f, weightStore());
+const store = weightStore();
+const weights = readWeights(f, store);
 f.close();
 const hp = weights.hp;
 
@@ -48,7 +49,7 @@ for (const [name, fn] of Object.entries(native)) {
     else add(name, ms, 0);
   };
 }
-const model = new Model(weights, { kernels: kernels as unknown as Kernels, maxSeq: tokens + 8, maxBatch: 8, store: weightStore() });
+const model = new Model(weights, { kernels: kernels as unknown as Kernels, maxSeq: tokens + 8, maxBatch: 8, store });
 const argmax = (x: Float32Array) => {
   let b = 0;
   for (let i = 1; i < x.length; i++) if (x[i]! > x[b]!) b = i;

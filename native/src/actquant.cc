@@ -13,22 +13,10 @@
 
 namespace bitnet {
 
-BITNET_AVX2 void act_row_avx2(const float* xi, int64_t cols, float qmax, float lo, float hi, float eps, float* yi) {
-  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-  __m256 mv = _mm256_setzero_ps();
-  int64_t j = 0;
-  for (; j + 8 <= cols; j += 8) mv = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(xi + j), absmask), mv);  // NaN skipped
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, mv);
-  float m = 0;
-  for (float l : lanes) m = l > m ? l : m;
-  for (; j < cols; j++) {
-    const float a = std::fabs(xi[j]);
-    m = a > m ? a : m;
-  }
-  const float s = qmax / (m > eps ? m : eps);
+BITNET_AVX2 void act_row_avx2(const float* xi, int64_t cols, float s, float lo, float hi, float* yi) {
   const __m256 sv = _mm256_set1_ps(s), lov = _mm256_set1_ps(lo), hiv = _mm256_set1_ps(hi);
-  for (j = 0; j + 8 <= cols; j += 8) {
+  int64_t j = 0;
+  for (; j + 8 <= cols; j += 8) {
     __m256 q = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(xi + j), sv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     q = _mm256_min_ps(_mm256_max_ps(q, lov), hiv);
     _mm256_storeu_ps(yi + j, _mm256_div_ps(q, sv));
@@ -46,16 +34,12 @@ void act_fake_quant(const float* x, int64_t n, int64_t cols, float qmax, float l
     for (int64_t i = r0; i < r1; i++) {
       const float* xi = x + i * cols;
       float* yi = y + i * cols;
+      const float m = abs_max(xi, cols);
+      const float s = qmax / (m > eps ? m : eps);
       if (avx2) {
-        act_row_avx2(xi, cols, qmax, lo, hi, eps, yi);
+        act_row_avx2(xi, cols, s, lo, hi, yi);
         continue;
       }
-      float m = 0;
-      for (int64_t j = 0; j < cols; j++) {
-        const float a = std::fabs(xi[j]);
-        m = a > m ? a : m;
-      }
-      const float s = qmax / (m > eps ? m : eps);
       for (int64_t j = 0; j < cols; j++) {
         float q = std::nearbyint(xi[j] * s);  // the default rounding mode: half to even, as tf.round
         q = q < lo ? lo : (q > hi ? hi : q);

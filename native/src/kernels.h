@@ -93,6 +93,8 @@ void gather_rows(const float* table, int64_t rows, int64_t cols, const int32_t* 
 void weight_fake_quant(const float* w, int64_t size, int64_t g, bool binary, float eps, float* out);
 
 // ---- int8 per-token activation quantization ----
+// max |x_k| over n floats, NaN skipped (quantize.cc; the activation quantizers' row maximum)
+float abs_max(const float* x, int64_t n);
 void quantize_rows(const float* x, int64_t n, int64_t cols, int8_t* xq, float* sx);
 
 // ---- memory read bandwidth in GB/s (best of reps), all pool threads ----

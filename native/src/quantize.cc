@@ -24,13 +24,30 @@ inline int8_t quant1(float x, float s) {
 
 float row_scale(float amax) { return 127.0f / std::max(amax, kEps); }
 
-void row_scalar(const float* x, int64_t cols, int8_t* q, float* sx) {
+float abs_max_scalar(const float* x, int64_t n) {
   float m = 0;
-  for (int64_t k = 0; k < cols; k++) {
+  for (int64_t k = 0; k < n; k++) {
     const float a = std::fabs(x[k]);
-    m = a > m ? a : m;
+    m = a > m ? a : m;  // a NaN never compares greater: skipped
   }
-  const float s = row_scale(m);
+  return m;
+}
+
+BITNET_AVX2 float abs_max_avx2(const float* x, int64_t n) {
+  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256 mv = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8)  // max(a, m) returns m when a is NaN: NaN is skipped, as in the scalar loop
+    mv = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + k), absmask), mv);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, mv);
+  float m = abs_max_scalar(x + k, n - k);
+  for (float l : lanes) m = l > m ? l : m;
+  return m;
+}
+
+void row_scalar(const float* x, int64_t cols, int8_t* q, float* sx) {
+  const float s = row_scale(abs_max_scalar(x, cols));
   *sx = s;
   for (int64_t k = 0; k < cols; k++) q[k] = quant1(x[k], s);
 }
@@ -43,24 +60,11 @@ BITNET_AVX2 __m256i quant8(__m256 x, __m256 s, __m256 lo, __m256 hi) {
 }
 
 BITNET_AVX2 void row_avx2(const float* x, int64_t cols, int8_t* q, float* sx) {
-  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-  __m256 mv = _mm256_setzero_ps();
-  int64_t k = 0;
-  for (; k + 8 <= cols; k += 8)  // max(a, m) returns m when a is NaN: NaN is skipped, as in the scalar loop
-    mv = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + k), absmask), mv);
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, mv);
-  float m = 0;
-  for (float l : lanes) m = l > m ? l : m;
-  for (; k < cols; k++) {
-    const float a = std::fabs(x[k]);
-    m = a > m ? a : m;
-  }
-  const float s = row_scale(m);
+  const float s = row_scale(abs_max_avx2(x, cols));
   *sx = s;
   const __m256 sv = _mm256_set1_ps(s), lo = _mm256_set1_ps(-128.0f), hi = _mm256_set1_ps(127.0f);
   const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  k = 0;
+  int64_t k = 0;
   for (; k + 32 <= cols; k += 32) {
     const __m256i a = quant8(_mm256_loadu_ps(x + k), sv, lo, hi);
     const __m256i b = quant8(_mm256_loadu_ps(x + k + 8), sv, lo, hi);
@@ -73,6 +77,8 @@ BITNET_AVX2 void row_avx2(const float* x, int64_t cols, int8_t* q, float* sx) {
 }
 
 }  // namespace
+
+float abs_max(const float* x, int64_t n) { return simd() ? abs_max_avx2(x, n) : abs_max_scalar(x, n); }
 
 void quantize_rows(const float* x, int64_t n, int64_t cols, int8_t* xq, float* sx) {
   const bool avx2 = simd();

@@ -53,17 +53,18 @@ export function loadEngine(file: string, opts: EngineOptions = {}): Engine {
   const fallback = (opts.engine ?? 'auto') === 'auto' && kernels.name === 'ts' ? nativeStatus().reason : null;
   const threads = useThreads(kernels, opts.threads);
   const f = openGGUF(file);
+  const store = weightStore(); // the weights and the KV cache share its slabs
   let weights: Weights;
   let tokenizer: GGUFTokenizer;
   try {
-    weights = readWeights(f, weightStore());
+    weights = readWeights(f, store);
     tokenizer = GGUFTokenizer.fromGGUF(f);
   } finally {
     f.close();
   }
   if (tokenizer.vocabSize !== weights.hp.vocab)
     throw new InputError(file, `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${weights.hp.vocab}`);
-  const model = new Model(weights, { kernels, maxSeq: opts.maxSeq, maxBatch: opts.maxBatch, store: weightStore() });
+  const model = new Model(weights, { kernels, maxSeq: opts.maxSeq, maxBatch: opts.maxBatch, store });
   return {
     file, weights, tokenizer, model, kernels, threads, fallback,
     loadSeconds: (performance.now() - t0) / 1000,

@@ -1,8 +1,9 @@
 /**
- * Runs the wasm backend's matmuls on the native addon (AVX2 + FMA, several threads) instead of
- * tfjs-wasm's single-threaded kernel: training's hot path. The addon's sgemm reads and writes the
- * wasm heap in place (no copies). Registered before the backend initializes; any case the native
- * kernel does not cover (non-float32, general batch broadcasting) goes to the original kernel.
+ * Training's hot paths on the native addon (several threads) instead of tfjs-wasm's single-threaded
+ * kernels: the matmuls and leading-axis sums replace wasm's own kernels (any case they do not cover
+ * goes to the original), and RoPE, cross-entropy, activation and weight fake-quant, RMSNorm (forward
+ * and backward) are new kernels that src/train/ops.ts runs when nativeTrainKernels(). All read and
+ * write the wasm heap in place (no copies). Installed before the backend initializes.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeAddon } from '../native.ts';
@@ -14,6 +15,7 @@ interface WasmBackend {
 }
 
 let installed: boolean | null = null;
+type Addon = NonNullable<ReturnType<typeof nativeAddon>>;
 
 type KernelFunc = (args: Parameters<tf.KernelFunc>[0]) => tf.TensorInfo;
 
@@ -27,9 +29,27 @@ function override(name: string, fn: (args: Parameters<tf.KernelFunc>[0], orig: K
   return true;
 }
 
-/** A Float32Array view of a tensor on the wasm heap; take it after makeOutput, which may grow the heap. */
-function heapView(backend: WasmBackend, t: tf.TensorInfo, len: number): Float32Array {
+const sizeOf = (t: tf.TensorInfo): number => t.shape.reduce((p, q) => p * q, 1);
+
+/** A Float32Array view of a tensor on the wasm heap (all of it by default); take it after makeOutput, which may grow the heap. */
+function heapView(backend: WasmBackend, t: tf.TensorInfo, len = sizeOf(t)): Float32Array {
   return new Float32Array(backend.wasm.HEAPF32.buffer, backend.dataIdMap.get(t.dataId).memoryOffset, len);
+}
+
+/** The same for an int32 tensor. */
+function heapViewI32(backend: WasmBackend, t: tf.TensorInfo): Int32Array {
+  return new Int32Array(backend.wasm.HEAPF32.buffer, backend.dataIdMap.get(t.dataId).memoryOffset, sizeOf(t));
+}
+
+type Inputs = Record<string, tf.TensorInfo>;
+
+/** Registers a new wasm kernel `name`: fn gets the inputs, the attributes and the backend. */
+function register(name: string, fn: (inputs: Inputs, attrs: Record<string, unknown>, backend: WasmBackend) => tf.TensorInfo | tf.TensorInfo[]): void {
+  tf.registerKernel({
+    kernelName: name,
+    backendName: 'wasm',
+    kernelFunc: (args) => fn(args.inputs as Inputs, args.attrs as unknown as Record<string, unknown>, args.backend as unknown as WasmBackend),
+  });
 }
 
 /** Installs the native BatchMatMul for wasm once; returns whether it is in use. */
@@ -62,12 +82,8 @@ export function installNativeMatmul(): boolean {
     return out;
   });
   installNativeColumnSum(addon);
-  installNativeRope(addon);
-  installNativeXent(addon);
   installNativeGather(addon);
-  installNativeActQuant(addon);
-  installNativeWeightQuant(addon);
-  installNativeRmsNorm(addon);
+  installNativeTrainKernels(addon);
   return (installed = true);
 }
 
@@ -79,7 +95,7 @@ let ones = new Float32Array(0);
  * step (measured). Those sums are a [1, outer] · [outer, inner] product with a row of ones on the
  * native sgemm, read in place; other reductions keep the original kernel.
  */
-function installNativeColumnSum(addon: NonNullable<ReturnType<typeof nativeAddon>>): void {
+function installNativeColumnSum(addon: Addon): void {
   override('Sum', (args, orig) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
@@ -93,7 +109,7 @@ function installNativeColumnSum(addon: NonNullable<ReturnType<typeof nativeAddon
     const backend = args.backend as unknown as WasmBackend;
     const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...rest] : rest, 'float32');
     if (ones.length < outer) ones = new Float32Array(outer).fill(1);
-    addon.sgemm(1, inner, outer, ones.subarray(0, outer), false, heapView(backend, x, outer * inner), false, heapView(backend, out, inner));
+    addon.sgemm(1, inner, outer, ones.subarray(0, outer), false, heapView(backend, x), false, heapView(backend, out));
     return out;
   });
 }
@@ -107,61 +123,12 @@ export function transposeFlagsAreFree(): boolean {
   return tf.getBackend() !== 'wasm' || installed === true;
 }
 
-/** The kernel name of the native RoPE (ops.rope uses it when nativeRopeInstalled()). */
-export const NATIVE_ROPE = 'BitnetRope';
-let ropeInstalled = false;
-
-/** Whether ops.rope and ops.crossEntropy can run on NATIVE_ROPE and NATIVE_XENT (wasm backend with the addon). */
-export function nativeRopeInstalled(): boolean {
-  return ropeInstalled && tf.getBackend() === 'wasm';
-}
-
 /**
- * RoPE as one kernel: the composite (two slices, four multiplies, a concat; pads and slices in the
- * gradient) cost ~60 ms of a tiny-b158 step on wasm (SplitV, PadV2, Concat, Slice: measured with
- * bench/profile-train.ts). Inputs x [B, H, T, hd], cos, sin [T, hd/2]; attr inverse.
+ * Whether src/train/ops.ts may run the kernels below (NATIVE_*): the native kernels are installed and
+ * the backend in use is wasm.
  */
-function installNativeRope(addon: NonNullable<ReturnType<typeof nativeAddon>>): void {
-  tf.registerKernel({
-    kernelName: NATIVE_ROPE,
-    backendName: 'wasm',
-    kernelFunc: (args) => {
-      const { x, cos, sin } = args.inputs as { x: tf.TensorInfo; cos: tf.TensorInfo; sin: tf.TensorInfo };
-      const { inverse } = args.attrs as unknown as { inverse: boolean };
-      const backend = args.backend as unknown as WasmBackend;
-      const [B, H, T, hd] = x.shape as [number, number, number, number];
-      const out = backend.makeOutput(x.shape, 'float32');
-      const n = B * H * T * hd;
-      addon.ropeApply(heapView(backend, x, n), heapView(backend, out, n), B * H, T, hd, heapView(backend, cos, (T * hd) / 2), heapView(backend, sin, (T * hd) / 2), inverse);
-      return out;
-    },
-  });
-  ropeInstalled = true;
-}
-
-/** The kernel name of the native cross-entropy: inputs logits [N, V], targets int32 [N]; outputs loss [N], grad [N, V]. */
-export const NATIVE_XENT = 'BitnetSoftmaxXent';
-
-/**
- * Cross-entropy in one pass over the logits, its gradient (softmax − onehot) computed on the way and
- * kept for the backward pass: on wasm logSumExp, the gather and the backward softmax (with a copy of
- * the [N, V] logits to JS and back) took ~50 ms of a tiny-b158 step at vocab 4096.
- */
-function installNativeXent(addon: NonNullable<ReturnType<typeof nativeAddon>>): void {
-  tf.registerKernel({
-    kernelName: NATIVE_XENT,
-    backendName: 'wasm',
-    kernelFunc: (args) => {
-      const { logits, targets } = args.inputs as { logits: tf.TensorInfo; targets: tf.TensorInfo };
-      const backend = args.backend as unknown as WasmBackend;
-      const [N, V] = logits.shape as [number, number];
-      const loss = backend.makeOutput([N], 'float32');
-      const grad = backend.makeOutput([N, V], 'float32');
-      const t = backend.dataIdMap.get(targets.dataId).memoryOffset;
-      addon.softmaxXent(heapView(backend, logits, N * V), N, V, new Int32Array(backend.wasm.HEAPF32.buffer, t, N), heapView(backend, loss, N), heapView(backend, grad, N * V));
-      return [loss, grad];
-    },
-  });
+export function nativeTrainKernels(): boolean {
+  return installed === true && tf.getBackend() === 'wasm';
 }
 
 /**
@@ -169,108 +136,84 @@ function installNativeXent(addon: NonNullable<ReturnType<typeof nativeAddon>>): 
  * (for in-place updates: src/train/optimizer.ts), else null. Valid until the next wasm allocation.
  */
 export function wasmView(t: tf.Tensor): Float32Array | null {
-  if (!installed || tf.getBackend() !== 'wasm' || t.dtype !== 'float32') return null;
-  return heapView(tf.backend() as unknown as WasmBackend, t, t.size);
+  if (!nativeTrainKernels() || t.dtype !== 'float32') return null;
+  return heapView(tf.backend() as unknown as WasmBackend, t);
 }
 
 /** The embedding lookup (GatherV2 of rows, axis 0): tfjs-wasm took ~7 ms for [1024] rows of 256. */
-function installNativeGather(addon: NonNullable<ReturnType<typeof nativeAddon>>): void {
+function installNativeGather(addon: Addon): void {
   override('GatherV2', (args, orig) => {
     const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
     const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
     if (x.dtype !== 'float32' || indices.dtype !== 'int32' || x.shape.length !== 2 || indices.shape.length !== 1 || axis !== 0 || (batchDims ?? 0) !== 0)
       return orig(args);
     const [rows, cols] = x.shape as [number, number];
-    const n = indices.shape[0]!;
     const backend = args.backend as unknown as WasmBackend;
-    const out = backend.makeOutput([n, cols], 'float32');
-    const ids = new Int32Array(backend.wasm.HEAPF32.buffer, backend.dataIdMap.get(indices.dataId).memoryOffset, n);
-    addon.gatherRows(heapView(backend, x, rows * cols), rows, cols, ids, heapView(backend, out, n * cols));
+    const out = backend.makeOutput([indices.shape[0]!, cols], 'float32');
+    addon.gatherRows(heapView(backend, x), rows, cols, heapViewI32(backend, indices), heapView(backend, out));
     return out;
   });
 }
 
-/** The kernel name of the fused activation fake-quant forward: input x [n, cols]; attrs qmax, lo, hi, eps. */
+/** RoPE: inputs x [B, H, T, hd], cos, sin [T, hd/2]; attr inverse (the gradient). */
+export const NATIVE_ROPE = 'BitnetRope';
+/** Cross-entropy: inputs logits [N, V], targets int32 [N]; outputs loss [N], grad [N, V] (softmax − onehot). */
+export const NATIVE_XENT = 'BitnetSoftmaxXent';
+/** Activation fake-quant forward: input x [n, cols]; attrs qmax, lo, hi, eps. */
 export const NATIVE_ACT_QUANT = 'BitnetActQuant';
-
-/**
- * src/quant/ste.ts's actQuantForward (max|x|, a divide, a multiply, round, clip, a divide: eight tfjs
- * kernels) in one pass, the same float32 arithmetic with round-half-even as tf.round.
- */
-function installNativeActQuant(addon: NonNullable<ReturnType<typeof nativeAddon>>): void {
-  tf.registerKernel({
-    kernelName: NATIVE_ACT_QUANT,
-    backendName: 'wasm',
-    kernelFunc: (args) => {
-      const { x } = args.inputs as { x: tf.TensorInfo };
-      const { qmax, lo, hi, eps } = args.attrs as unknown as { qmax: number; lo: number; hi: number; eps: number };
-      const backend = args.backend as unknown as WasmBackend;
-      const cols = x.shape[x.shape.length - 1]!;
-      const size = x.shape.reduce((p, q) => p * q, 1);
-      const out = backend.makeOutput(x.shape, 'float32');
-      addon.actFakeQuant(heapView(backend, x, size), size / cols, cols, Float32Array.of(qmax, lo, hi, eps), heapView(backend, out, size));
-      return out;
-    },
-  });
-}
-
-/** The kernel name of the fused weight fake-quant forward: input w [rows, cols]; attrs granule (elements), binary, eps. */
+/** Weight fake-quant forward: input w [rows, cols]; attrs granule (elements), binary, eps. */
 export const NATIVE_WEIGHT_QUANT = 'BitnetWeightQuant';
-
-/**
- * ternaryForward / binaryForward of src/quant/ste.ts (abs, mean, maximum, divide, round, clip, multiply,
- * reshapes: ~10 tfjs kernels for each of a step's 29 linears) in one pass per granule. The granule
- * means are summed in double where tfjs sums in float32, so a scale can differ in its last bits.
- */
-function installNativeWeightQuant(addon: NonNullable<ReturnType<typeof nativeAddon>>): void {
-  tf.registerKernel({
-    kernelName: NATIVE_WEIGHT_QUANT,
-    backendName: 'wasm',
-    kernelFunc: (args) => {
-      const { w } = args.inputs as { w: tf.TensorInfo };
-      const { granule, binary, eps } = args.attrs as unknown as { granule: number; binary: boolean; eps: number };
-      const backend = args.backend as unknown as WasmBackend;
-      const size = w.shape.reduce((p, q) => p * q, 1);
-      const out = backend.makeOutput(w.shape, 'float32');
-      addon.weightFakeQuant(heapView(backend, w, size), granule, binary, eps, heapView(backend, out, size));
-      return out;
-    },
-  });
-}
-
-/** Kernel names of training's RMSNorm: forward {x [N, d], w [d]} → [y, r [N]], attr eps; backward {x, w, r, dy} → [dx, dw]. */
+/** RMSNorm: forward {x [N, d], w [d]} → [y, r [N]], attr eps; backward {x, w, r, dy} → [dx, dw]. */
 export const NATIVE_RMSNORM = 'BitnetRmsNorm';
 export const NATIVE_RMSNORM_GRAD = 'BitnetRmsNormGrad';
 
-/** RMSNorm forward and backward as two kernels (tfjs: ~6 kernels forward, ~12 backward, 17 norms a step). */
-function installNativeRmsNorm(addon: NonNullable<ReturnType<typeof nativeAddon>>): void {
-  tf.registerKernel({
-    kernelName: NATIVE_RMSNORM,
-    backendName: 'wasm',
-    kernelFunc: (args) => {
-      const { x, w } = args.inputs as { x: tf.TensorInfo; w: tf.TensorInfo };
-      const { eps } = args.attrs as unknown as { eps: number };
-      const backend = args.backend as unknown as WasmBackend;
-      const cols = x.shape[x.shape.length - 1]!;
-      const n = x.shape.reduce((p, q) => p * q, 1) / cols;
-      const y = backend.makeOutput(x.shape, 'float32');
-      const r = backend.makeOutput([n], 'float32');
-      addon.rmsNormTrain(heapView(backend, x, n * cols), heapView(backend, w, cols), n, cols, eps, heapView(backend, y, n * cols), heapView(backend, r, n));
-      return [y, r];
-    },
+/**
+ * The new kernels, each replacing a composite of tfjs-wasm kernels (measured per tiny-b158 step with
+ * bench/profile-train.ts): RoPE's slices, multiplies and concat (~60 ms, gradient included); the
+ * cross-entropy's logSumExp, gather and backward softmax with a copy of the logits to JS and back
+ * (~50 ms); actQuantForward's eight kernels and ternaryForward/binaryForward's ~10 for each of 29
+ * linears (the weight granule means are summed in double where tfjs sums in float32, so a scale can
+ * differ in its last bits); RMSNorm's ~6 kernels forward and ~12 backward for 17 norms.
+ */
+function installNativeTrainKernels(addon: Addon): void {
+  register(NATIVE_ROPE, ({ x, cos, sin }, { inverse }, backend) => {
+    const [B, H, T, hd] = x!.shape as [number, number, number, number];
+    const out = backend.makeOutput(x!.shape, 'float32');
+    addon.ropeApply(heapView(backend, x!), heapView(backend, out), B * H, T, hd, heapView(backend, cos!), heapView(backend, sin!), inverse as boolean);
+    return out;
   });
-  tf.registerKernel({
-    kernelName: NATIVE_RMSNORM_GRAD,
-    backendName: 'wasm',
-    kernelFunc: (args) => {
-      const { x, w, r, dy } = args.inputs as { x: tf.TensorInfo; w: tf.TensorInfo; r: tf.TensorInfo; dy: tf.TensorInfo };
-      const backend = args.backend as unknown as WasmBackend;
-      const cols = x.shape[x.shape.length - 1]!;
-      const n = x.shape.reduce((p, q) => p * q, 1) / cols;
-      const dx = backend.makeOutput(x.shape, 'float32');
-      const dw = backend.makeOutput([cols], 'float32');
-      addon.rmsNormTrainGrad(heapView(backend, x, n * cols), heapView(backend, w, cols), heapView(backend, r, n), heapView(backend, dy, n * cols), n, cols, heapView(backend, dx, n * cols), heapView(backend, dw, cols));
-      return [dx, dw];
-    },
+  register(NATIVE_XENT, ({ logits, targets }, _, backend) => {
+    const [N, V] = logits!.shape as [number, number];
+    const loss = backend.makeOutput([N], 'float32');
+    const grad = backend.makeOutput([N, V], 'float32');
+    addon.softmaxXent(heapView(backend, logits!), N, V, heapViewI32(backend, targets!), heapView(backend, loss), heapView(backend, grad));
+    return [loss, grad];
+  });
+  register(NATIVE_ACT_QUANT, ({ x }, { qmax, lo, hi, eps }, backend) => {
+    const cols = x!.shape[x!.shape.length - 1]!;
+    const out = backend.makeOutput(x!.shape, 'float32');
+    addon.actFakeQuant(heapView(backend, x!), sizeOf(x!) / cols, cols, Float32Array.of(qmax as number, lo as number, hi as number, eps as number), heapView(backend, out));
+    return out;
+  });
+  register(NATIVE_WEIGHT_QUANT, ({ w }, { granule, binary, eps }, backend) => {
+    const out = backend.makeOutput(w!.shape, 'float32');
+    addon.weightFakeQuant(heapView(backend, w!), granule as number, binary as boolean, eps as number, heapView(backend, out));
+    return out;
+  });
+  register(NATIVE_RMSNORM, ({ x, w }, { eps }, backend) => {
+    const cols = x!.shape[x!.shape.length - 1]!;
+    const n = sizeOf(x!) / cols;
+    const y = backend.makeOutput(x!.shape, 'float32');
+    const r = backend.makeOutput([n], 'float32');
+    addon.rmsNormTrain(heapView(backend, x!), heapView(backend, w!), n, cols, eps as number, heapView(backend, y), heapView(backend, r));
+    return [y, r];
+  });
+  register(NATIVE_RMSNORM_GRAD, ({ x, w, r, dy }, _, backend) => {
+    const cols = x!.shape[x!.shape.length - 1]!;
+    const n = sizeOf(x!) / cols;
+    const dx = backend.makeOutput(x!.shape, 'float32');
+    const dw = backend.makeOutput([cols], 'float32');
+    addon.rmsNormTrainGrad(heapView(backend, x!), heapView(backend, w!), heapView(backend, r!), heapView(backend, dy!), n, cols, heapView(backend, dx), heapView(backend, dw));
+    return [dx, dw];
   });
 }

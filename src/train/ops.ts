@@ -15,7 +15,7 @@ import { EPS } from '../quant/round.ts';
 import { steActQuant, steBinary, steTernary } from '../quant/ste.ts';
 import type { Granularity } from '../quant/weights.ts';
 import {
-  NATIVE_ACT_QUANT, NATIVE_RMSNORM, NATIVE_RMSNORM_GRAD, NATIVE_ROPE, NATIVE_WEIGHT_QUANT, NATIVE_XENT, nativeRopeInstalled, transposeFlagsAreFree,
+  NATIVE_ACT_QUANT, NATIVE_RMSNORM, NATIVE_RMSNORM_GRAD, NATIVE_ROPE, NATIVE_WEIGHT_QUANT, NATIVE_XENT, nativeTrainKernels, transposeFlagsAreFree,
 } from './native-kernels.ts';
 
 /** a · b with a, b optionally transposed on their last two axes: flags when free, explicit transposes otherwise. */
@@ -94,7 +94,7 @@ export function embed(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
 
 /** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · w. */
 export function rmsNorm(x: tf.Tensor, w: tf.Tensor1D, eps: number): tf.Tensor {
-  if (nativeRopeInstalled()) {
+  if (nativeTrainKernels()) {
     // forward and backward as one native kernel each (native-kernels.ts), the row factors r kept between them
     const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [xt, wt, save] = args as [tf.Tensor, tf.Tensor1D, tf.GradSaveFunc];
@@ -130,7 +130,7 @@ export function ropeTables(T: number, hd: number, base: number, offset = 0): { c
 
 /** Rotate-half RoPE on x [B, H, T, hd] with tables [T, hd/2]: (x1, x2) → (x1·c − x2·s, x2·c + x1·s). */
 export function rope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
-  if (nativeRopeInstalled()) {
+  if (nativeTrainKernels()) {
     // one native kernel each way (native-kernels.ts); the gradient of a rotation is the inverse rotation
     const run = (t: tf.Tensor, inverse: boolean) => tf.engine().runKernel(NATIVE_ROPE, { x: t, cos, sin }, { inverse }) as tf.Tensor4D;
     const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
@@ -160,7 +160,7 @@ export function causalMask(T: number): Float32Array {
  */
 export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Scalar {
   const [N, V] = logits.shape;
-  if (nativeRopeInstalled()) {
+  if (nativeTrainKernels()) {
     // one native pass (native-kernels.ts NATIVE_XENT): per-row losses and softmax − onehot, kept for the backward
     const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
@@ -199,14 +199,14 @@ function straightThroughKernel<T extends tf.Tensor>(x: T, kernel: string, input:
 
 /** Activation fake-quant with the straight-through gradient: src/quant/ste.ts, or its forward as one native kernel. */
 export function fakeQuantAct(x: tf.Tensor2D, bits: ActBits): tf.Tensor2D {
-  if (!nativeRopeInstalled()) return steActQuant(x, bits);
+  if (!nativeTrainKernels()) return steActQuant(x, bits);
   const { qmax, lo, hi } = actRange(bits);
   return straightThroughKernel(x, NATIVE_ACT_QUANT, 'x', { qmax, lo, hi, eps: EPS });
 }
 
 /** Weight fake-quant (ternary or binary at granularity g) with the straight-through gradient, native when available. */
 export function fakeQuantWeight(w: tf.Tensor2D, g: Granularity, kind: 'ternary' | 'binary'): tf.Tensor2D {
-  if (!nativeRopeInstalled()) return kind === 'ternary' ? steTernary(w, g) : steBinary(w, g);
+  if (!nativeTrainKernels()) return kind === 'ternary' ? steTernary(w, g) : steBinary(w, g);
   const [rows, cols] = w.shape;
   if (g.kind === 'group' && (!Number.isInteger(g.size) || g.size <= 0 || cols % g.size !== 0))
     throw new RangeError(`group size ${g.size} must be a positive integer dividing cols ${cols}`);

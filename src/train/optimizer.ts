@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeAddon } from '../native.ts';
-import { wasmView } from './native-kernels.ts';
+import { nativeTrainKernels, wasmView } from './native-kernels.ts';
 
 export interface AdamWConfig {
   beta1: number;
@@ -62,7 +62,7 @@ export function adamwUpdate(
   opts: AdamWConfig & { lr: number; weightDecay: number; clip: number },
 ): number {
   const addon = nativeAddon();
-  const native = addon !== null && [...state.slots.values()].every((s) => wasmView(s.variable) !== null);
+  const native = addon !== null && nativeTrainKernels(); // parameters, moments and gradients are float32 on the wasm heap
   const norm = native ? Math.sqrt([...grads.values()].reduce((a, g) => a + addon.sumSquares(wasmView(g)!), 0)) : globalNorm(grads);
   if (!Number.isFinite(norm)) return norm; // never applied: the caller stops the run (trainer.ts)
   const scale = opts.clip > 0 && norm > opts.clip ? opts.clip / norm : 1;

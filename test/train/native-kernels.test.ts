@@ -4,7 +4,7 @@ import { useBackend } from '../../src/train/backend.ts';
 import { nativeStatus } from '../../src/native.ts';
 import { Rng } from '../../src/data/rng.ts';
 import { bmm, bmmT, crossEntropy, linear, rope } from '../../src/train/ops.ts';
-import { NATIVE_ACT_QUANT, nativeRopeInstalled, transposeFlagsAreFree } from '../../src/train/native-kernels.ts';
+import { NATIVE_ACT_QUANT, nativeTrainKernels, transposeFlagsAreFree } from '../../src/train/native-kernels.ts';
 import { actQuantForward } from '../../src/quant/ste.ts';
 import { actRange } from '../../src/quant/activations.ts';
 import { EPS } from '../../src/quant/round.ts';
@@ -123,7 +123,7 @@ describe('train/native-kernels: Sum over leading axes on the native sgemm', () =
 describe('train/native-kernels: RoPE as one native kernel', () => {
   it('gives the composite\'s bits forward, and its gradient is the inverse rotation', async () => {
     const choice = await useBackend('wasm');
-    expect(nativeRopeInstalled()).to.equal(choice.nativeMatmul);
+    expect(nativeTrainKernels()).to.equal(choice.nativeMatmul);
     const [B, H, T, hd] = [2, 3, 5, 8];
     const rng = new Rng(13);
     const x = rng.fillNormal(new Float32Array(B * H * T * hd), 1);
