@@ -10,6 +10,7 @@
         "src/addon.cc",
         "src/cpu.cc",
         "src/pool.cc",
+        "src/pool_stress.cc",
         "src/ternary.cc",
         "src/fmatmul.cc",
         "src/attention.cc",

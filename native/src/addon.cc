@@ -31,6 +31,8 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <cstdlib>
 #include <cstring>
@@ -40,6 +42,7 @@
 
 #include "kernels.h"
 #include "pool.h"
+#include "pool_stress.h"
 
 using namespace bitnet;
 
@@ -704,6 +707,44 @@ napi_value AllocAlignedJs(napi_env env, napi_callback_info info) {
   return ab;
 }
 
+// Test only (test/native/pool-stress.test.ts): `jobs` pool runs cycling through the (counts[i], grains[i])
+// shapes with the pool's publish window widened by delayNs; returns the anomaly counts of pool_stress.
+napi_value PoolStressJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const int32_t *counts = nullptr, *grains = nullptr;
+  int64_t jobs = 0, lc = 0, lg = 0, delay = 0;
+  if (!get_args(env, info, "poolStress", 4, a) || !get_dim(a, 0, "jobs", &jobs) ||
+      !get_array(a, 1, "counts", napi_int32_array, const_cast<int32_t**>(&counts), &lc) ||
+      !get_array(a, 2, "grains", napi_int32_array, const_cast<int32_t**>(&grains), &lg) ||
+      !check_len(a, "grains", lg, lc, "counts.length") || !get_dim(a, 3, "delayNs", &delay))
+    return nullptr;
+  if (lc == 0) {
+    fail_range(a, "counts must not be empty");
+    return nullptr;
+  }
+  std::vector<StressSpec> specs;
+  for (int64_t i = 0; i < lc; i++) {
+    if (counts[i] < 1 || counts[i] > (1 << 24) || grains[i] < 1) {
+      fail_range(a, "counts[i] must be in [1, 2^24] and grains[i] >= 1");
+      return nullptr;
+    }
+    specs.push_back(StressSpec{counts[i], grains[i]});
+  }
+  pool_set_test_delay(delay);
+  const StressResult r = pool_stress(jobs, specs.data(), static_cast<int>(specs.size()));
+  pool_set_test_delay(0);
+  napi_value o;
+  napi_create_object(env, &o);
+  const std::pair<const char*, int64_t> fields[] = {{"jobs", r.jobs}, {"missing", r.missing}, {"repeated", r.repeated},
+                                                    {"wrongJob", r.wrong_job}, {"outOfRange", r.out_of_range}};
+  for (const auto& f : fields) {
+    napi_value v;
+    napi_create_double(env, static_cast<double>(f.second), &v);
+    napi_set_named_property(env, o, f.first, v);
+  }
+  return o;
+}
+
 std::atomic<int> live_envs{0};
 
 void on_env_cleanup(void*) {
@@ -744,6 +785,7 @@ NAPI_MODULE_INIT() {
       {"sgemmBatched", nullptr, SgemmBatchedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"readBandwidth", nullptr, ReadBandwidthJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"allocAligned", nullptr, AllocAlignedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"poolStress", nullptr, PoolStressJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

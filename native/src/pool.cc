@@ -1,6 +1,7 @@
 #include "pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -47,6 +48,14 @@ std::atomic<uint64_t> gen{0};
 std::atomic<bool> stopping{false};
 Job job;
 int nthreads = 0;  // 0: not started yet
+std::atomic<int64_t> test_delay_ns{0};
+
+void test_delay() {
+  const int64_t ns = test_delay_ns.load(std::memory_order_relaxed);
+  if (ns <= 0) return;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
+  while (std::chrono::steady_clock::now() < until) cpu_relax();
+}
 
 // Runs chunks of job generation g until none is left (or the job is no longer g).
 void do_chunks(uint64_t g) {
@@ -128,6 +137,8 @@ void pool_shutdown() {
   nthreads = 0;
 }
 
+void pool_set_test_delay(int64_t ns) { test_delay_ns.store(ns, std::memory_order_relaxed); }
+
 void pool_run(int64_t count, int64_t grain, RangeFn fn, void* ctx) {
   if (count <= 0) return;
   grain = std::max<int64_t>(1, grain);
@@ -145,6 +156,7 @@ void pool_run(int64_t count, int64_t grain, RangeFn fn, void* ctx) {
   job.grain.store(grain, std::memory_order_relaxed);
   job.nchunks.store(nchunks, std::memory_order_relaxed);
   job.done.store(0, std::memory_order_relaxed);
+  test_delay();
   job.ticket.store((g & 0xffffffffu) << 32, std::memory_order_release);
   {
     std::lock_guard<std::mutex> lk2(mu);

@@ -19,6 +19,12 @@ void pool_set_threads(int n);  // n >= 1; joins the old workers, starts the new 
 void pool_run(int64_t count, int64_t grain, RangeFn fn, void* ctx);
 void pool_shutdown();  // joins the workers (env cleanup)
 
+// Test hook (the stress test, test/native/pool-stress.test.ts): the caller busy-waits `ns` nanoseconds
+// while it publishes a job, between storing its parameters and opening its chunks to the workers: the
+// window in which a worker still holding the previous job's ticket could claim against the new job's
+// parameters. 0 (the default) costs one relaxed load per call.
+void pool_set_test_delay(int64_t ns);
+
 // Typed convenience: pool_for(count, grain, [&](int64_t b, int64_t e) { ... }).
 template <class F>
 void pool_for(int64_t count, int64_t grain, F&& f) {
