@@ -4,6 +4,8 @@
 #include <chrono>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -22,12 +24,26 @@ namespace {
 // forward pass finds it awake: a futex wake-up costs more than a small GEMV.
 constexpr int kSpin = 4000;
 
-// The current job. A worker may wake late, after the job it was woken for has finished and another
-// has started: chunks are claimed by a CAS on `ticket` = (job generation << 32) | next chunk, so a
-// stale worker's claim fails and it touches nothing; the parameters it read are used only after a
-// successful claim, and they cannot change until every claimed chunk is done. Completion counts
-// chunks, not workers, so a worker the OS has descheduled (2 cores shared with other processes) never
-// holds up a call it took no part in.
+// The current job, and the claim protocol.
+//
+// `ticket` = (generation << 32) | index of the next unclaimed chunk. A worker claims chunk c by a CAS of
+// ticket from tag(g) | c to tag(g) | c + 1; only a successful CAS lets it read the job's parameters and
+// run the chunk. A worker may hold a stale ticket value for as long as the OS deschedules it (it woke
+// late, or stalled between loading the ticket and its CAS), so the caller publishes a job in three steps:
+//   1. close: ticket = tag(g) | kClosed. From here on no CAS against any earlier ticket value can succeed
+//      (a CAS compares the whole 64 bits, and no open ticket ever held this value);
+//   2. the parameters (fn, ctx, count, grain, nchunks, done = 0), each a release store after the close;
+//   3. open: ticket = tag(g) | 0 (release), then wake the workers.
+// A worker that reads a parameter written in step 2 (its loads are acquire) therefore also sees the close,
+// and its CAS on the old ticket fails: the stale claim the old protocol allowed (a worker that had loaded an
+// exhausted ticket of job g-1, then read job g's larger nchunks, claimed a chunk with a mix of the two
+// jobs' parameters and counted it on job g's `done`) is impossible. A worker reads nchunks before its CAS
+// only to avoid claiming past the end; the claim itself is what makes the chunk its own.
+// Completion counts chunks: every successful claim of job g is one increment of `done` made while the
+// caller of g waits, and there are exactly nchunks of them, so `done` cannot overshoot; the caller checks
+// that it did not. A worker the OS has descheduled never holds up a call it took no part in.
+// The generation is 32 bits: a CAS could only succeed falsely if a worker stalled between two instructions
+// for exactly 2^32 jobs (ABA), hours of back-to-back kernels.
 struct Job {
   std::atomic<RangeFn> fn{nullptr};
   std::atomic<void*> ctx{nullptr};
@@ -49,6 +65,8 @@ std::atomic<bool> stopping{false};
 Job job;
 int nthreads = 0;  // 0: not started yet
 std::atomic<int64_t> test_delay_ns{0};
+std::atomic<int64_t> test_stall_in{0};
+std::atomic<bool> in_run{false};
 
 void test_delay() {
   const int64_t ns = test_delay_ns.load(std::memory_order_relaxed);
@@ -57,21 +75,27 @@ void test_delay() {
   while (std::chrono::steady_clock::now() < until) cpu_relax();
 }
 
+constexpr uint64_t kIndexMask = 0xffffffffu;
+constexpr uint64_t kClosed = kIndexMask;  // the index of a job being published: never claimable
+inline uint64_t tag_of(uint64_t g) { return (g & kIndexMask) << 32; }
+
 // Runs chunks of job generation g until none is left (or the job is no longer g).
 void do_chunks(uint64_t g) {
-  const uint64_t tag = (g & 0xffffffffu) << 32;
+  const uint64_t tag = tag_of(g);
   for (;;) {
     uint64_t t = job.ticket.load(std::memory_order_acquire);
-    if ((t & ~uint64_t(0xffffffffu)) != tag) return;
-    const int64_t c = static_cast<int64_t>(t & 0xffffffffu);
+    if ((t & ~kIndexMask) != tag) return;
+    const uint64_t c = t & kIndexMask;
+    if (c == kClosed || static_cast<int64_t>(c) >= job.nchunks.load(std::memory_order_acquire)) return;
+    if (!job.ticket.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel, std::memory_order_relaxed)) continue;
+    // Claimed: job g's parameters cannot change until this chunk is counted in `done`.
     const RangeFn fn = job.fn.load(std::memory_order_relaxed);
     void* const ctx = job.ctx.load(std::memory_order_relaxed);
     const int64_t count = job.count.load(std::memory_order_relaxed);
     const int64_t grain = job.grain.load(std::memory_order_relaxed);
-    if (c >= job.nchunks.load(std::memory_order_relaxed)) return;
-    if (!job.ticket.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel)) continue;
-    fn(ctx, c * grain, std::min(c * grain + grain, count));
-    job.done.fetch_add(1, std::memory_order_release);
+    const int64_t b = static_cast<int64_t>(c) * grain;
+    fn(ctx, b, std::min(b + grain, count));
+    job.done.fetch_add(1, std::memory_order_acq_rel);
   }
 }
 
@@ -139,25 +163,50 @@ void pool_shutdown() {
 
 void pool_set_test_delay(int64_t ns) { test_delay_ns.store(ns, std::memory_order_relaxed); }
 
+void pool_set_test_stall(int64_t n) { test_stall_in.store(n, std::memory_order_relaxed); }
+
+PoolState pool_state() {
+  PoolState p;
+  p.waiting = in_run.load(std::memory_order_relaxed);
+  p.done = job.done.load(std::memory_order_relaxed);
+  p.nchunks = job.nchunks.load(std::memory_order_relaxed);
+  p.progress = gen.load(std::memory_order_relaxed) + static_cast<uint64_t>(p.done);
+  return p;
+}
+
+namespace {
+// The test stall: this call never returns (the caller looks exactly like one waiting on a lost chunk).
+void maybe_stall() {
+  if (test_stall_in.load(std::memory_order_relaxed) <= 0) return;
+  if (test_stall_in.fetch_sub(1, std::memory_order_relaxed) != 1) return;
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+}  // namespace
+
 void pool_run(int64_t count, int64_t grain, RangeFn fn, void* ctx) {
   if (count <= 0) return;
   grain = std::max<int64_t>(1, grain);
   const int64_t nchunks = (count + grain - 1) / grain;
   std::lock_guard<std::mutex> lk(run_mu);
   ensure_started_locked();
-  if (workers.empty() || nchunks <= 1 || nchunks >= (int64_t(1) << 32)) {
+  in_run.store(true, std::memory_order_relaxed);
+  maybe_stall();
+  if (workers.empty() || nchunks <= 1 || nchunks >= static_cast<int64_t>(kClosed)) {
     fn(ctx, 0, count);
+    in_run.store(false, std::memory_order_relaxed);
     return;
   }
   const uint64_t g = gen.load(std::memory_order_relaxed) + 1;
-  job.fn.store(fn, std::memory_order_relaxed);
-  job.ctx.store(ctx, std::memory_order_relaxed);
-  job.count.store(count, std::memory_order_relaxed);
-  job.grain.store(grain, std::memory_order_relaxed);
-  job.nchunks.store(nchunks, std::memory_order_relaxed);
-  job.done.store(0, std::memory_order_relaxed);
+  // 1. close (see the protocol above Job), 2. parameters, 3. open.
+  job.ticket.store(tag_of(g) | kClosed, std::memory_order_seq_cst);
+  job.fn.store(fn, std::memory_order_release);
+  job.ctx.store(ctx, std::memory_order_release);
+  job.count.store(count, std::memory_order_release);
+  job.grain.store(grain, std::memory_order_release);
+  job.nchunks.store(nchunks, std::memory_order_release);
+  job.done.store(0, std::memory_order_release);
   test_delay();
-  job.ticket.store((g & 0xffffffffu) << 32, std::memory_order_release);
+  job.ticket.store(tag_of(g), std::memory_order_release);
   {
     std::lock_guard<std::mutex> lk2(mu);
     gen.store(g, std::memory_order_release);
@@ -165,10 +214,18 @@ void pool_run(int64_t count, int64_t grain, RangeFn fn, void* ctx) {
   cv.notify_all();
   do_chunks(g);
   int spins = 0;
-  while (job.done.load(std::memory_order_acquire) != nchunks) {
+  int64_t d;
+  while ((d = job.done.load(std::memory_order_acquire)) < nchunks) {
     if (++spins < kSpin) cpu_relax();
     else std::this_thread::yield();
   }
+  if (d != nchunks) {
+    // Impossible by the protocol above; if it ever happens, stop loudly rather than run on corrupted work.
+    std::fprintf(stderr, "bitnet: internal error: thread pool completed %lld of %lld chunks\n", static_cast<long long>(d),
+                 static_cast<long long>(nchunks));
+    std::abort();
+  }
+  in_run.store(false, std::memory_order_relaxed);
 }
 
 }  // namespace bitnet

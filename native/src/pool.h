@@ -25,6 +25,19 @@ void pool_shutdown();  // joins the workers (env cleanup)
 // parameters. 0 (the default) costs one relaxed load per call.
 void pool_set_test_delay(int64_t ns);
 
+// Test hook (the watchdog tests): the n-th pool_run from now (n >= 1) never returns, as a hung kernel
+// would not; 0 turns it off. The addon sets it from BITNET_TEST_STALL_POOL_RUN at load.
+void pool_set_test_stall(int64_t n);
+
+// For the watchdog (watchdog.cc): `progress` changes whenever a job starts or a chunk finishes;
+// `waiting` says a caller is inside pool_run, with `done` of `nchunks` chunks finished.
+struct PoolState {
+  uint64_t progress;
+  bool waiting;
+  int64_t done, nchunks;
+};
+PoolState pool_state();
+
 // Typed convenience: pool_for(count, grain, [&](int64_t b, int64_t e) { ... }).
 template <class F>
 void pool_for(int64_t count, int64_t grain, F&& f) {
