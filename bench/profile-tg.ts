@@ -9,7 +9,7 @@ import { nativeKernels, type Kernels } from '../src/infer/kernels/index.ts';
 import { Model } from '../src/infer/model.ts';
 import { readWeights } from '../src/infer/weights.ts';
 import { weightStore } from '../src/infer/store.ts';
-import { nativeAddon } from '../src/native.ts';
+import { nativeAddon } from '../src/native/addon.ts';
 
 const [file, thrArg, tokArg] = process.argv.slice(2);
 if (!file) throw new Error('usage: bench/profile-tg.ts FILE [threads] [tokens]');

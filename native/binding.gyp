@@ -11,6 +11,7 @@
         "src/cpu.cc",
         "src/pool.cc",
         "src/pool_stress.cc",
+        "src/watchdog.cc",
         "src/ternary.cc",
         "src/fmatmul.cc",
         "src/attention.cc",

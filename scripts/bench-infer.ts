@@ -46,7 +46,7 @@ if (process.argv[2] === '--child') {
     const { synthModel, parseShape } = await import('../src/infer/synth.ts');
     await synthModel(a.out, parseShape(a.shape), a.type);
   } else if (what === 'bandwidth') {
-    const { nativeAddon } = await import('../src/native.ts');
+    const { nativeAddon } = await import('../src/native/addon.ts');
     const addon = nativeAddon();
     const out: Record<number, number | null> = {};
     const buf = addon ? new Uint8Array(256 << 20).fill(1) : null;

@@ -4,7 +4,7 @@
 // machine's read bandwidth; "hot" reuses one matrix (cache-resident when it fits the L3), "cold" cycles
 // through copies totalling more than 64 MB so every byte comes from DRAM. Then the float output head
 // (matmulF16 / matmulF32, n = 1) in GB/s, and sgemm GFLOP/s.
-import { nativeAddon } from '../src/native.ts';
+import { nativeAddon } from '../src/native/addon.ts';
 import { repackTernary, tsKernels } from '../src/infer/kernels/index.ts';
 import { Rng } from '../src/data/rng.ts';
 

@@ -1,7 +1,7 @@
 // The N-API surface of the addon (plain C API, NAPI_VERSION 8). Each function validates every argument
 // before any kernel touches memory: a wrong type throws a TypeError, a wrong size or length a RangeError,
 // naming the function and the argument. The TypeScript side (types and reference implementations) is
-// src/native.ts and src/infer/kernels/.
+// src/native/ (engine-kernels.ts, train-kernels.ts, addon.ts) and src/infer/kernels/.
 //
 //   cpuFeatures() -> {avx2, fma, f16c, avx512vnni}     isa() -> name      setIsa('auto'|'avx512vnni'|'avx2'|'scalar')
 //   threads() -> number                                setThreads(n)
@@ -24,6 +24,8 @@
 //   sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC)
 //   readBandwidth(buf, reps) -> GB/s
 //   allocAligned(bytes, hugePages) -> ArrayBuffer (zeroed; 64-byte aligned, or 2 MB aligned with huge pages advised)
+//   watchdogArm(what, limitMs)   watchdogBeat([what])   watchdogDisarm()
+//   poolStress(jobs, counts, grains, delayNs) -> {jobs, missing, repeated, wrongJob, outOfRange}   (tests only)
 #include <node_api.h>
 
 #include <algorithm>
@@ -43,6 +45,7 @@
 #include "kernels.h"
 #include "pool.h"
 #include "pool_stress.h"
+#include "watchdog.h"
 
 using namespace bitnet;
 
@@ -745,6 +748,51 @@ napi_value PoolStressJs(napi_env env, napi_callback_info info) {
   return o;
 }
 
+bool get_string(Args& a, size_t i, const char* name, std::string* out) {
+  napi_valuetype t;
+  napi_typeof(a.env, a.v[i], &t);
+  if (t != napi_string) return fail_type(a, std::string(name) + " must be a string");
+  size_t len = 0;
+  napi_get_value_string_utf8(a.env, a.v[i], nullptr, 0, &len);
+  out->assign(len, '\0');
+  napi_get_value_string_utf8(a.env, a.v[i], out->data(), len + 1, &len);
+  return true;
+}
+
+// watchdogArm(what, limitMs): end the process with a one-line error if neither a beat nor the pool makes
+// progress for limitMs (native/src/watchdog.h); watchdogBeat([what]); watchdogDisarm().
+napi_value WatchdogArmJs(napi_env env, napi_callback_info info) {
+  Args a;
+  std::string what;
+  int64_t ms = 0;
+  if (!get_args(env, info, "watchdogArm", 2, a) || !get_string(a, 0, "what", &what) || !get_dim(a, 1, "limitMs", &ms))
+    return nullptr;
+  if (ms < 1) {
+    fail_range(a, "limitMs must be at least 1");
+    return nullptr;
+  }
+  watchdog_arm(what, ms);
+  return undefined(env);
+}
+
+napi_value WatchdogBeatJs(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, "watchdogBeat", 0, a)) return nullptr;
+  if (a.argc == 0) {
+    watchdog_beat();
+    return undefined(env);
+  }
+  std::string what;
+  if (!get_string(a, 0, "what", &what)) return nullptr;
+  watchdog_beat(what);
+  return undefined(env);
+}
+
+napi_value WatchdogDisarmJs(napi_env env, napi_callback_info) {
+  watchdog_disarm();
+  return undefined(env);
+}
+
 std::atomic<int> live_envs{0};
 
 void on_env_cleanup(void*) {
@@ -755,6 +803,8 @@ void on_env_cleanup(void*) {
 
 NAPI_MODULE_INIT() {
   live_envs.fetch_add(1);
+  // Test only: BITNET_TEST_STALL_POOL_RUN=N makes the N-th pool run never return (the watchdog tests).
+  if (const char* stall = std::getenv("BITNET_TEST_STALL_POOL_RUN")) pool_set_test_stall(std::atoll(stall));
   napi_add_env_cleanup_hook(env, on_env_cleanup, nullptr);
   const napi_property_descriptor props[] = {
       {"cpuFeatures", nullptr, CpuFeaturesJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
@@ -786,6 +836,9 @@ NAPI_MODULE_INIT() {
       {"readBandwidth", nullptr, ReadBandwidthJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"allocAligned", nullptr, AllocAlignedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"poolStress", nullptr, PoolStressJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"watchdogArm", nullptr, WatchdogArmJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"watchdogBeat", nullptr, WatchdogBeatJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"watchdogDisarm", nullptr, WatchdogDisarmJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -57,6 +57,11 @@ export class Progress {
     this.remaining = Math.max(0, this.remaining - tokens);
   }
 
+  /** Tokens counted as trained that will be trained again (a retried run restarts from its checkpoint). */
+  restore(tokens: number): void {
+    this.remaining += tokens;
+  }
+
   /** An event worth a line of its own ("done precision/fp/seed-1"), then the status. */
   event(text: string): void {
     if (this.out.isTTY) {

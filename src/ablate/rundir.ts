@@ -16,6 +16,9 @@ export const RUN_FILE = 'run.json';
 export const FAILED_FILE = 'FAILED';
 export const RUNNING_FILE = 'RUNNING';
 
+/** A worker's exit code for an error in its input (an InputError): retrying cannot help. */
+export const INPUT_ERROR_EXIT = 2;
+
 export interface RunRecord {
   id: string;
   study: string;

@@ -1,8 +1,11 @@
 /**
  * Runs a study: every arm × seed not yet complete, in N worker processes at once (worker.ts, each
  * with its own tfjs backend). Complete runs (DONE + engine.json) are skipped, runs with a checkpoint
- * resume, a failing run leaves FAILED in its directory and the others go on. Killing the study and
- * running it again finishes what is left: that is the whole restart story (llm.c's DONE markers).
+ * resume, a failing run is tried again (from its last checkpoint) up to `attempts` times unless its
+ * error is in its input (exit 2: it would fail the same way), then leaves FAILED in its directory and
+ * the others go on. A worker that hangs is ended by its watchdog (src/native/watchdog.ts, exit 124) and
+ * counts as a failed attempt. Killing the study and running it again finishes what is left: that is the
+ * whole restart story (llm.c's DONE markers).
  */
 import { fork } from 'node:child_process';
 import os from 'node:os';
@@ -13,7 +16,7 @@ import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
 import { checkAndWriteLock, runDirOf, type ResolvedStudy } from './expand.ts';
 import { Progress } from './progress.ts';
-import { failureOf, isComplete, RUN_FILE, RUNNING_FILE, type RunRecord } from './rundir.ts';
+import { FAILED_FILE, failureOf, INPUT_ERROR_EXIT, isComplete, RUN_FILE, RUNNING_FILE, type RunRecord } from './rundir.ts';
 import type { WorkerMessage } from './worker.ts';
 
 export interface RunnerOptions {
@@ -24,7 +27,10 @@ export interface RunnerOptions {
   out?: NodeJS.WriteStream | { isTTY?: boolean; write(s: string): unknown };
   /** How long to wait for a worker of a killed earlier session to notice and stop (ms). */
   staleWaitMs?: number;
+  /** Tries per run in this invocation (default 2): a failure other than bad input is retried. */
+  attempts?: number;
 }
+
 
 export interface RunnerResult {
   skipped: string[];
@@ -79,10 +85,20 @@ export async function runStudy(study: ResolvedStudy, opts: RunnerOptions): Promi
   const progress = new Progress(counts, pending.reduce((a, r) => a + r.tokens, 0), opts.out);
   if (result.skipped.length > 0) progress.event(`${result.skipped.length} run(s) already complete, skipped`);
 
+  const attempts = opts.attempts ?? 2;
   const launch = async (run: (typeof pending)[number]): Promise<void> => {
     const runDir = runDirOf(opts.runsDir, run);
     mkdirSync(runDir, { recursive: true });
     await waitForStaleWorker(runDir, opts.staleWaitMs ?? 120_000);
+    for (let attempt = 1; ; attempt++) {
+      const r = await attemptRun(run, runDir, attempt);
+      if (r === 'done' || r === 'input' || attempt >= attempts) return;
+      progress.event(`retry ${run.id} (attempt ${attempt + 1} of ${attempts})`);
+    }
+  };
+
+  /** One worker process on the run: 'done', or why it failed ('input': bad input, not worth a retry). */
+  const attemptRun = async (run: (typeof pending)[number], runDir: string, attempt: number): Promise<'done' | 'failed' | 'input'> => {
     const record: RunRecord = {
       id: run.id,
       study: study.name,
@@ -97,7 +113,7 @@ export async function runStudy(study: ResolvedStudy, opts: RunnerOptions): Promi
     };
     writeFileAtomic(path.join(runDir, RUN_FILE), JSON.stringify(record, null, 2) + '\n');
     counts.running++;
-    progress.event(`start ${run.id}`);
+    if (attempt === 1) progress.event(`start ${run.id}`);
     // The cores are shared out between the workers: each native pool gets its slice, not all of them.
     const threads = String(Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, Math.min(opts.workers, pending.length)))));
     const child = fork(WORKER, [runDir], {
@@ -125,17 +141,27 @@ export async function runStudy(study: ResolvedStudy, opts: RunnerOptions): Promi
       counts.done++;
       result.done.push(run.id);
       progress.event(`done ${run.id}${valLoss !== null ? ` (val loss ${(valLoss as number).toFixed(4)})` : ''}`);
-    } else {
-      let error = failureOf(runDir);
-      if (error === null) {
-        error = `worker exited with ${signal ? `signal ${signal}` : `code ${code}`}${stderr ? `:\n${lastLines(stderr, 20)}` : ''}`;
-        writeFileSync(path.join(runDir, 'FAILED'), error + '\n');
-      }
-      counts.failed++;
-      progress.drop(run.tokens * (1 - (lastStep ?? 0) / run.config.train.steps));
-      result.failed.push({ id: run.id, error: error.trim() });
-      progress.event(`FAILED ${run.id}: ${error.trim().split('\n')[0]}`);
+      return 'done';
     }
+    let error = failureOf(runDir);
+    if (error === null) {
+      error = `worker exited with ${signal ? `signal ${signal}` : `code ${code}`}${stderr ? `:\n${lastLines(stderr, 20)}` : ''}`;
+    }
+    const input = code === INPUT_ERROR_EXIT;
+    // Bad input fails every attempt the same way: it is not retried, and says so by having no count.
+    error = input ? error.trim() : `attempt ${attempt} of ${attempts}: ${error.trim()}`;
+    writeFileSync(path.join(runDir, FAILED_FILE), error + '\n');
+    const trained = run.tokens * ((lastStep ?? 0) / run.config.train.steps);
+    if (!input && attempt < attempts) {
+      // The retry starts from the checkpoint and reports its own steps from there.
+      progress.restore(trained);
+      return 'failed';
+    }
+    progress.drop(run.tokens - trained);
+    counts.failed++;
+    result.failed.push({ id: run.id, error });
+    progress.event(`FAILED ${run.id}: ${error.split('\n')[0]}`);
+    return input ? 'input' : 'failed';
   };
 
   // A pool of N: each lane takes the next pending run until none is left.

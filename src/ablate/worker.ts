@@ -10,7 +10,7 @@ import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isDone, train } from '../train/trainer.ts';
 import { finishRun } from './finish.ts';
-import { FAILED_FILE, readRunRecord } from './rundir.ts';
+import { FAILED_FILE, INPUT_ERROR_EXIT, readRunRecord } from './rundir.ts';
 
 export type WorkerMessage = { type: 'step'; step: number; total: number; loss: number } | { type: 'finished'; valLoss: number | null };
 
@@ -26,9 +26,15 @@ process.on('disconnect', () => {
   if (!finished) process.exit(130);
 });
 
+// Test only: BITNET_TEST_HOLD=RUN_ID@STEP makes that run's worker stop still after reporting STEP (its
+// checkpoints up to the previous ckpt_every step written), with a HELD file, until it is killed: the kill
+// tests then see one exact state instead of racing the clock.
+const hold = /^(.+)@(\d+)$/.exec(process.env.BITNET_TEST_HOLD ?? '');
+
 try {
   const run = readRunRecord(runDir);
   rmSync(path.join(runDir, FAILED_FILE), { force: true });
+  rmSync(path.join(runDir, 'HELD'), { force: true });
   let valLoss: number | null = null;
   if (!isDone(runDir)) {
     const log = path.join(runDir, 'train.log');
@@ -41,6 +47,10 @@ try {
       onStep: (step, total, loss) => {
         if (orphaned()) process.exit(130);
         send({ type: 'step', step, total, loss });
+        if (hold && hold[1] === run.id && Number(hold[2]) === step) {
+          writeFileSync(path.join(runDir, 'HELD'), `${step}\n`);
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+        }
       },
     });
     valLoss = r.valLoss;
@@ -51,9 +61,10 @@ try {
   finished = true;
   if (process.connected) process.send!({ type: 'finished', valLoss } satisfies WorkerMessage, () => process.disconnect());
 } catch (e) {
-  const text = e instanceof Error ? (e.name === 'InputError' ? e.message : (e.stack ?? e.message)) : String(e);
+  const input = e instanceof Error && e.name === 'InputError';
+  const text = e instanceof Error ? (input ? e.message : (e.stack ?? e.message)) : String(e);
   writeFileSync(path.join(runDir, FAILED_FILE), text + '\n');
-  process.exitCode = 1;
+  process.exitCode = input ? INPUT_ERROR_EXIT : 1;
   finished = true;
   if (process.connected) process.disconnect();
 }

@@ -7,7 +7,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Rng } from '../data/rng.ts';
-import { nativeAddon } from '../native.ts';
+import { nativeAddon } from '../native/addon.ts';
+import { type Watch, watch } from '../native/watchdog.ts';
 import { energyPerToken, type ModelShape } from '../quant/energy.ts';
 import type { Engine } from './engine.ts';
 import { argmax } from './sampler.ts';
@@ -55,6 +56,15 @@ export function measureBandwidth(): number | null {
 }
 
 export function bench(e: Engine, promptTokens: number, genTokens: number, seed = 1): BenchResult {
+  const watchdog = watch('benchmark');
+  try {
+    return benchWatched(e, promptTokens, genTokens, seed, watchdog);
+  } finally {
+    watchdog.stop();
+  }
+}
+
+function benchWatched(e: Engine, promptTokens: number, genTokens: number, seed: number, watchdog: Watch): BenchResult {
   const { model, weights } = e;
   const hp = weights.hp;
   const rng = new Rng(seed);
@@ -62,7 +72,10 @@ export function bench(e: Engine, promptTokens: number, genTokens: number, seed =
   const one = new Int32Array(1);
   const tg = (n: number): void => {
     one[0] = prompt[0]!;
-    for (let i = 0; i < n; i++) one[0] = argmax(model.forward(one));
+    for (let i = 0; i < n; i++) {
+      one[0] = argmax(model.forward(one));
+      watchdog.beat();
+    }
   };
   // warm-up: the code paths JIT-compile and the weights come into the caches
   model.reset();
@@ -71,10 +84,12 @@ export function bench(e: Engine, promptTokens: number, genTokens: number, seed =
   tg(Math.min(4, genTokens));
 
   model.reset();
+  watchdog.beat(`benchmark, prompt processing (${promptTokens} tokens)`);
   let t = performance.now();
   model.forward(prompt);
   const pp = promptTokens / ((performance.now() - t) / 1000);
   model.reset();
+  watchdog.beat(`benchmark, generation (${genTokens} tokens)`);
   t = performance.now();
   tg(genTokens);
   const tgRate = genTokens / ((performance.now() - t) / 1000);

@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { InputError } from '../errors.ts';
 import { openGGUF } from '../format/gguf/index.ts';
-import { nativeAddon, nativeStatus } from '../native.ts';
+import { nativeAddon, nativeStatus } from '../native/addon.ts';
 import { selectKernels, type Kernels } from './kernels/index.ts';
 import { Model } from './model.ts';
 import { GGUFTokenizer } from './tokenizer.ts';

@@ -3,6 +3,7 @@
  * empty cache, every token after a window's first predicted from those before it. Perplexity =
  * exp(loss); bits per byte = loss / ln 2 / (UTF-8 bytes per token of the split).
  */
+import { watch } from '../native/watchdog.ts';
 import type { Model } from './model.ts';
 
 export interface EvalResult {
@@ -21,26 +22,32 @@ export function evaluate(model: Model, tokens: Int32Array, bytesPerToken: number
   let nll = 0;
   let count = 0;
   const windows = Math.ceil(tokens.length / window);
-  for (let w = 0; w < windows; w++) {
-    const win = tokens.subarray(w * window, Math.min(tokens.length, (w + 1) * window));
-    if (win.length < 2) continue;
-    model.reset();
-    // the last token of a window predicts nothing: run the first length-1
-    for (let c0 = 0; c0 < win.length - 1; c0 += model.maxBatch) {
-      const c1 = Math.min(win.length - 1, c0 + model.maxBatch);
-      const out = logits.subarray(0, (c1 - c0) * V);
-      model.forward(win.subarray(c0, c1), out);
-      for (let i = 0; i < c1 - c0; i++) {
-        const row = out.subarray(i * V, (i + 1) * V);
-        let max = -Infinity;
-        for (let j = 0; j < V; j++) if (row[j]! > max) max = row[j]!;
-        let z = 0;
-        for (let j = 0; j < V; j++) z += Math.exp(row[j]! - max);
-        nll += Math.log(z) + max - row[win[c0 + i + 1]!]!;
-        count++;
+  const watchdog = watch('engine evaluation');
+  try {
+    for (let w = 0; w < windows; w++) {
+      watchdog.beat(`engine evaluation, window ${w + 1} of ${windows}`);
+      const win = tokens.subarray(w * window, Math.min(tokens.length, (w + 1) * window));
+      if (win.length < 2) continue;
+      model.reset();
+      // the last token of a window predicts nothing: run the first length-1
+      for (let c0 = 0; c0 < win.length - 1; c0 += model.maxBatch) {
+        const c1 = Math.min(win.length - 1, c0 + model.maxBatch);
+        const out = logits.subarray(0, (c1 - c0) * V);
+        model.forward(win.subarray(c0, c1), out);
+        for (let i = 0; i < c1 - c0; i++) {
+          const row = out.subarray(i * V, (i + 1) * V);
+          let max = -Infinity;
+          for (let j = 0; j < V; j++) if (row[j]! > max) max = row[j]!;
+          let z = 0;
+          for (let j = 0; j < V; j++) z += Math.exp(row[j]! - max);
+          nll += Math.log(z) + max - row[win[c0 + i + 1]!]!;
+          count++;
+        }
       }
+      onWindow?.(w + 1, windows);
     }
-    onWindow?.(w + 1, windows);
+  } finally {
+    watchdog.stop();
   }
   const loss = count > 0 ? nll / count : NaN;
   return { loss, perplexity: Math.exp(loss), bits_per_byte: loss / Math.LN2 / bytesPerToken, tokens: count };

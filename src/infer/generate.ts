@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { InputError } from '../errors.ts';
+import { watch } from '../native/watchdog.ts';
 import type { Model } from './model.ts';
 import { Sampler, type SamplerParams } from './sampler.ts';
 import type { GGUFTokenizer } from './tokenizer.ts';
@@ -44,30 +45,37 @@ export function generate(model: Model, tokenizer: GGUFTokenizer, opts: GenerateO
     opts.onText?.(piece);
   };
 
-  model.reset();
-  const t0 = performance.now();
-  let logits = model.forward(prompt);
-  const t1 = performance.now();
-  const one = new Int32Array(1);
-  let stop: GenerateResult['stop'] = 'max-tokens';
-  for (let i = 0; i < opts.maxTokens; i++) {
-    const next = sampler.sample(logits, history);
-    if (next === tokenizer.eosId) {
-      stop = 'eos';
-      break;
+  const watchdog = watch(`generation, prompt (${prompt.length} tokens)`);
+  try {
+    model.reset();
+    const t0 = performance.now();
+    let logits = model.forward(prompt);
+    watchdog.beat('generation');
+    const t1 = performance.now();
+    const one = new Int32Array(1);
+    let stop: GenerateResult['stop'] = 'max-tokens';
+    for (let i = 0; i < opts.maxTokens; i++) {
+      const next = sampler.sample(logits, history);
+      if (next === tokenizer.eosId) {
+        stop = 'eos';
+        break;
+      }
+      ids.push(next);
+      history.push(next);
+      emit(decoder.decode(tokenizer.tokenBytes(next), { stream: true }));
+      if (model.pos >= model.maxSeq) {
+        stop = 'context';
+        break;
+      }
+      if (i + 1 < opts.maxTokens) {
+        one[0] = next;
+        logits = model.forward(one);
+        watchdog.beat();
+      }
     }
-    ids.push(next);
-    history.push(next);
-    emit(decoder.decode(tokenizer.tokenBytes(next), { stream: true }));
-    if (model.pos >= model.maxSeq) {
-      stop = 'context';
-      break;
-    }
-    if (i + 1 < opts.maxTokens) {
-      one[0] = next;
-      logits = model.forward(one);
-    }
+    emit(decoder.decode());
+    return { ids, text, promptTokens: prompt.length, promptSeconds: (t1 - t0) / 1000, genSeconds: (performance.now() - t1) / 1000, stop };
+  } finally {
+    watchdog.stop();
   }
-  emit(decoder.decode());
-  return { ids, text, promptTokens: prompt.length, promptSeconds: (t1 - t0) / 1000, genSeconds: (performance.now() - t1) / 1000, stop };
 }

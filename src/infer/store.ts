@@ -6,7 +6,7 @@
  * measurements). A store hands out zeroed, 64-byte-aligned views carved from slabs: native memory
  * (2 MB aligned, huge pages advised) when the addon is loaded, plain ArrayBuffers otherwise.
  */
-import { nativeAddon } from '../native.ts';
+import { nativeAddon } from '../native/addon.ts';
 
 /** Alignment of every view, in bytes: one cache line, one 512-bit load. */
 export const STORE_ALIGN = 64;

@@ -6,7 +6,7 @@
  * write the wasm heap in place (no copies). Installed before the backend initializes.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeAddon } from '../native.ts';
+import { nativeAddon } from '../native/addon.ts';
 
 interface WasmBackend {
   dataIdMap: { get(id: object): { memoryOffset: number } };

@@ -9,7 +9,7 @@
  * Weight decay applies only to `decay: true` parameters (the linears), never to norms or embeddings.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeAddon } from '../native.ts';
+import { nativeAddon } from '../native/addon.ts';
 import { nativeTrainKernels, wasmView } from './native-kernels.ts';
 
 export interface AdamWConfig {

@@ -13,6 +13,7 @@ import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
 import { batchAt, evalWindows, loadPrepared } from '../data/index.ts';
 import { quantizeBinary, quantizeTernary } from '../quant/weights.ts';
+import { watch } from '../native/watchdog.ts';
 import { useBackend, type BackendChoice } from './backend.ts';
 import {
   CHECKPOINT_FORMAT,
@@ -168,8 +169,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     pruneCheckpoints(runDir, tc.keep_last);
   };
 
+  const watchdog = watch(`training step ${start + 1} of ${total}`);
   try {
     for (let step = start; step < stopAt; step++) {
+      watchdog.beat(`training step ${step + 1} of ${total}`);
       // Gradients summed over micro-batches, then averaged.
       let lossSum = 0;
       let grads = new Map<string, tf.Tensor>();
@@ -213,6 +216,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const logNow = done % tc.log_every === 0 || isLast || evalNow;
       let valLoss: number | null = null;
       if (evalNow) {
+        watchdog.beat(`validation after step ${done} of ${total}`);
         valLoss = validate();
         lastVal = valLoss;
         if (bestVal === null || valLoss < bestVal) bestVal = valLoss;
@@ -259,11 +263,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         windowTokens = 0;
         windowStart = performance.now();
       }
-      if (done % tc.ckpt_every === 0 || isLast) await checkpoint(done, valLoss);
+      if (done % tc.ckpt_every === 0 || isLast) {
+        watchdog.beat(`checkpoint of step ${done} of ${total}`);
+        await checkpoint(done, valLoss);
+      }
     }
     if (stopAt === total) writeFileSync(path.join(runDir, 'DONE'), `${total}\n`);
     return { backend, step: stopAt, losses, valLoss: lastVal, checkpoint: lastCkpt!, rows };
   } finally {
+    watchdog.stop();
     adamwDispose(opt);
     model.dispose();
   }

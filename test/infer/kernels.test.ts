@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { Rng } from '../../src/data/rng.ts';
 import {
-  type KernelFns,
+  type EngineKernels,
   nativeKernels,
   packedBytes,
   referenceKernels,
@@ -18,7 +18,7 @@ import {
   tsKernels,
   unpackTernary,
 } from '../../src/infer/kernels/index.ts';
-import { type NativeAddon, type NativeIsa, nativeAddon, nativeStatus } from '../../src/native.ts';
+import { type NativeAddon, type NativeIsa, nativeAddon, nativeStatus } from '../../src/native/addon.ts';
 import { f16BitsToF32 } from '../../src/quant/fp16.ts';
 import { packTQ2_0 } from '../../src/quant/tq2_0.ts';
 
@@ -155,8 +155,8 @@ describe('infer/kernels', () => {
           const w16 = new Uint16Array(rows * cols).map(() => rng.int(65536));
           const w32 = randF32(rng, rows * cols);
           for (const [name, call] of [
-            ['matmulF16', (k: KernelFns, y: Float32Array) => k.matmulF16(x, n, cols, w16, rows, y)],
-            ['matmulF32', (k: KernelFns, y: Float32Array) => k.matmulF32(x, n, cols, w32, rows, y)],
+            ['matmulF16', (k: EngineKernels, y: Float32Array) => k.matmulF16(x, n, cols, w16, rows, y)],
+            ['matmulF32', (k: EngineKernels, y: Float32Array) => k.matmulF32(x, n, cols, w32, rows, y)],
           ] as const) {
             const want = new Float32Array(n * rows);
             const got = new Float32Array(n * rows).fill(7);
@@ -764,7 +764,7 @@ describe('infer/kernels', () => {
       const p = new Uint8Array(64);
       const f = (len: number) => new Float32Array(len);
       // Each case: [name, call with a kernel set, expected error]
-      const cases: Array<[string, (k: KernelFns) => void, typeof TypeError | typeof RangeError]> = [
+      const cases: Array<[string, (k: EngineKernels) => void, typeof TypeError | typeof RangeError]> = [
         ['ternaryMatmul packed too short', (k) => k.ternaryMatmul(p.subarray(1), 2, 128, x8.subarray(0, 128), 1, new Int32Array(2)), RangeError],
         ['ternaryMatmul xq too short', (k) => k.ternaryMatmul(p, 2, 128, x8.subarray(0, 127), 1, new Int32Array(2)), RangeError],
         ['ternaryMatmul out too short', (k) => k.ternaryMatmul(p, 2, 128, x8.subarray(0, 128), 1, new Int32Array(1)), RangeError],

@@ -1,7 +1,7 @@
 // The engine's weight memory (src/infer/store.ts): aligned, zeroed, non-overlapping views, native and JS.
 import { expect } from 'chai';
 import { jsStore, STORE_ALIGN, WeightStore, weightStore } from '../../src/infer/store.ts';
-import { nativeAddon } from '../../src/native.ts';
+import { nativeAddon } from '../../src/native/addon.ts';
 
 describe('infer/store', () => {
   const stores: Array<['js' | 'native', () => WeightStore, (n: number) => ArrayBuffer]> = [['js', jsStore, (n) => new ArrayBuffer(n)]];

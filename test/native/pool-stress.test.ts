@@ -12,7 +12,7 @@
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { nativeStatus } from '../../src/native.ts';
+import { nativeStatus } from '../../src/native/addon.ts';
 
 const JOBS = 6000;
 // (count, grain): 2 chunks, 64, 1000, 3 (a short tail), 40 wide ones, 1 chunk (inline, no workers)

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { nativeStatus } from '../../src/native.ts';
+import { nativeStatus } from '../../src/native/addon.ts';
 import { rmDir, tinyData, tmpDir } from '../support/tiny.ts';
 
 describe('parity at the command line', function () {

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import { loadPrepared } from '../../src/data/load.ts';
 import { loadEngine } from '../../src/infer/engine.ts';
-import { nativeStatus } from '../../src/native.ts';
+import { nativeStatus } from '../../src/native/addon.ts';
 import { useBackend } from '../../src/train/backend.ts';
 import { loadCheckpoint, resolveCheckpoint } from '../../src/train/checkpoint.ts';
 import { exportCheckpoint } from '../../src/train/export-checkpoint.ts';

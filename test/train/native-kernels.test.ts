@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../src/train/backend.ts';
-import { nativeStatus } from '../../src/native.ts';
+import { nativeStatus } from '../../src/native/addon.ts';
 import { Rng } from '../../src/data/rng.ts';
 import { bmm, bmmT, crossEntropy, linear, rope } from '../../src/train/ops.ts';
 import { NATIVE_ACT_QUANT, nativeTrainKernels, transposeFlagsAreFree } from '../../src/train/native-kernels.ts';

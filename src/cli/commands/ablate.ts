@@ -10,6 +10,7 @@ interface Args {
   workers?: number;
   only?: string[];
   out?: string;
+  attempts: number;
 }
 
 export const ablateCommand: CommandModule<object, Args> = {
@@ -20,17 +21,19 @@ export const ablateCommand: CommandModule<object, Args> = {
       .positional('study', { type: 'string', demandOption: true, describe: 'the study file' })
       .option('workers', { type: 'number', describe: `parallel worker processes (default: the number of cores, ${os.availableParallelism()})` })
       .option('only', { type: 'string', array: true, describe: 'run only these arms' })
-      .option('out', { type: 'string', describe: 'runs directory (default: runs/ beside the study file)' }),
+      .option('out', { type: 'string', describe: 'runs directory (default: runs/ beside the study file)' })
+      .option('attempts', { type: 'number', default: 2, describe: 'tries per run before it is left FAILED (a hung run is stopped by its watchdog and retried from its checkpoint)' }),
   handler: async (argv) => {
     const workers = argv.workers ?? os.availableParallelism();
     if (!Number.isInteger(workers) || workers < 1) throw new InputError('--workers', `expected a positive integer, got ${argv.workers}`);
+    if (!Number.isInteger(argv.attempts) || argv.attempts < 1 || argv.attempts > 100) throw new InputError('--attempts', `expected an integer in [1, 100], got ${argv.attempts}`);
     const runsDir = argv.out ?? path.join(path.dirname(argv.study), 'runs');
     // Validate the file before preparing anything; then resolve against the (prepared) data.
     await ensureStudyData(readStudyFile(argv.study), (l) => console.log(l));
     const study = resolveStudy(argv.study);
     for (const note of new Set(study.runs.flatMap((r) => (r.note ? [`${r.arm}: ${r.note}`] : [])))) console.log(note);
     console.log(`study ${study.name}: ${study.arms.length} arms x ${study.study.seeds.length} seeds = ${study.runs.length} runs in ${runsDir}, ${workers} worker(s)`);
-    const r = await runStudy(study, { runsDir, workers, only: argv.only });
+    const r = await runStudy(study, { runsDir, workers, only: argv.only, attempts: argv.attempts });
     console.log(`${r.done.length} trained, ${r.skipped.length} already complete, ${r.failed.length} failed`);
     for (const f of r.failed) console.log(`failed ${f.id}: ${f.error.split('\n')[0]}`);
     if (r.failed.length > 0) process.exitCode = 1;

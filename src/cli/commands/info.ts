@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { nativeAddon, nativeStatus } from '../../native.ts';
+import { nativeAddon, nativeStatus } from '../../native/addon.ts';
 import { resolveBackend, useBackend } from '../../train/backend.ts';
 import { versionOf as pkgVersion } from '../../train/versions.ts';
 

@@ -15,7 +15,7 @@
  * with fp16 read through a table (src/quant/fp16.ts f16Table) instead of a formula with a power: the
  * same sums in the same order, so the same floats.
  */
-import type { KernelFns } from '../../native.ts';
+import type { EngineKernels } from '../../native/engine-kernels.ts';
 import { BLOCK_BYTES, BLOCK_COLS, packedRowBytes } from './layout.ts';
 import { f16Table } from '../../quant/fp16.ts';
 import { checkFloatMatmul, checkTernaryScaled, referenceKernels } from './reference.ts';
@@ -131,7 +131,7 @@ function dotF16(a: Float32Array, ao: number, w: Uint16Array, wo: number, cols: n
   return s;
 }
 
-export const fastTsKernels: Pick<KernelFns, 'ternaryMatmulScaled' | 'matmulF16' | 'matmulF32'> = {
+export const fastTsKernels: Pick<EngineKernels, 'ternaryMatmulScaled' | 'matmulF16' | 'matmulF32'> = {
   ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y) {
     const groups = checkTernaryScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y);
     if (groupSize % BLOCK_COLS !== 0 && groupSize % 32 === 0) return scaledFields(packed, rows, cols, xq, sx, n, scale, groupSize, y);

@@ -1,18 +1,19 @@
 /**
  * The engine's kernels, native when the addon is loaded and TypeScript otherwise, behind one set of
- * signatures (KernelFns in src/native.ts). The engine calls `kernels().ternaryMatmul(...)`; tests and
+ * signatures (EngineKernels in src/native/engine-kernels.ts). The engine calls `kernels().ternaryMatmul(...)`; tests and
  * `--engine ts` pick a set explicitly with selectKernels.
  */
 import { InputError } from '../../errors.ts';
-import { type KernelFns, nativeAddon, nativeStatus } from '../../native.ts';
+import type { EngineKernels } from '../../native/engine-kernels.ts';
+import { nativeAddon, nativeStatus } from '../../native/addon.ts';
 import { fastTsKernels } from './fast-ts.ts';
 import { referenceKernels } from './reference.ts';
 
-export type { KernelFns } from '../../native.ts';
+export type { EngineKernels } from '../../native/engine-kernels.ts';
 export { referenceKernels, ArgCheck, engineExp, KV_TILE, kvTiledLength } from './reference.ts';
 export { BLOCK_BYTES, BLOCK_COLS, packedBytes, packedRowBytes, repackTernary, tq2_0ToPacked, unpackTernary } from './layout.ts';
 
-export interface Kernels extends KernelFns {
+export interface Kernels extends EngineKernels {
   readonly name: 'native' | 'ts';
 }
 

@@ -5,7 +5,7 @@
  * They are also what the engine runs when the addon is missing. They check their arguments like the
  * addon does: a wrong array type is a TypeError, a wrong size or length a RangeError.
  */
-import type { KernelFns } from '../../native.ts';
+import type { EngineKernels } from '../../native/engine-kernels.ts';
 import { f16BitsToF32 } from '../../quant/fp16.ts';
 import { quantizeActivations as quantizeRows } from '../../quant/activations.ts';
 import { BLOCK_BYTES, BLOCK_COLS, packedRowBytes } from './layout.ts';
@@ -91,7 +91,7 @@ function dotRange(packed: Uint8Array, rowBase: number, xq: Int8Array, xBase: num
   return acc;
 }
 
-export const referenceKernels: KernelFns = {
+export const referenceKernels: EngineKernels = {
   ternaryMatmul(packed, rows, cols, xq, n, out) {
     checkTernary('ternaryMatmul', packed, rows, cols, xq, n).array('out', out, Int32Array, n * rows, 'n*rows');
     const rowBytes = packedRowBytes(cols);
@@ -393,7 +393,7 @@ function ropeRows(a: Float32Array, n: number, heads: number, hd: number, pos0: n
   }
 }
 
-/** Positions per tile of the K cache (see KernelFns.attention). */
+/** Positions per tile of the K cache (see EngineKernels.attention). */
 export const KV_TILE = 32;
 /** Positions the K cache holds for maxSeq: maxSeq rounded up to whole tiles. */
 export function kvTiledLength(maxSeq: number): number {
@@ -403,7 +403,7 @@ export function kvTiledLength(maxSeq: number): number {
 let attScores = new Float64Array(0);
 let attAcc = new Float64Array(0);
 
-/** The attention of KernelFns.attention, arguments already checked. */
+/** The attention of EngineKernels.attention, arguments already checked. */
 function attend(
   q: Float32Array, n: number, pos0: number, kc: Float32Array, vc: Float32Array,
   heads: number, kvHeads: number, hd: number, maxSeq: number, out: Float32Array,

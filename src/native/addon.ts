@@ -1,0 +1,90 @@
+/**
+ * Loads the optional N-API addon built by `npm ci` (native/, node-gyp). Everything that can use it
+ * also runs without it; `nativeStatus()` says why it is missing so `bitnet info` can tell the user.
+ *
+ * This room (src/native) holds the TypeScript side of the addon: this loader, the engine's kernel
+ * contract (engine-kernels.ts), training's (train-kernels.ts) and the watchdog (watchdog.ts). The
+ * engine (src/infer) and training (src/train) both import it; it imports nothing of ours but errors.ts.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EngineKernels } from './engine-kernels.ts';
+import type { TrainKernels } from './train-kernels.ts';
+
+/** 'avx2' means AVX2 + FMA + F16C; 'avx512vnni' adds 256-bit VNNI to the ternary kernel. */
+export type NativeIsa = 'scalar' | 'avx2' | 'avx512vnni';
+
+/** The addon's functions. Each is documented in native/src/addon.cc; the TS reference lives beside its caller. */
+export interface NativeAddon extends EngineKernels, TrainKernels {
+  /** CPU features the addon detected at run time. */
+  cpuFeatures(): { avx2: boolean; fma: boolean; f16c: boolean; avx512vnni: boolean };
+  /** The instruction set the kernels use: the best the CPU has unless setIsa lowered it. */
+  isa(): NativeIsa;
+  /** Lower (or restore, with 'auto') the kernels' instruction set; a RangeError if the CPU lacks it. Tests run all. */
+  setIsa(isa: NativeIsa | 'auto'): void;
+  /** Threads the addon's persistent pool uses, the calling thread included (set with setThreads). */
+  threads(): number;
+  setThreads(n: number): void;
+  /** Memory read bandwidth in GB/s: all pool threads stream `buf` (make it much larger than the L3); best of `reps`. */
+  readBandwidth(buf: Uint8Array, reps: number): number;
+  /**
+   * A zeroed buffer of `bytes` (< 2^31) that starts on a 2 MB boundary, with huge pages advised when
+   * `hugePages`: the engine's weight memory (src/infer/store.ts). Freed when garbage-collected.
+   */
+  allocAligned(bytes: number, hugePages: boolean): ArrayBuffer;
+  /** Watch `what`: end the process (one stderr line, exit 124) if no beat and no pool progress come for limitMs (watchdog.ts). */
+  watchdogArm(what: string, limitMs: number): void;
+  /** Progress; with `what`, the phrase the watchdog would name from now on. */
+  watchdogBeat(what?: string): void;
+  watchdogDisarm(): void;
+  /** Tests only: `jobs` pool runs cycling through (counts[i], grains[i]) with the publish window widened by delayNs. */
+  poolStress(jobs: number, counts: Int32Array, grains: Int32Array, delayNs: number): PoolStressResult;
+}
+
+/** Anomalies over a poolStress run: all 0 for a correct pool. */
+export interface PoolStressResult {
+  jobs: number;
+  missing: number;
+  repeated: number;
+  wrongJob: number;
+  outOfRange: number;
+}
+
+// This file runs from src/native/ (through tsx) or inlined into dist/engine.mjs (the engine bundle): the
+// addon is found from the package root, the nearest folder above that holds native/binding.gyp.
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 4 && !existsSync(path.join(dir, 'native', 'binding.gyp')); up++) dir = path.dirname(dir);
+  return dir;
+}
+const candidates = [path.join(packageRoot(), 'native/build/Release/bitnet_native.node')];
+
+let loaded: { addon: NativeAddon | null; reason: string; file: string | null } | undefined;
+
+function load(): NonNullable<typeof loaded> {
+  if (loaded) return loaded;
+  if (process.env.BITNET_NO_NATIVE === '1') return (loaded = { addon: null, reason: 'disabled by BITNET_NO_NATIVE=1', file: null });
+  const file = candidates.find((f) => existsSync(f));
+  if (!file) return (loaded = { addon: null, reason: 'not built (npm ci runs node-gyp; see its output)', file: null });
+  try {
+    const addon = createRequire(import.meta.url)(file) as NativeAddon;
+    // BITNET_THREADS caps the pool (parallel ablation workers share the cores out).
+    const n = Number(process.env.BITNET_THREADS);
+    if (Number.isInteger(n) && n >= 1) addon.setThreads(n);
+    return (loaded = { addon, reason: 'loaded', file });
+  } catch (e) {
+    return (loaded = { addon: null, reason: `failed to load: ${(e as Error).message.split('\n')[0]}`, file });
+  }
+}
+
+/** The addon, or null when it is not built, not loadable or disabled. */
+export function nativeAddon(): NativeAddon | null {
+  return load().addon;
+}
+
+export function nativeStatus(): { loaded: boolean; reason: string; file: string | null } {
+  const l = load();
+  return { loaded: l.addon !== null, reason: l.reason, file: l.file };
+}

@@ -1,0 +1,28 @@
+/**
+ * Training's kernel contract: the addon's kernels that src/train/native-kernels.ts registers into the
+ * tfjs wasm backend (and the optimizer calls directly), each tested there against the tfjs composite
+ * or the float64 formula.
+ */
+export interface TrainKernels {
+  /** Training's cross-entropy: loss[i] = logsumexp(x_i) − x_i[t_i] and grad = softmax(x) − onehot(t), per row of x [n, v]. */
+  softmaxXent(logits: Float32Array, n: number, v: number, targets: Int32Array, loss: Float32Array, grad: Float32Array): void;
+  /** AdamW in place on p, m, v with gradient g; hyper = [gradScale, lr, beta1, beta2, eps, 1−beta1^t, 1−beta2^t, 1−lr·wd or 1] (src/train/optimizer.ts). */
+  adamwStep(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, hyper: Float32Array): void;
+  /** Σ x² in double. */
+  sumSquares(x: Float32Array): number;
+  /** Training's activation fake-quant per row: y = clip(round(x·s), lo, hi)/s, s = qmax/max(max|x|, eps); range = [qmax, lo, hi, eps]. */
+  actFakeQuant(x: Float32Array, n: number, cols: number, range: Float32Array, y: Float32Array): void;
+  /** Training's weight fake-quant over contiguous granules of `granule` elements: ternary (absmean) or binary (sign around the mean) times the mean |w|. */
+  weightFakeQuant(w: Float32Array, granule: number, binary: boolean, eps: number, out: Float32Array): void;
+  /** Training's RMSNorm forward y = x·r·w, r[i] = 1/√(mean x_i² + eps) (row sums in double). */
+  rmsNormTrain(x: Float32Array, w: Float32Array, n: number, cols: number, eps: number, y: Float32Array, r: Float32Array): void;
+  /** Its backward: dx = r·(dy·w) − x·r³/cols·Σ(dy·w·x), dw = Σ_rows dy·x·r. */
+  rmsNormTrainGrad(x: Float32Array, w: Float32Array, r: Float32Array, dy: Float32Array, n: number, cols: number, dx: Float32Array, dw: Float32Array): void;
+  /** out[i] = table[ids[i]] (rows of cols floats). */
+  gatherRows(table: Float32Array, rows: number, cols: number, ids: Int32Array, out: Float32Array): void;
+  /**
+   * Training's rotate-half RoPE on x [rows, T, headDim] into out, cos/sin [T, headDim/2], in float32 one
+   * rounding per operation (the composite's arithmetic); inverse rotates back (the gradient).
+   */
+  ropeApply(x: Float32Array, out: Float32Array, rows: number, T: number, headDim: number, cos: Float32Array, sin: Float32Array, inverse: boolean): void;
+}
