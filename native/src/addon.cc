@@ -32,6 +32,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,7 +52,7 @@ using namespace bitnet;
 
 namespace {
 
-constexpr double kMaxDim = 2147483647.0;  // every size argument fits in int32; products fit in int64
+constexpr double kMaxDim = 2147483647.0;  // every size argument fits in int32; products are checked (size_product)
 
 struct Args {
   napi_env env;
@@ -136,7 +137,22 @@ bool check_ternary_cols(Args& a, int64_t cols) {
   return fail_range(a, "cols must be at most 2^24 (exact int32 sums), got " + std::to_string(cols));
 }
 
-bool check_len(Args& a, const char* name, int64_t have, int64_t want, const char* formula) {
+// The product of sizes, each already checked to be in [0, 2^31): two always fit in int64, three or more
+// may not (kvHeads * tiled(maxSeq) * headDim with adversarial sizes), so every product is multiplied with
+// an overflow check before it is compared with a buffer length.
+bool size_product(Args& a, const char* name, std::initializer_list<int64_t> factors, const char* formula, int64_t* out) {
+  int64_t p = 1;
+  for (int64_t f : factors)
+    if (__builtin_mul_overflow(p, f, &p))
+      return fail_range(a, std::string(name) + ": " + formula + " overflows 64 bits");
+  *out = p;
+  return true;
+}
+
+// `have` must equal the product of `factors` (the sizes named by `formula`).
+bool check_len(Args& a, const char* name, int64_t have, std::initializer_list<int64_t> factors, const char* formula) {
+  int64_t want = 0;
+  if (!size_product(a, name, factors, formula, &want)) return false;
   if (have == want) return true;
   return fail_range(a, std::string(name) + " has length " + std::to_string(have) + ", expected " + formula + " = " +
                            std::to_string(want));
@@ -233,8 +249,8 @@ napi_value TernaryMatmulJs(napi_env env, napi_callback_info info) {
       !get_dim(a, 1, "rows", &rows) || !get_dim(a, 2, "cols", &cols) || !check_ternary_cols(a, cols) ||
       !get_array(a, 3, "xq", napi_int8_array, const_cast<int8_t**>(&xq), &lx) || !get_dim(a, 4, "n", &n) ||
       !get_array(a, 5, "out", napi_int32_array, &out, &lo) ||
-      !check_len(a, "packed", lp, rows * ternary_row_bytes(cols), "rows*ceil(cols/128)*32") ||
-      !check_len(a, "xq", lx, n * cols, "n*cols") || !check_len(a, "out", lo, n * rows, "n*rows"))
+      !check_len(a, "packed", lp, {rows, ternary_row_bytes(cols)}, "rows*ceil(cols/128)*32") ||
+      !check_len(a, "xq", lx, {n, cols}, "n*cols") || !check_len(a, "out", lo, {n, rows}, "n*rows"))
     return nullptr;
   ternary_matmul(packed, rows, cols, xq, n, out);
   return undefined(env);
@@ -254,9 +270,9 @@ napi_value TernaryMatmulScaledJs(napi_env env, napi_callback_info info) {
       !get_array(a, 4, "sx", napi_float32_array, const_cast<float**>(&sx), &ls) || !get_dim(a, 5, "n", &n) ||
       !get_array(a, 6, "scale", napi_float32_array, const_cast<float**>(&scale), &lsc) ||
       !get_dim(a, 7, "groupSize", &group) || !get_array(a, 8, "y", napi_float32_array, &y, &ly) ||
-      !check_len(a, "packed", lp, rows * ternary_row_bytes(cols), "rows*ceil(cols/128)*32") ||
-      !check_len(a, "xq", lx, n * cols, "n*cols") || !check_len(a, "sx", ls, n, "n") ||
-      !check_len(a, "y", ly, n * rows, "n*rows"))
+      !check_len(a, "packed", lp, {rows, ternary_row_bytes(cols)}, "rows*ceil(cols/128)*32") ||
+      !check_len(a, "xq", lx, {n, cols}, "n*cols") || !check_len(a, "sx", ls, {n}, "n") ||
+      !check_len(a, "y", ly, {n, rows}, "n*rows"))
     return nullptr;
   int mode;
   if (group > 0) {
@@ -264,7 +280,7 @@ napi_value TernaryMatmulScaledJs(napi_env env, napi_callback_info info) {
       fail_range(a, "groupSize must be a multiple of 32 in the native kernel, got " + std::to_string(group));
       return nullptr;
     }
-    if (!check_len(a, "scale", lsc, rows * ((cols + group - 1) / group), "rows*ceil(cols/groupSize)")) return nullptr;
+    if (!check_len(a, "scale", lsc, {rows, ((cols + group - 1) / group)}, "rows*ceil(cols/groupSize)")) return nullptr;
     mode = 2;
   } else if (lsc == 1) {
     mode = 0;
@@ -288,8 +304,8 @@ napi_value QuantizeActivationsJs(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, "quantizeActivations", 5, a) ||
       !get_array(a, 0, "x", napi_float32_array, const_cast<float**>(&x), &lx) || !get_dim(a, 1, "n", &n) ||
       !get_dim(a, 2, "cols", &cols) || !get_array(a, 3, "xq", napi_int8_array, &xq, &lq) ||
-      !get_array(a, 4, "sx", napi_float32_array, &sx, &ls) || !check_len(a, "x", lx, n * cols, "n*cols") ||
-      !check_len(a, "xq", lq, n * cols, "n*cols") || !check_len(a, "sx", ls, n, "n"))
+      !get_array(a, 4, "sx", napi_float32_array, &sx, &ls) || !check_len(a, "x", lx, {n, cols}, "n*cols") ||
+      !check_len(a, "xq", lq, {n, cols}, "n*cols") || !check_len(a, "sx", ls, {n}, "n"))
     return nullptr;
   quantize_rows(x, n, cols, xq, sx);
   return undefined(env);
@@ -307,8 +323,8 @@ napi_value MatmulFloatJs(napi_env env, napi_callback_info info) {
       !get_dim(a, 1, "n", &n) || !get_dim(a, 2, "cols", &cols) ||
       !get_array(a, 3, "w", Half ? napi_uint16_array : napi_float32_array, const_cast<void**>(&w), &lw) ||
       !get_dim(a, 4, "rows", &rows) || !get_array(a, 5, "y", napi_float32_array, &y, &ly) ||
-      !check_len(a, "x", lx, n * cols, "n*cols") || !check_len(a, "w", lw, rows * cols, "rows*cols") ||
-      !check_len(a, "y", ly, n * rows, "n*rows"))
+      !check_len(a, "x", lx, {n, cols}, "n*cols") || !check_len(a, "w", lw, {rows, cols}, "rows*cols") ||
+      !check_len(a, "y", ly, {n, rows}, "n*rows"))
     return nullptr;
   if (Half) matmul_f16(x, n, cols, static_cast<const uint16_t*>(w), rows, y);
   else matmul_f32(x, n, cols, static_cast<const float*>(w), rows, y);
@@ -322,7 +338,7 @@ napi_value F16ToF32Js(napi_env env, napi_callback_info info) {
   int64_t ls = 0, ld = 0;
   if (!get_args(env, info, "f16ToF32", 2, a) ||
       !get_array(a, 0, "src", napi_uint16_array, const_cast<uint16_t**>(&src), &ls) ||
-      !get_array(a, 1, "dst", napi_float32_array, &dst, &ld) || !check_len(a, "dst", ld, ls, "src.length"))
+      !get_array(a, 1, "dst", napi_float32_array, &dst, &ld) || !check_len(a, "dst", ld, {ls}, "src.length"))
     return nullptr;
   f16_to_f32(src, dst, ls);
   return undefined(env);
@@ -348,10 +364,10 @@ napi_value AttentionJs(napi_env env, napi_callback_info info) {
     fail_range(a, "pos0 + n must be at most maxSeq, got " + std::to_string(pos0 + n) + " > " + std::to_string(ms));
     return nullptr;
   }
-  if (!check_len(a, "q", lq, n * heads * hd, "n*heads*headDim") ||
-      !check_len(a, "kCache", lk, kvh * kv_tiled_len(ms) * hd, "kvHeads*ceil(maxSeq/32)*32*headDim") ||
-      !check_len(a, "vCache", lv, kvh * ms * hd, "kvHeads*maxSeq*headDim") ||
-      !check_len(a, "out", lo, n * heads * hd, "n*heads*headDim"))
+  if (!check_len(a, "q", lq, {n, heads, hd}, "n*heads*headDim") ||
+      !check_len(a, "kCache", lk, {kvh, kv_tiled_len(ms), hd}, "kvHeads*ceil(maxSeq/32)*32*headDim") ||
+      !check_len(a, "vCache", lv, {kvh, ms, hd}, "kvHeads*maxSeq*headDim") ||
+      !check_len(a, "out", lo, {n, heads, hd}, "n*heads*headDim"))
     return nullptr;
   attention(q, n, pos0, kc, vc, heads, kvh, hd, ms, out);
   return undefined(env);
@@ -365,7 +381,7 @@ napi_value GluJs(napi_env env, napi_callback_info info) {
   bool silu = false;
   if (!get_args(env, info, "glu", 3, a) || !get_array(a, 0, "gate", napi_float32_array, &gate, &lg) ||
       !get_array(a, 1, "up", napi_float32_array, const_cast<float**>(&up), &lu) || !get_bool(a, 2, "silu", &silu) ||
-      !check_len(a, "up", lu, lg, "gate.length"))
+      !check_len(a, "up", lu, {lg}, "gate.length"))
     return nullptr;
   glu(gate, up, lg, silu);
   return undefined(env);
@@ -380,8 +396,8 @@ napi_value RmsNormJs(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, "rmsNorm", 6, a) || !get_array(a, 0, "x", napi_float32_array, const_cast<float**>(&x), &lx) ||
       !get_array(a, 1, "w", napi_float32_array, const_cast<float**>(&w), &lw) || !get_dim(a, 2, "n", &n) ||
       !get_dim(a, 3, "cols", &cols) || !get_number(a, 4, "eps", &eps) ||
-      !get_array(a, 5, "out", napi_float32_array, &out, &lo) || !check_len(a, "x", lx, n * cols, "n*cols") ||
-      !check_len(a, "w", lw, cols, "cols") || !check_len(a, "out", lo, n * cols, "n*cols"))
+      !get_array(a, 5, "out", napi_float32_array, &out, &lo) || !check_len(a, "x", lx, {n, cols}, "n*cols") ||
+      !check_len(a, "w", lw, {cols}, "cols") || !check_len(a, "out", lo, {n, cols}, "n*cols"))
     return nullptr;
   if (!(eps > 0 && std::isfinite(eps))) {
     fail_range(a, "eps must be a positive finite number, got " + std::to_string(eps));
@@ -406,8 +422,8 @@ napi_value RopeApplyJs(napi_env env, napi_callback_info info) {
     fail_range(a, "headDim must be even, got " + std::to_string(hd));
     return nullptr;
   }
-  if (!check_len(a, "x", lx, rows * T * hd, "rows*T*headDim") || !check_len(a, "out", lo, rows * T * hd, "rows*T*headDim") ||
-      !check_len(a, "cos", lc, T * (hd / 2), "T*headDim/2") || !check_len(a, "sin", ls, T * (hd / 2), "T*headDim/2"))
+  if (!check_len(a, "x", lx, {rows, T, hd}, "rows*T*headDim") || !check_len(a, "out", lo, {rows, T, hd}, "rows*T*headDim") ||
+      !check_len(a, "cos", lc, {T, (hd / 2)}, "T*headDim/2") || !check_len(a, "sin", ls, {T, (hd / 2)}, "T*headDim/2"))
     return nullptr;
   rope_apply(x, out, rows, T, hd, c, s, inverse);
   return undefined(env);
@@ -435,11 +451,11 @@ napi_value RopeStoreJs(napi_env env, napi_callback_info info) {
     fail_range(a, "pos0 + n must be at most maxSeq, got " + std::to_string(pos0 + n) + " > " + std::to_string(ms));
     return nullptr;
   }
-  if (!check_len(a, "q", lq, n * heads * hd, "n*heads*headDim") || !check_len(a, "k", lk, n * kvh * hd, "n*kvHeads*headDim") ||
-      !check_len(a, "v", lv, n * kvh * hd, "n*kvHeads*headDim") || !check_len(a, "cos", lc, ms * (hd / 2), "maxSeq*headDim/2") ||
-      !check_len(a, "sin", ls, ms * (hd / 2), "maxSeq*headDim/2") ||
-      !check_len(a, "kCache", lkc, kvh * kv_tiled_len(ms) * hd, "kvHeads*ceil(maxSeq/32)*32*headDim") ||
-      !check_len(a, "vCache", lvc, kvh * ms * hd, "kvHeads*maxSeq*headDim"))
+  if (!check_len(a, "q", lq, {n, heads, hd}, "n*heads*headDim") || !check_len(a, "k", lk, {n, kvh, hd}, "n*kvHeads*headDim") ||
+      !check_len(a, "v", lv, {n, kvh, hd}, "n*kvHeads*headDim") || !check_len(a, "cos", lc, {ms, (hd / 2)}, "maxSeq*headDim/2") ||
+      !check_len(a, "sin", ls, {ms, (hd / 2)}, "maxSeq*headDim/2") ||
+      !check_len(a, "kCache", lkc, {kvh, kv_tiled_len(ms), hd}, "kvHeads*ceil(maxSeq/32)*32*headDim") ||
+      !check_len(a, "vCache", lvc, {kvh, ms, hd}, "kvHeads*maxSeq*headDim"))
     return nullptr;
   rope_store(q, k, v, n, pos0, heads, kvh, hd, c, s, kc, vc, ms);
   return undefined(env);
@@ -455,8 +471,8 @@ napi_value SoftmaxXentJs(napi_env env, napi_callback_info info) {
       !get_dim(a, 1, "n", &n) || !get_dim(a, 2, "v", &v) ||
       !get_array(a, 3, "targets", napi_int32_array, const_cast<int32_t**>(&t), &lt) ||
       !get_array(a, 4, "loss", napi_float32_array, &loss, &ll) || !get_array(a, 5, "grad", napi_float32_array, &grad, &lg) ||
-      !check_len(a, "logits", lx, n * v, "n*v") || !check_len(a, "targets", lt, n, "n") || !check_len(a, "loss", ll, n, "n") ||
-      !check_len(a, "grad", lg, n * v, "n*v"))
+      !check_len(a, "logits", lx, {n, v}, "n*v") || !check_len(a, "targets", lt, {n}, "n") || !check_len(a, "loss", ll, {n}, "n") ||
+      !check_len(a, "grad", lg, {n, v}, "n*v"))
     return nullptr;
   for (int64_t i = 0; i < n; i++)
     if (t[i] < 0 || t[i] >= v) {
@@ -476,9 +492,9 @@ napi_value AdamwStepJs(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, "adamwStep", 5, a) || !get_array(a, 0, "p", napi_float32_array, &p, &lp) ||
       !get_array(a, 1, "m", napi_float32_array, &m, &lm) || !get_array(a, 2, "v", napi_float32_array, &v, &lv) ||
       !get_array(a, 3, "g", napi_float32_array, const_cast<float**>(&g), &lg) ||
-      !get_array(a, 4, "hyper", napi_float32_array, const_cast<float**>(&h), &lh) || !check_len(a, "m", lm, lp, "p.length") ||
-      !check_len(a, "v", lv, lp, "p.length") || !check_len(a, "g", lg, lp, "p.length") ||
-      !check_len(a, "hyper", lh, 8, "[gscale, lr, beta1, beta2, eps, bc1, bc2, decay]"))
+      !get_array(a, 4, "hyper", napi_float32_array, const_cast<float**>(&h), &lh) || !check_len(a, "m", lm, {lp}, "p.length") ||
+      !check_len(a, "v", lv, {lp}, "p.length") || !check_len(a, "g", lg, {lp}, "p.length") ||
+      !check_len(a, "hyper", lh, {8}, "[gscale, lr, beta1, beta2, eps, bc1, bc2, decay]"))
     return nullptr;
   adamw_step(p, m, v, g, lp, h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
   return undefined(env);
@@ -492,8 +508,8 @@ napi_value ActFakeQuantJs(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, "actFakeQuant", 5, a) || !get_array(a, 0, "x", napi_float32_array, const_cast<float**>(&x), &lx) ||
       !get_dim(a, 1, "n", &n) || !get_dim(a, 2, "cols", &cols) ||
       !get_array(a, 3, "range", napi_float32_array, const_cast<float**>(&h), &lh) || !get_array(a, 4, "y", napi_float32_array, &y, &ly) ||
-      !check_len(a, "x", lx, n * cols, "n*cols") || !check_len(a, "range", lh, 4, "[qmax, lo, hi, eps]") ||
-      !check_len(a, "y", ly, n * cols, "n*cols"))
+      !check_len(a, "x", lx, {n, cols}, "n*cols") || !check_len(a, "range", lh, {4}, "[qmax, lo, hi, eps]") ||
+      !check_len(a, "y", ly, {n, cols}, "n*cols"))
     return nullptr;
   act_fake_quant(x, n, cols, h[0], h[1], h[2], h[3], y);
   return undefined(env);
@@ -508,7 +524,7 @@ napi_value GatherRowsJs(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, "gatherRows", 5, a) || !get_array(a, 0, "table", napi_float32_array, const_cast<float**>(&t), &lt) ||
       !get_dim(a, 1, "rows", &rows) || !get_dim(a, 2, "cols", &cols) ||
       !get_array(a, 3, "ids", napi_int32_array, const_cast<int32_t**>(&ids), &li) || !get_array(a, 4, "out", napi_float32_array, &out, &lo) ||
-      !check_len(a, "table", lt, rows * cols, "rows*cols") || !check_len(a, "out", lo, li * cols, "ids.length*cols"))
+      !check_len(a, "table", lt, {rows, cols}, "rows*cols") || !check_len(a, "out", lo, {li, cols}, "ids.length*cols"))
     return nullptr;
   for (int64_t i = 0; i < li; i++)
     if (ids[i] < 0 || ids[i] >= rows) {
@@ -528,7 +544,7 @@ napi_value WeightFakeQuantJs(napi_env env, napi_callback_info info) {
   double eps = 0;
   if (!get_args(env, info, "weightFakeQuant", 5, a) || !get_array(a, 0, "w", napi_float32_array, const_cast<float**>(&w), &lw) ||
       !get_dim(a, 1, "granule", &g) || !get_bool(a, 2, "binary", &binary) || !get_number(a, 3, "eps", &eps) ||
-      !get_array(a, 4, "out", napi_float32_array, &out, &lo) || !check_len(a, "out", lo, lw, "w.length"))
+      !get_array(a, 4, "out", napi_float32_array, &out, &lo) || !check_len(a, "out", lo, {lw}, "w.length"))
     return nullptr;
   if (g == 0 || lw % g != 0) {
     fail_range(a, "granule must divide w.length, got " + std::to_string(g) + " for " + std::to_string(lw));
@@ -547,8 +563,8 @@ napi_value RmsNormTrainJs(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, "rmsNormTrain", 7, a) || !get_array(a, 0, "x", napi_float32_array, const_cast<float**>(&x), &lx) ||
       !get_array(a, 1, "w", napi_float32_array, const_cast<float**>(&w), &lw) || !get_dim(a, 2, "n", &n) ||
       !get_dim(a, 3, "cols", &cols) || !get_number(a, 4, "eps", &eps) || !get_array(a, 5, "y", napi_float32_array, &y, &ly) ||
-      !get_array(a, 6, "r", napi_float32_array, &r, &lr) || !check_len(a, "x", lx, n * cols, "n*cols") ||
-      !check_len(a, "w", lw, cols, "cols") || !check_len(a, "y", ly, n * cols, "n*cols") || !check_len(a, "r", lr, n, "n"))
+      !get_array(a, 6, "r", napi_float32_array, &r, &lr) || !check_len(a, "x", lx, {n, cols}, "n*cols") ||
+      !check_len(a, "w", lw, {cols}, "cols") || !check_len(a, "y", ly, {n, cols}, "n*cols") || !check_len(a, "r", lr, {n}, "n"))
     return nullptr;
   rms_norm_train_fwd(x, w, n, cols, static_cast<float>(eps), y, r);
   return undefined(env);
@@ -564,9 +580,9 @@ napi_value RmsNormTrainGradJs(napi_env env, napi_callback_info info) {
       !get_array(a, 2, "r", napi_float32_array, const_cast<float**>(&r), &lr) ||
       !get_array(a, 3, "dy", napi_float32_array, const_cast<float**>(&dy), &ld) || !get_dim(a, 4, "n", &n) ||
       !get_dim(a, 5, "cols", &cols) || !get_array(a, 6, "dx", napi_float32_array, &dx, &ldx) ||
-      !get_array(a, 7, "dw", napi_float32_array, &dw, &ldw) || !check_len(a, "x", lx, n * cols, "n*cols") ||
-      !check_len(a, "w", lw, cols, "cols") || !check_len(a, "r", lr, n, "n") || !check_len(a, "dy", ld, n * cols, "n*cols") ||
-      !check_len(a, "dx", ldx, n * cols, "n*cols") || !check_len(a, "dw", ldw, cols, "cols"))
+      !get_array(a, 7, "dw", napi_float32_array, &dw, &ldw) || !check_len(a, "x", lx, {n, cols}, "n*cols") ||
+      !check_len(a, "w", lw, {cols}, "cols") || !check_len(a, "r", lr, {n}, "n") || !check_len(a, "dy", ld, {n, cols}, "n*cols") ||
+      !check_len(a, "dx", ldx, {n, cols}, "n*cols") || !check_len(a, "dw", ldw, {cols}, "cols"))
     return nullptr;
   rms_norm_train_bwd(x, w, r, dy, n, cols, dx, dw);
   return undefined(env);
@@ -584,8 +600,12 @@ napi_value SumSquaresJs(napi_env env, napi_callback_info info) {
 }
 
 // Checks that a batch of matrices of `size` elements at `stride` fits in `len`.
-bool check_batch(Args& a, const char* name, int64_t len, int64_t batch, int64_t stride, int64_t size) {
-  const int64_t need = batch == 0 ? 0 : (batch - 1) * stride + size;
+bool check_batch(Args& a, const char* name, int64_t len, int64_t batch, int64_t stride, std::initializer_list<int64_t> shape) {
+  int64_t size = 0, span = 0, need = 0;
+  if (!size_product(a, name, shape, "rows*cols", &size) || !size_product(a, name, {batch == 0 ? 0 : batch - 1, stride}, "(batch-1)*stride", &span))
+    return false;
+  if (__builtin_add_overflow(span, size, &need)) return fail_range(a, std::string(name) + ": (batch-1)*stride + rows*cols overflows 64 bits");
+  if (batch == 0) need = 0;
   if (len >= need) return true;
   return fail_range(a, std::string(name) + " has length " + std::to_string(len) + ", needs (batch-1)*stride + rows*cols = " +
                            std::to_string(need));
@@ -601,8 +621,8 @@ napi_value SgemmJs(napi_env env, napi_callback_info info) {
       !get_dim(a, 2, "k", &k) || !get_array(a, 3, "a", napi_float32_array, const_cast<float**>(&pa), &la) ||
       !get_bool(a, 4, "transA", &ta) || !get_array(a, 5, "b", napi_float32_array, const_cast<float**>(&pb), &lb) ||
       !get_bool(a, 6, "transB", &tb) || !get_array(a, 7, "c", napi_float32_array, &pc, &lc) ||
-      !check_len(a, "a", la, m * k, "m*k") || !check_len(a, "b", lb, k * n, "k*n") ||
-      !check_len(a, "c", lc, m * n, "m*n"))
+      !check_len(a, "a", la, {m, k}, "m*k") || !check_len(a, "b", lb, {k, n}, "k*n") ||
+      !check_len(a, "c", lc, {m, n}, "m*n"))
     return nullptr;
   sgemm_batched(1, m, n, k, pa, 0, ta, pb, 0, tb, pc, 0);
   return undefined(env);
@@ -620,8 +640,8 @@ napi_value SgemmBatchedJs(napi_env env, napi_callback_info info) {
       !get_bool(a, 6, "transA", &ta) || !get_array(a, 7, "b", napi_float32_array, const_cast<float**>(&pb), &lb) ||
       !get_dim(a, 8, "strideB", &sb) || !get_bool(a, 9, "transB", &tb) ||
       !get_array(a, 10, "c", napi_float32_array, &pc, &lc) || !get_dim(a, 11, "strideC", &sc) ||
-      !check_batch(a, "a", la, batch, sa, m * k) || !check_batch(a, "b", lb, batch, sb, k * n) ||
-      !check_batch(a, "c", lc, batch, sc, m * n))
+      !check_batch(a, "a", la, batch, sa, {m, k}) || !check_batch(a, "b", lb, batch, sb, {k, n}) ||
+      !check_batch(a, "c", lc, batch, sc, {m, n}))
     return nullptr;
   if (batch > 1 && sc < m * n) {
     fail_range(a, "strideC must be at least m*n (outputs must not overlap), got " + std::to_string(sc));
@@ -719,7 +739,7 @@ napi_value PoolStressJs(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, "poolStress", 4, a) || !get_dim(a, 0, "jobs", &jobs) ||
       !get_array(a, 1, "counts", napi_int32_array, const_cast<int32_t**>(&counts), &lc) ||
       !get_array(a, 2, "grains", napi_int32_array, const_cast<int32_t**>(&grains), &lg) ||
-      !check_len(a, "grains", lg, lc, "counts.length") || !get_dim(a, 3, "delayNs", &delay))
+      !check_len(a, "grains", lg, {lc}, "counts.length") || !get_dim(a, 3, "delayNs", &delay))
     return nullptr;
   if (lc == 0) {
     fail_range(a, "counts must not be empty");
