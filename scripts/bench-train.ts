@@ -10,7 +10,7 @@
  *   npm run bench:train [-- --steps 30 --configs tiny-b158,small-b158]
  */
 import { execSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readMetrics } from '../src/train/metrics.ts';
@@ -19,9 +19,22 @@ const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1]! : def;
 };
-const steps = Number(arg('steps', '30'));
-const configs = arg('configs', 'tiny-b158,small-b158').split(',');
 const logEvery = 5;
+/** A bad flag: one line, exit 2 (as the CLI does). */
+function usage(flag: string, problem: string): never {
+  process.stderr.write(`bench:train: ${flag}: ${problem}\n`);
+  process.exit(2);
+}
+const steps = Number(arg('steps', '30'));
+if (!Number.isInteger(steps) || steps < 2 * logEvery || steps > 100_000) usage('--steps', `must be an integer in [${2 * logEvery}, 100000], got "${arg('steps', '30')}"`);
+const configs = arg('configs', 'tiny-b158,small-b158').split(',');
+for (const c of configs) if (!existsSync(`experiments/configs/${c}.json`)) usage('--configs', `no experiments/configs/${c}.json`);
+// The configs train on data/moby-dick: prepare it on a fresh clone instead of failing.
+if (!existsSync('data/moby-dick/stats.json')) {
+  console.log('data/moby-dick is not prepared: running `bitnet prepare` first');
+  const r = spawnSync(process.execPath, ['bin/bitnet.js', 'prepare'], { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
 
 function commit(): string {
   try {

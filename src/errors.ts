@@ -5,6 +5,8 @@
  *
  * This module is a leaf: every folder may import it.
  */
+const MAX_MESSAGE = 600;
+
 export class InputError extends Error {
   override readonly name = 'InputError';
   /** @param source what the problem is in: a file path, a flag (`--vocab-size`) or a config key. */
@@ -12,7 +14,10 @@ export class InputError extends Error {
     readonly source: string,
     readonly problem: string,
   ) {
-    super(`${source}: ${problem}`);
+    // One line, whatever the problem quotes (a JSON parser's excerpt of a mutated file holds newlines),
+    // and a readable one: a quoted value of 10,000 characters is cut.
+    const line = `${source}: ${problem}`.replace(/\s*[\r\n]+\s*/g, ' ');
+    super(line.length > MAX_MESSAGE ? `${line.slice(0, MAX_MESSAGE)}… (${line.length - MAX_MESSAGE} more characters)` : line);
   }
 }
 

@@ -17,9 +17,40 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
+/** One line, whatever yargs or a message put in it. */
+const oneLine = (s: string) => s.trim().replace(/\s*\n\s*/g, '; ');
+
+const FS_PROBLEMS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'is a directory',
+  EEXIST: 'already exists (and is not what was expected there)',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  ENAMETOOLONG: 'name too long',
+  ELOOP: 'too many symbolic links',
+  EMFILE: 'too many open files',
+};
+
+/** A file-system error on a path the user named (an output directory under a file, say): one line. */
+function fsProblem(e: unknown): string | null {
+  const x = e as NodeJS.ErrnoException;
+  if (!(e instanceof Error) || typeof x.code !== 'string' || typeof x.path !== 'string' || !(x.code in FS_PROBLEMS)) return null;
+  return `${x.path}: ${FS_PROBLEMS[x.code]}${x.syscall ? ` (${x.syscall})` : ''}`;
+}
+
 function fail(e: unknown): never {
-  if (isInputError(e) && !debug) {
-    process.stderr.write(`bitnet: ${e.message}\n`);
+  const fs = debug ? null : fsProblem(e);
+  if (fs !== null) {
+    process.stderr.write(`bitnet: ${fs}\n`);
+    process.exit(2);
+  }
+  // A YError is yargs' own: an unknown flag, a missing argument, or an InputError thrown by a flag's
+  // coerce check (src/cli/flags.ts), which yargs rewraps with the same message.
+  if ((isInputError(e) || (e instanceof Error && e.name === 'YError')) && !debug) {
+    process.stderr.write(`bitnet: ${oneLine(e.message)}\n`);
     process.exit(2);
   }
   process.stderr.write(`bitnet: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
@@ -40,7 +71,7 @@ export async function runCli(load: (argv: readonly string[]) => Promise<AnyComma
       .wrap(Math.min(110, process.stdout.columns ?? 110))
       .fail((msg, err) => {
         if (err) fail(err);
-        process.stderr.write(`bitnet: ${msg}\n`);
+        process.stderr.write(`bitnet: ${oneLine(msg)}\n`);
         process.exit(2);
       });
     for (const c of await load(hideBin(process.argv))) cli = cli.command(c);

@@ -7,7 +7,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { DataType, tableFromIPC, type Table } from 'apache-arrow';
+import { readArrowTable } from '../format/arrow.ts';
 import { InputError } from '../errors.ts';
 
 export interface Document {
@@ -101,25 +101,24 @@ export async function readParquet(file: string): Promise<Document[]> {
 }
 
 export function readArrowText(file: string): Document[] {
-  let table: Table;
-  try {
-    table = tableFromIPC(readBytes(file));
-  } catch (e) {
-    throw new InputError(file, `not an Arrow IPC file or stream, or truncated (${(e as Error).message})`);
-  }
-  const field = table.schema.fields.find((f) => f.name === 'text');
-  if (!field) throw new InputError(file, 'no column "text"');
-  if (!DataType.isUtf8(field.type) && !DataType.isLargeUtf8(field.type)) throw new InputError(file, `column "text" is ${field.type}, expected Utf8`);
+  const table = readArrowTable(readBytes(file), file, { stream: true });
+  const col = table.columns.get('text');
+  if (!col) throw new InputError(file, 'no column "text"');
+  if (col.type !== 'Utf8' && col.type !== 'LargeUtf8') throw new InputError(file, `column "text" is ${col.type}, expected Utf8`);
   const docs: Document[] = [];
   let row = 0;
   // Decode the raw bytes ourselves: arrow's own decoding replaces invalid UTF-8 silently.
-  for (const data of table.getChild('text')!.data) {
-    const offsets = data.valueOffsets as Int32Array | BigInt64Array;
+  for (const data of col.chunks) {
+    const offsets = data.offsets;
+    const values = data.values;
+    if (!offsets || !(values instanceof Uint8Array) || offsets.length < data.offset + data.length + 1) throw new InputError(file, 'column "text": a chunk without its offsets or values');
     for (let i = 0; i < data.length; i++, row++) {
-      if (!data.getValid(i)) throw new InputError(file, `row ${row}: "text" is null`);
-      const start = Number(offsets[i]);
-      const end = Number(offsets[i + 1]);
-      docs.push({ text: decodeUtf8(data.values.subarray(start, end), file) });
+      const bit = data.offset + i;
+      if (data.validity && ((data.validity[bit >> 3]! >> (bit & 7)) & 1) === 0) throw new InputError(file, `row ${row}: "text" is null`);
+      const start = Number(offsets[data.offset + i]);
+      const end = Number(offsets[data.offset + i + 1]);
+      if (!(start >= 0 && start <= end && end <= values.length)) throw new InputError(file, `row ${row}: offsets ${start}..${end} outside the ${values.length} bytes of text`);
+      docs.push({ text: decodeUtf8(values.subarray(start, end), file) });
     }
   }
   return docs;

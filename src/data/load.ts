@@ -45,8 +45,8 @@ export function loadPrepared(dir: string): Prepared {
   if (tokenizer.vocabSize !== stats.vocab_size) throw new InputError(statsFile, `vocab_size ${stats.vocab_size} does not match tokenizer.json's ${tokenizer.vocabSize}`);
   const trainFile = path.join(dir, 'train.arrow');
   const valFile = path.join(dir, 'val.arrow');
-  const train = readShard(trainFile);
-  const val = readShard(valFile);
+  const train = readShard(trainFile, stats.shards?.train);
+  const val = readShard(valFile, stats.shards?.val);
   checkShard(trainFile, train, tokenizer, stats.train.tokens);
   checkShard(valFile, val, tokenizer, stats.val.tokens);
   return { dir, tokenizer, train: train.tokens, val: val.tokens, trainDocStart: train.docStart, valDocStart: val.docStart, stats, valBytesPerToken: stats.val.bytes_per_token };

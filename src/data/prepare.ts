@@ -134,8 +134,7 @@ export async function prepare(opts: PrepareOptions = {}): Promise<PrepareResult>
   };
   await withTempDir(out, (dir) => {
     writeFileAtomic(path.join(dir, 'tokenizer.json'), tokenizerFileText(tok));
-    writeShard(path.join(dir, 'train.arrow'), tr.shard);
-    writeShard(path.join(dir, 'val.arrow'), va.shard);
+    stats.shards = { train: writeShard(path.join(dir, 'train.arrow'), tr.shard), val: writeShard(path.join(dir, 'val.arrow'), va.shard) };
     writeFileAtomic(path.join(dir, 'stats.json'), `${JSON.stringify(stats, null, 2)}\n`);
   });
   return { out, stats, seconds: (performance.now() - t0) / 1000 };

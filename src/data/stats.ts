@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+export const ShardChecksum = z.object({ bytes: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict();
+
 /** Per split: tokens include one <|endoftext|> after each document; bytes are the text's UTF-8 bytes. */
 export const SplitStats = z
   .object({
@@ -28,6 +30,8 @@ export const PreparedStats = z
     val_fraction: z.number().gt(0).lt(1),
     train: SplitStats,
     val: SplitStats,
+    /** Size and SHA-256 of train.arrow and val.arrow, checked before they are read (absent in older data). */
+    shards: z.object({ train: ShardChecksum, val: ShardChecksum }).strict().optional(),
   })
   .strict();
 export type PreparedStats = z.infer<typeof PreparedStats>;

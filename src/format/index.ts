@@ -1,4 +1,5 @@
 /** File formats: GGUF read/write, safetensors read/write, atomic file and directory writes. */
+export * from './arrow.ts';
 export * from './atomic.ts';
 export * from './gguf/index.ts';
 export * from './safetensors.ts';

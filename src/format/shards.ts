@@ -10,8 +10,10 @@
  * file. The reader validates magic, schema, types, lengths, nulls and the metadata before returning
  * anything; writes go to a temporary name in the same directory and are renamed into place.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { DataType, makeTable, tableFromIPC, tableToIPC, type Table } from 'apache-arrow';
+import { makeTable, tableToIPC } from 'apache-arrow';
+import { columnValues, readArrowTable } from './arrow.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
 
@@ -22,15 +24,27 @@ export interface Shard {
 }
 
 export const SHARD_VERSION = '1';
+
+/** What stats.json records of a shard: its size and SHA-256, checked before it is parsed. */
+export interface ShardChecksum {
+  bytes: number;
+  sha256: string;
+}
+
+export function shardChecksum(bytes: Uint8Array): ShardChecksum {
+  return { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
 const MAGIC = 'ARROW1';
 
-/** Writes `shard` to `file` atomically (temp name, then rename). */
-export function writeShard(file: string, shard: Shard): void {
+/** Writes `shard` to `file` atomically (temp name, then rename); returns the checksum to record. */
+export function writeShard(file: string, shard: Shard): ShardChecksum {
   if (shard.tokens.length !== shard.docStart.length) throw new RangeError(`writeShard: ${shard.tokens.length} tokens but ${shard.docStart.length} doc_start flags`);
   const table = makeTable({ tokens: shard.tokens, doc_start: shard.docStart });
   table.schema.metadata.set('bitnet.shard.version', SHARD_VERSION);
   table.schema.metadata.set('bitnet.eos_id', String(shard.eosId));
-  writeFileAtomic(file, tableToIPC(table, 'file'));
+  const bytes = tableToIPC(table, 'file');
+  writeFileAtomic(file, bytes);
+  return shardChecksum(bytes);
 }
 
 function hasMagic(b: Uint8Array, at: number): boolean {
@@ -38,8 +52,12 @@ function hasMagic(b: Uint8Array, at: number): boolean {
   return true;
 }
 
-/** Reads and validates a shard; any problem is an InputError naming `file`. */
-export function readShard(file: string): Shard {
+/**
+ * Reads and validates a shard; any problem is an InputError naming `file`. With `expect` (from stats.json)
+ * a file that is not byte for byte the one written is refused before it is parsed, and the one that is is
+ * decoded in process; without it the bytes are decoded in the Arrow reader's child process (arrow.ts).
+ */
+export function readShard(file: string, expect?: ShardChecksum): Shard {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(file);
@@ -49,25 +67,22 @@ export function readShard(file: string): Shard {
   }
   if (bytes.length < 2 * MAGIC.length + 8 || !hasMagic(bytes, 0)) throw new InputError(file, 'not an Arrow IPC file');
   if (!hasMagic(bytes, bytes.length - MAGIC.length)) throw new InputError(file, 'truncated Arrow IPC file (no closing magic)');
-  let table: Table;
-  try {
-    table = tableFromIPC(bytes);
-  } catch (e) {
-    throw new InputError(file, `corrupt Arrow IPC file (${(e as Error).message})`);
+  if (expect) {
+    const got = shardChecksum(bytes);
+    if (got.bytes !== expect.bytes || got.sha256 !== expect.sha256)
+      throw new InputError(file, `does not match the size and SHA-256 recorded in stats.json (${got.bytes} bytes, ${got.sha256.slice(0, 12)}… vs ${expect.bytes}, ${expect.sha256.slice(0, 12)}…): corrupt or replaced`);
   }
-  const fields = table.schema.fields.map((f) => f.name).join(', ');
+  const table = readArrowTable(bytes, file, { maxBatches: 1, trusted: expect !== undefined });
+  const fields = [...table.columns.keys()].join(', ');
   if (fields !== 'tokens, doc_start') throw new InputError(file, `expected columns tokens, doc_start; found ${fields || 'none'}`);
-  const version = table.schema.metadata.get('bitnet.shard.version');
+  const version = table.metadata.get('bitnet.shard.version');
   if (version !== SHARD_VERSION) throw new InputError(file, `shard version ${version ?? '(missing)'}, this reader needs ${SHARD_VERSION}`);
-  const eosId = Number(table.schema.metadata.get('bitnet.eos_id'));
+  const eosId = Number(table.metadata.get('bitnet.eos_id'));
   if (!Number.isInteger(eosId) || eosId < 0) throw new InputError(file, 'missing or bad bitnet.eos_id metadata');
-  const tokens = table.getChild('tokens')!;
-  const docStart = table.getChild('doc_start')!;
-  if (!(DataType.isInt(tokens.type) && tokens.type.bitWidth === 32 && tokens.type.isSigned)) throw new InputError(file, `column tokens is ${tokens.type}, expected Int32`);
-  if (!(DataType.isInt(docStart.type) && docStart.type.bitWidth === 8 && !docStart.type.isSigned)) throw new InputError(file, `column doc_start is ${docStart.type}, expected Uint8`);
-  if (tokens.nullCount > 0 || docStart.nullCount > 0) throw new InputError(file, 'null values in a shard');
-  // Copy out: the arrays may be views into the file buffer at any alignment, and callers keep them.
-  const out: Shard = { tokens: Int32Array.from(tokens.toArray() as Int32Array), docStart: Uint8Array.from(docStart.toArray() as Uint8Array), eosId };
+  const tokens = columnValues(file, table.columns.get('tokens')!, 'Int32', Int32Array);
+  const docStart = columnValues(file, table.columns.get('doc_start')!, 'Uint8', Uint8Array);
+  if (tokens.length !== table.numRows || docStart.length !== table.numRows) throw new InputError(file, 'columns of different lengths');
+  const out: Shard = { tokens, docStart, eosId };
   for (let i = 0; i < out.docStart.length; i++) {
     if (out.docStart[i]! > 1) throw new InputError(file, `doc_start[${i}] is ${out.docStart[i]}, expected 0 or 1`);
   }

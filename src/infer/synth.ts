@@ -53,6 +53,8 @@ export function parseShape(s: string): SynthShape {
     shape = { d, layers, ff, heads, kvHeads, vocab };
   }
   const { d, ff, heads, kvHeads, vocab } = shape;
+  const limits: [string, number, number][] = [['d', d, 65536], ['layers', shape.layers, 512], ['ff', ff, 1 << 18], ['heads', heads, 1024], ['vocab', vocab, 1 << 20]];
+  for (const [name, v, max] of limits) if (v > max) fail(`${name} ${v} is larger than this generator makes (at most ${max})`);
   if (d % 256 !== 0 || ff % 256 !== 0) fail(`d ${d} and ff ${ff} must be multiples of 256 (TQ1_0/TQ2_0 rows)`);
   if (d % heads !== 0 || (d / heads) % 2 !== 0) fail(`d ${d} must split into ${heads} heads of an even size`);
   if (heads % kvHeads !== 0) fail(`kv heads ${kvHeads} must divide heads ${heads}`);

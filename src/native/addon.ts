@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../package-root.ts';
 import type { EngineKernels } from './engine-kernels.ts';
 import type { TrainKernels } from './train-kernels.ts';
 
@@ -52,13 +52,7 @@ export interface PoolStressResult {
   outOfRange: number;
 }
 
-// This file runs from src/native/ (through tsx) or inlined into dist/engine.mjs (the engine bundle): the
-// addon is found from the package root, the nearest folder above that holds native/binding.gyp.
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let up = 0; up < 4 && !existsSync(path.join(dir, 'native', 'binding.gyp')); up++) dir = path.dirname(dir);
-  return dir;
-}
+// This file runs from src/native/ (through tsx) or inlined into dist/engine.mjs (the engine bundle).
 const candidates = [path.join(packageRoot(), 'native/build/Release/bitnet_native.node')];
 
 let loaded: { addon: NativeAddon | null; reason: string; file: string | null } | undefined;

@@ -4,7 +4,8 @@
  * the rows up to its checkpoint and drops the rest, so the file matches an uninterrupted run.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { makeTable, tableFromIPC, tableToIPC } from 'apache-arrow';
+import { makeTable, tableToIPC } from 'apache-arrow';
+import { columnValues, readArrowTable } from '../format/arrow.ts';
 import { InputError } from '../errors.ts';
 
 export const METRIC_COLUMNS = [
@@ -37,21 +38,16 @@ export function writeMetrics(file: string, rows: readonly MetricRow[]): void {
 
 export function readMetrics(file: string): MetricRow[] {
   if (!existsSync(file)) return [];
-  let table;
-  try {
-    table = tableFromIPC(readFileSync(file));
-  } catch (e) {
-    throw new InputError(file, `not a readable Arrow file (${(e as Error).message})`);
-  }
+  const table = readArrowTable(readFileSync(file), file);
   const cols = METRIC_COLUMNS.map((c) => {
-    const col = table.getChild(c);
+    const col = table.columns.get(c);
     if (!col) throw new InputError(file, `missing column "${c}"`);
-    return col.toArray() as ArrayLike<number>;
+    return c === 'step' ? columnValues(file, col, 'Int32', Int32Array) : columnValues(file, col, 'Float64', Float64Array);
   });
   const rows: MetricRow[] = [];
   for (let i = 0; i < table.numRows; i++) {
     const r = {} as MetricRow;
-    METRIC_COLUMNS.forEach((c, j) => (r[c] = Number(cols[j]![i])));
+    METRIC_COLUMNS.forEach((c, j) => (r[c] = cols[j]![i]!));
     rows.push(r);
   }
   return rows;

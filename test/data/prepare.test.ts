@@ -140,7 +140,16 @@ describe('data/prepare', () => {
     broken('tokenizer.json', null, /tokenizer\.json: invalid JSON/);
     const stats = JSON.parse(readFileSync(path.join(out, 'stats.json'), 'utf8'));
     writeShard(path.join(t.dir, 'big.arrow'), { tokens: new Int32Array(stats.val.tokens).fill(300), docStart: new Uint8Array(stats.val.tokens), eosId: 256 });
+    // A replaced shard does not match the checksum stats.json records, and is refused before it is parsed;
+    // in data prepared before checksums (no "shards" in stats.json) the ids themselves are checked.
+    broken('val.arrow', readFileSync(path.join(t.dir, 'big.arrow')), /val\.arrow: does not match the size and SHA-256 recorded in stats\.json .*: corrupt or replaced/);
+    const statsFile = path.join(out, 'stats.json');
+    const withSums = readFileSync(statsFile);
+    const { shards: _, ...legacy } = stats;
+    writeFileSync(statsFile, JSON.stringify(legacy));
     broken('val.arrow', readFileSync(path.join(t.dir, 'big.arrow')), /val\.arrow: token 0 is 300, outside the vocabulary \[0, 257\)/);
+    expect(() => loadPrepared(out)).to.not.throw();
+    writeFileSync(statsFile, withSums);
     expect(() => loadPrepared(out)).to.not.throw();
   });
 });
@@ -158,7 +167,7 @@ describe('bitnet prepare (CLI)', () => {
   it('a bad flag value is one line too, exit 2', () => {
     const r = cli('--tokenizer', 'wordpiece', '--out', 'data/never-written');
     expect(r.status).to.equal(2);
-    expect(r.stderr).to.equal('bitnet: --tokenizer: expected byte or bpe, got "wordpiece"\n');
+    expect(r.stderr).to.equal('bitnet: --tokenizer: "wordpiece" is not one of bpe, byte\n');
     expect(existsSync('data/never-written')).to.equal(false);
   });
 

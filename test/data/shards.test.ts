@@ -55,7 +55,7 @@ describe('format/shards', () => {
       [path.join(t.dir, 'missing.arrow'), /missing\.arrow: no such file$/],
       [put('text.arrow', 'hello, not arrow at all'), /text\.arrow: not an Arrow IPC file$/],
       [put('trunc.arrow', bytes.subarray(0, bytes.length - 40)), /trunc\.arrow: truncated Arrow IPC file/],
-      [put('mid.arrow', Buffer.concat([bytes.subarray(0, 200), Buffer.from('ARROW1')])), /mid\.arrow: corrupt Arrow IPC file/],
+      [put('mid.arrow', Buffer.concat([bytes.subarray(0, 200), Buffer.from('ARROW1')])), /mid\.arrow: corrupt or truncated Arrow IPC file/],
       [put('cols.arrow', withMeta({ ids: Int32Array.of(1) })), /cols\.arrow: expected columns tokens, doc_start; found ids/],
       [put('type.arrow', withMeta({ tokens: Float32Array.of(1), doc_start: Uint8Array.of(1) })), /type\.arrow: column tokens is Float32, expected Int32/],
       [put('flag.arrow', withMeta({ tokens: Int32Array.of(1), doc_start: Int8Array.of(1) })), /flag\.arrow: column doc_start is Int8, expected Uint8/],

@@ -95,19 +95,29 @@ describe('infer/cli: bitnet synth, generate, bench, eval', function () {
     const gen = { prompt: 'x', 'max-tokens': 2, temperature: 0, 'top-k': 0, 'top-p': 1, 'repeat-penalty': 1 };
     const cases: Array<[Promise<unknown>, RegExp]> = [
       [run(generateCommand, { ...gen, file: path.join(dir, 'nope.gguf') }), /nope\.gguf/],
-      [run(generateCommand, { ...gen, file: model, engine: 'gpu' }), /^--engine: "gpu" is not native or ts/],
-      [run(generateCommand, { ...gen, file: model, 'top-p': 2 }), /^--top-p: 2 is out of range/],
-      [run(generateCommand, { ...gen, file: model, threads: 0 }), /^--threads: must be a positive integer/],
       [run(synthCommand, { shape: '100,1,512,4,4,300', type: 'tq2_0', out: path.join(dir, 'y.gguf'), seed: 1 }), /^--shape: d 100 and ff 512 must be multiples of 256/],
-      [run(synthCommand, { shape: '256,1,512,4,4,300', type: 'q4_0', out: path.join(dir, 'y.gguf'), seed: 1 }), /^--type: "q4_0" is not tq2_0 or tq1_0/],
-      [run(benchCommand, { file: model, 'prompt-tokens': 0, 'gen-tokens': 8 }), /^--prompt-tokens: must be a positive integer/],
       [run(evalCommand, { file: model, data, split: 'val' }), /data: its tokenizer \(257 tokens\) is not the model's \(300 tokens/],
-      [run(evalCommand, { file: model, data, split: 'test' }), /^--split: "test" is not val or train/],
     ];
     for (const [p, pattern] of cases) {
       const err = await p.then(() => null, (e: unknown) => e);
       expect(isInputError(err), String(err)).to.equal(true);
       expect((err as Error).message).to.match(pattern).and.not.contain('\n');
+    }
+  });
+
+  it('a bad flag value is refused at parse time: one line naming the flag, exit 2', () => {
+    const cases: Array<[string[], string]> = [
+      [['generate', model, '--prompt', 'x', '--engine', 'gpu'], '--engine: "gpu" is not one of auto, native, ts'],
+      [['generate', model, '--prompt', 'x', '--top-p', '2'], '--top-p: must be a number > 0 and <= 1, got "2"'],
+      [['generate', model, '--prompt', 'x', '--threads', '0'], '--threads: must be an integer >= 1 and <= 256, got "0"'],
+      [['synth', '--shape', '256,1,512,4,4,300', '--type', 'q4_0', '--out', path.join(dir, 'y.gguf')], '--type: "q4_0" is not one of tq2_0, tq1_0'],
+      [['bench', model, '--prompt-tokens', '0'], '--prompt-tokens: must be an integer >= 1 and <= 1048576, got "0"'],
+      [['eval', model, '--data', data, '--split', 'test'], '--split: "test" is not one of val, train'],
+    ];
+    for (const [args, line] of cases) {
+      const r = bitnet(...args);
+      expect(r.status, r.stderr).to.equal(2);
+      expect(r.stderr).to.equal(`bitnet: ${line}\n`);
     }
   });
 });

@@ -12,6 +12,7 @@
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildOutcome, runChild } from '../support/child.ts';
 import { nativeStatus } from '../../src/native/addon.ts';
 
 const JOBS = 6000;
@@ -20,36 +21,13 @@ const COUNTS = [2, 4096, 1000, 7, 40 * 1024, 5];
 const GRAINS = [1, 64, 1, 3, 1024, 8];
 const DEADLINE_MS = 10_000;
 
-interface Outcome {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  timedOut: boolean;
-  out: string;
-  err: string;
-}
-
-function runStress(file: string, threads: number, delayNs: number): Promise<Outcome> {
+function runStress(file: string, threads: number, delayNs: number): Promise<ChildOutcome> {
   const script = `
     const a = require(${JSON.stringify(file)});
     a.setThreads(${threads});
     const r = a.poolStress(${JOBS}, Int32Array.from(${JSON.stringify(COUNTS)}), Int32Array.from(${JSON.stringify(GRAINS)}), ${delayNs});
     process.stdout.write(JSON.stringify(r));`;
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let timedOut = false;
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, DEADLINE_MS);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, timedOut, out, err });
-    });
-  });
+  return runChild(['-e', script], { deadlineMs: DEADLINE_MS });
 }
 
 describe('native pool: claim protocol under stress', function () {
@@ -70,7 +48,7 @@ describe('native pool: claim protocol under stress', function () {
         expect(status.loaded, `native addon: ${status.reason}`).to.equal(true);
         const r = await runStress(status.file!, threads, delayNs);
         expect(r.timedOut, `hung: no result within ${DEADLINE_MS / 1000} s (a completion that never arrives)`).to.equal(false);
-        expect(r.code, `exit ${r.code} ${r.signal ?? ''}: ${r.err.trim().split('\n').slice(-3).join(' | ')}`).to.equal(0);
-        expect(JSON.parse(r.out)).to.deep.equal({ jobs: JOBS, missing: 0, repeated: 0, wrongJob: 0, outOfRange: 0 });
+        expect(r.code, `exit ${r.code} ${r.signal ?? ''}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`).to.equal(0);
+        expect(JSON.parse(r.stdout)).to.deep.equal({ jobs: JOBS, missing: 0, repeated: 0, wrongJob: 0, outOfRange: 0 });
       });
 });

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureStudyData, readStudyFile, resolveStudy } from '../../ablate/expand.ts';
 import { runStudy } from '../../ablate/runner.ts';
-import { InputError } from '../../errors.ts';
+import { intOption, pathPositional, stringOption } from '../flags.ts';
 
 interface Args {
   study: string;
@@ -18,15 +18,13 @@ export const ablateCommand: CommandModule<object, Args> = {
   describe: 'run every arm x seed of a study (experiments/STUDY/study.json) in parallel workers; rerun to resume',
   builder: (y) =>
     y
-      .positional('study', { type: 'string', demandOption: true, describe: 'the study file' })
-      .option('workers', { type: 'number', describe: `parallel worker processes (default: the number of cores, ${os.availableParallelism()})` })
+      .positional('study', pathPositional('study', 'the study file'))
+      .option('workers', intOption('workers', { min: 1, max: 256, describe: `parallel worker processes (default: the number of cores, ${os.availableParallelism()})` }))
       .option('only', { type: 'string', array: true, describe: 'run only these arms' })
-      .option('out', { type: 'string', describe: 'runs directory (default: runs/ beside the study file)' })
-      .option('attempts', { type: 'number', default: 2, describe: 'tries per run before it is left FAILED (a hung run is stopped by its watchdog and retried from its checkpoint)' }),
+      .option('out', stringOption('out', { nonEmpty: true, describe: 'runs directory (default: runs/ beside the study file)' }))
+      .option('attempts', intOption('attempts', { default: 2, min: 1, max: 100, describe: 'tries per run before it is left FAILED (a hung run is stopped by its watchdog and retried from its checkpoint)' })),
   handler: async (argv) => {
     const workers = argv.workers ?? os.availableParallelism();
-    if (!Number.isInteger(workers) || workers < 1) throw new InputError('--workers', `expected a positive integer, got ${argv.workers}`);
-    if (!Number.isInteger(argv.attempts) || argv.attempts < 1 || argv.attempts > 100) throw new InputError('--attempts', `expected an integer in [1, 100], got ${argv.attempts}`);
     const runsDir = argv.out ?? path.join(path.dirname(argv.study), 'runs');
     // Validate the file before preparing anything; then resolve against the (prepared) data.
     await ensureStudyData(readStudyFile(argv.study), (l) => console.log(l));

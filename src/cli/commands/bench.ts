@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { InputError } from '../../errors.ts';
+import { intOption, pathPositional } from '../flags.ts';
 import { bench } from '../../infer/bench.ts';
 import { loadEngine } from '../../infer/engine.ts';
 import { engineFlags, engineNotes, engineOptions, type EngineArgs } from './generate.ts';
@@ -17,16 +18,14 @@ export const benchCommand: CommandModule<object, Args> = {
   builder: (y) =>
     engineFlags(
       y
-        .positional('file', { type: 'string', demandOption: true, describe: 'the .gguf file' })
-        .option('prompt-tokens', { type: 'number', default: 128, describe: 'random tokens processed as one batch (pp)' })
-        .option('gen-tokens', { type: 'number', default: 128, describe: 'tokens generated one at a time (tg)' })
+        .positional('file', pathPositional('file', 'the .gguf file'))
+        .option('prompt-tokens', intOption('prompt-tokens', { default: 128, min: 1, max: 1 << 20, describe: 'random tokens processed as one batch (pp)' }))
+        .option('gen-tokens', intOption('gen-tokens', { default: 128, min: 1, max: 1 << 20, describe: 'tokens generated one at a time (tg)' }))
         .option('json', { type: 'boolean', describe: 'print one JSON object' }),
     ),
   handler: (argv) => {
     const pp = argv['prompt-tokens'];
     const tg = argv['gen-tokens'];
-    for (const [flag, v] of [['--prompt-tokens', pp], ['--gen-tokens', tg]] as const)
-      if (!(Number.isInteger(v) && v >= 1)) throw new InputError(flag, `must be a positive integer, got ${v}`);
     const e = loadEngine(argv.file, { ...engineOptions(argv), maxSeq: Math.max(pp, tg), maxBatch: pp });
     try {
       engineNotes(e);

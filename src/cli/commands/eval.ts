@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { loadPrepared } from '../../data/load.ts';
 import { InputError } from '../../errors.ts';
+import { choiceOption, pathPositional, stringOption } from '../flags.ts';
 import { loadEngine } from '../../infer/engine.ts';
 import { evaluate } from '../../infer/eval.ts';
 import { engineFlags, engineNotes, engineOptions, type EngineArgs } from './generate.ts';
@@ -8,7 +9,7 @@ import { engineFlags, engineNotes, engineOptions, type EngineArgs } from './gene
 interface Args extends EngineArgs {
   file: string;
   data: string;
-  split: string;
+  split: 'val' | 'train';
   json?: boolean;
 }
 
@@ -18,13 +19,12 @@ export const evalCommand: CommandModule<object, Args> = {
   builder: (y) =>
     engineFlags(
       y
-        .positional('file', { type: 'string', demandOption: true, describe: 'the .gguf file' })
-        .option('data', { type: 'string', demandOption: true, describe: 'a directory written by bitnet prepare (data/NAME)' })
-        .option('split', { type: 'string', default: 'val', describe: 'val or train' })
+        .positional('file', pathPositional('file', 'the .gguf file'))
+        .option('data', stringOption('data', { demand: true, nonEmpty: true, describe: 'a directory written by bitnet prepare (data/NAME)' }))
+        .option('split', choiceOption('split', ['val', 'train'] as const, { default: 'val', describe: 'the split to evaluate' }))
         .option('json', { type: 'boolean', describe: 'print one JSON object {loss, perplexity, bits_per_byte, tokens}' }),
     ),
   handler: (argv) => {
-    if (argv.split !== 'val' && argv.split !== 'train') throw new InputError('--split', `"${argv.split}" is not val or train`);
     const opts = engineOptions(argv);
     const data = loadPrepared(argv.data);
     const e = loadEngine(argv.file, opts);

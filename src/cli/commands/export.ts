@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { exportCheckpoint } from '../../train/export-checkpoint.ts';
+import { choiceOption, pathPositional, stringOption } from '../flags.ts';
 
 interface Args {
   run: string;
@@ -14,11 +15,11 @@ export const exportCommand: CommandModule<object, Args> = {
   describe: 'write a run or checkpoint as GGUF (arch "bitnet", ternary linears as TQ2_0 or TQ1_0)',
   builder: (y) =>
     y
-      .positional('run', { type: 'string', demandOption: true, describe: 'run directory (its latest checkpoint) or checkpoint directory' })
-      .option('type', { choices: ['tq2_0', 'tq1_0'] as const, default: 'tq2_0' as const, describe: 'ternary tensor type: TQ2_0 2.06 bpw (fast), TQ1_0 1.69 bpw' })
-      .option('out', { type: 'string', describe: 'output file (default: RUN/model.gguf)' })
-      .option('embedding-type', { choices: ['f16', 'f32'] as const, default: 'f16' as const, describe: 'token embedding / head type' })
-      .option('data', { type: 'string', describe: 'prepared data directory whose tokenizer to embed (default: the run\'s)' }),
+      .positional('run', pathPositional('run', 'run directory (its latest checkpoint) or checkpoint directory'))
+      .option('type', choiceOption('type', ['tq2_0', 'tq1_0'] as const, { default: 'tq2_0', describe: 'ternary tensor type: TQ2_0 2.06 bpw (fast), TQ1_0 1.69 bpw' }))
+      .option('out', stringOption('out', { nonEmpty: true, describe: 'output file (default: RUN/model.gguf)' }))
+      .option('embedding-type', choiceOption('embedding-type', ['f16', 'f32'] as const, { default: 'f16', describe: 'token embedding / head type' }))
+      .option('data', stringOption('data', { nonEmpty: true, describe: 'prepared data directory whose tokenizer to embed (default: the run\'s)' })),
   handler: async (argv) => {
     const r = await exportCheckpoint(argv.run, { type: argv.type, out: argv.out, embeddingType: argv['embedding-type'], dataDir: argv.data });
     console.log(`exported ${r.checkpoint} → ${r.out} (${(r.bytes / 1e6).toFixed(2)} MB, ${argv.type.toUpperCase()})`);

@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { InputError } from '../../errors.ts';
+import { intOption, choiceOption, floatOption, pathPositional, stringOption } from '../flags.ts';
 import { loadEngine, type Engine, type EngineChoice, type EngineOptions } from '../../infer/engine.ts';
 import { generate } from '../../infer/generate.ts';
 import { DEFAULT_SAMPLER } from '../../infer/sampler.ts';
@@ -9,17 +9,15 @@ export interface EngineArgs {
   threads?: number;
 }
 
-/** --engine and --threads, shared by generate, eval and bench. --engine is a plain string so a bad value is one InputError line. */
+/** --engine and --threads, shared by generate, eval and bench. */
 export function engineFlags<T>(y: Argv<T>): Argv<T & EngineArgs> {
   return y
-    .option('engine', { type: 'string', describe: 'native or ts kernels (default: native when the addon is built, else ts)' })
-    .option('threads', { type: 'number', describe: 'threads of the native kernels (default: the addon pool\'s)' }) as Argv<T & EngineArgs>;
+    .option('engine', choiceOption('engine', ['auto', 'native', 'ts'] as const, { default: 'auto', describe: 'kernels: native (the addon), ts (TypeScript), auto (native when the addon is built)' }))
+    .option('threads', intOption('threads', { min: 1, max: 256, describe: 'threads of the native kernels (default: the addon pool\'s)' })) as Argv<T & EngineArgs>;
 }
 
 export function engineOptions(argv: EngineArgs): Pick<EngineOptions, 'engine' | 'threads'> {
-  const e = argv.engine ?? 'auto';
-  if (e !== 'native' && e !== 'ts' && e !== 'auto') throw new InputError('--engine', `"${e}" is not native or ts`);
-  return { engine: e as EngineChoice, threads: argv.threads };
+  return { engine: (argv.engine ?? 'auto') as EngineChoice, threads: argv.threads };
 }
 
 /** Says on stderr when the default engine fell back to TypeScript, or the vocabulary's pre-tokenizer is not GPT-2's. */
@@ -45,26 +43,18 @@ export const generateCommand: CommandModule<object, Args> = {
   builder: (y) =>
     engineFlags(
       y
-        .positional('file', { type: 'string', demandOption: true, describe: 'the .gguf file' })
-        .option('prompt', { type: 'string', demandOption: true, describe: 'the text to continue' })
-        .option('max-tokens', { type: 'number', default: 128, describe: 'tokens to generate at most' })
-        .option('temperature', { type: 'number', default: DEFAULT_SAMPLER.temperature, describe: '0 = greedy' })
-        .option('top-k', { type: 'number', default: DEFAULT_SAMPLER.topK, describe: 'sample among the k most likely tokens (0 = all)' })
-        .option('top-p', { type: 'number', default: DEFAULT_SAMPLER.topP, describe: 'nucleus: the most likely tokens up to this probability (1 = all)' })
-        .option('repeat-penalty', { type: 'number', default: DEFAULT_SAMPLER.repeatPenalty, describe: `penalty on the last ${DEFAULT_SAMPLER.repeatLastN} tokens (1 = off)` })
-        .option('seed', { type: 'number', describe: 'sampling seed (default: random, printed at the end)' }),
+        .positional('file', pathPositional('file', 'the .gguf file'))
+        .option('prompt', stringOption('prompt', { demand: true, describe: 'the text to continue' }))
+        .option('max-tokens', intOption('max-tokens', { default: 128, min: 0, max: 1e9, describe: 'tokens to generate at most' }))
+        .option('temperature', floatOption('temperature', { default: DEFAULT_SAMPLER.temperature, min: 0, max: 100, describe: '0 = greedy' }))
+        .option('top-k', intOption('top-k', { default: DEFAULT_SAMPLER.topK, min: 0, max: 1e9, describe: 'sample among the k most likely tokens (0 = all)' }))
+        .option('top-p', floatOption('top-p', { default: DEFAULT_SAMPLER.topP, min: 0, minExclusive: true, max: 1, describe: 'nucleus: the most likely tokens up to this probability (1 = all)' }))
+        .option('repeat-penalty', floatOption('repeat-penalty', { default: DEFAULT_SAMPLER.repeatPenalty, min: 0, minExclusive: true, max: 100, describe: `penalty on the last ${DEFAULT_SAMPLER.repeatLastN} tokens (1 = off)` }))
+        .option('seed', intOption('seed', { min: 0, max: Number.MAX_SAFE_INTEGER, describe: 'sampling seed (default: random, printed at the end)' })),
     ),
   handler: (argv) => {
     const opts = engineOptions(argv);
     const seed = argv.seed ?? Math.floor(Math.random() * 2 ** 32);
-    if (!(Number.isSafeInteger(seed) && seed >= 0)) throw new InputError('--seed', `must be a non-negative integer, got ${argv.seed}`);
-    const checks: [string, number, boolean][] = [
-      ['--temperature', argv.temperature, argv.temperature >= 0],
-      ['--top-k', argv['top-k'], Number.isInteger(argv['top-k']) && argv['top-k'] >= 0],
-      ['--top-p', argv['top-p'], argv['top-p'] > 0 && argv['top-p'] <= 1],
-      ['--repeat-penalty', argv['repeat-penalty'], argv['repeat-penalty'] > 0],
-    ];
-    for (const [flag, v, ok] of checks) if (!ok || !Number.isFinite(v)) throw new InputError(flag, `${v} is out of range`);
     const e = loadEngine(argv.file, opts);
     try {
       engineNotes(e);

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { pathPositional } from '../flags.ts';
 import { ggufTotals, openGGUF, type GGUFArray, type GGUFTotals, type GGUFValue } from '../../format/gguf/index.ts';
 
 /** Arrays longer than this print as a count and their first few items. */
@@ -63,7 +64,7 @@ export const inspectCommand: CommandModule<object, { file: string; json?: boolea
   describe: 'a GGUF file: version, metadata, tensor table (name, type, ne, bytes), bits per weight',
   builder: (y) =>
     y
-      .positional('file', { type: 'string', demandOption: true, describe: 'the .gguf file' })
+      .positional('file', pathPositional('file', 'the .gguf file'))
       .option('json', { type: 'boolean', describe: 'print one JSON object' }),
   handler: (argv) => {
     const f = openGGUF(argv.file);

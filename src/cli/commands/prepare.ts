@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { prepare } from '../../data/prepare.ts';
+import { choiceOption, floatOption, intOption, stringOption } from '../flags.ts';
 import type { SplitStats } from '../../data/stats.ts';
 
 interface Args {
@@ -17,12 +18,11 @@ export const prepareCommand: CommandModule<object, Args> = {
   describe: 'tokenize a corpus into data/NAME/{tokenizer.json, train.arrow, val.arrow, stats.json}',
   builder: (y) =>
     y
-      .option('corpus', { type: 'string', default: 'moby-dick', describe: 'bundled corpus (moby-dick, sotu) or a .txt/.jsonl/.parquet/.arrow file' })
-      // A plain string, checked by prepare, so a bad value is one InputError line like every other.
-      .option('tokenizer', { type: 'string', default: 'bpe', describe: 'byte (257 ids) or bpe (byte-level BPE)' })
-      .option('vocab-size', { type: 'number', describe: 'BPE vocabulary size including the 256 bytes and <|endoftext|> (default 4096)' })
-      .option('val-fraction', { type: 'number', default: 0.1, describe: 'fraction of documents held out for validation' })
-      .option('out', { type: 'string', describe: 'output directory (default data/<corpus name>)' }),
+      .option('corpus', stringOption('corpus', { default: 'moby-dick', nonEmpty: true, describe: 'bundled corpus (moby-dick, sotu) or a .txt/.jsonl/.parquet/.arrow file' }))
+      .option('tokenizer', choiceOption('tokenizer', ['bpe', 'byte'] as const, { default: 'bpe', describe: 'byte (257 ids) or bpe (byte-level BPE)' }))
+      .option('vocab-size', intOption('vocab-size', { min: 257, max: 1 << 20, describe: 'BPE vocabulary size including the 256 bytes and <|endoftext|> (default 4096)' }))
+      .option('val-fraction', floatOption('val-fraction', { default: 0.1, min: 0, minExclusive: true, max: 0.9, describe: 'fraction of documents held out for validation' }))
+      .option('out', stringOption('out', { nonEmpty: true, describe: 'output directory (default data/<corpus name>)' })),
   handler: async (argv) => {
     const r = await prepare({ corpus: argv.corpus, tokenizer: argv.tokenizer as 'byte' | 'bpe', vocabSize: argv['vocab-size'], valFraction: argv['val-fraction'], out: argv.out });
     const s = r.stats;

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { pathPositional, stringOption } from '../flags.ts';
 import { mkdirSync } from 'node:fs';
 import { writeReport } from '../../ablate/report.ts';
 
@@ -12,8 +13,8 @@ export const reportCommand: CommandModule<object, Args> = {
   describe: 'aggregate a study\'s runs into results.arrow, results.md (mean ± std, Welch t-test vs baseline) and loss.svg/png',
   builder: (y) =>
     y
-      .positional('study', { type: 'string', demandOption: true, describe: 'the study directory (holding runs/) or the runs directory' })
-      .option('out', { type: 'string', describe: 'where the results go (default: the study directory)' }),
+      .positional('study', pathPositional('study', 'the study directory (holding runs/) or the runs directory'))
+      .option('out', stringOption('out', { nonEmpty: true, describe: 'where the results go (default: the study directory)' })),
   handler: async (argv) => {
     if (argv.out) mkdirSync(argv.out, { recursive: true });
     const r = await writeReport(argv.study, argv.out);

@@ -5,6 +5,7 @@ import { loadTokenizer } from '../../data/tokenizer/index.ts';
 import { useBackend } from '../../train/backend.ts';
 import { loadCheckpoint, resolveCheckpoint } from '../../train/checkpoint.ts';
 import { sampleIds, storedModel } from '../../train/sample.ts';
+import { choiceOption, floatOption, intOption, pathPositional, stringOption } from '../flags.ts';
 
 interface Args {
   run: string;
@@ -22,14 +23,14 @@ export const sampleCommand: CommandModule<object, Args> = {
   describe: 'sample text with the tfjs model (fake-quant forward, weights as the export stores them): the reference for the engine',
   builder: (y) =>
     y
-      .positional('run', { type: 'string', demandOption: true, describe: 'run directory (latest checkpoint) or checkpoint directory' })
-      .option('prompt', { type: 'string', default: '', describe: 'text to continue' })
-      .option('max-tokens', { type: 'number', default: 64 })
-      .option('temperature', { type: 'number', default: 0.8, describe: '0 = greedy' })
-      .option('top-k', { type: 'number', default: 40, describe: '0 = no limit' })
-      .option('seed', { type: 'number', default: 1 })
-      .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const })
-      .option('embedding-type', { choices: ['f16', 'f32'] as const, default: 'f16' as const, describe: 'round embeddings as an export of this type stores them' }),
+      .positional('run', pathPositional('run', 'run directory (latest checkpoint) or checkpoint directory'))
+      .option('prompt', stringOption('prompt', { default: '', describe: 'text to continue' }))
+      .option('max-tokens', intOption('max-tokens', { default: 64, min: 0, max: 1e9, describe: 'tokens to sample at most' }))
+      .option('temperature', floatOption('temperature', { default: 0.8, min: 0, max: 100, describe: '0 = greedy' }))
+      .option('top-k', intOption('top-k', { default: 40, min: 0, max: 1e9, describe: '0 = no limit' }))
+      .option('seed', intOption('seed', { default: 1, min: 0, max: Number.MAX_SAFE_INTEGER, describe: 'sampling seed' }))
+      .option('backend', choiceOption('backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, { default: 'auto', describe: 'tfjs backend' }))
+      .option('embedding-type', choiceOption('embedding-type', ['f16', 'f32'] as const, { default: 'f16', describe: 'round embeddings as an export of this type stores them' })),
   handler: async (argv) => {
     await useBackend(argv.backend);
     const dir = resolveCheckpoint(argv.run);

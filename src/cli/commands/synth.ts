@@ -1,7 +1,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { InputError } from '../../errors.ts';
+import { choiceOption, intOption, stringOption } from '../flags.ts';
 import { parseShape, synthModel, SYNTH_SHAPES } from '../../infer/synth.ts';
 
 interface Args {
@@ -16,14 +16,13 @@ export const synthCommand: CommandModule<object, Args> = {
   describe: 'write a random-weight ternary GGUF model of a BitNet shape, for benchmarks without a checkpoint',
   builder: (y) =>
     y
-      .option('shape', { type: 'string', demandOption: true, describe: `${Object.keys(SYNTH_SHAPES).join(', ')} or d,layers,ff,heads,kvheads,vocab` })
-      .option('type', { type: 'string', default: 'tq2_0', describe: 'tq2_0 or tq1_0' })
-      .option('out', { type: 'string', demandOption: true, describe: 'the .gguf file to write' })
-      .option('seed', { type: 'number', default: 1, describe: 'weight seed' }),
+      .option('shape', stringOption('shape', { demand: true, nonEmpty: true, describe: `${Object.keys(SYNTH_SHAPES).join(', ')} or d,layers,ff,heads,kvheads,vocab` }))
+      .option('type', choiceOption('type', ['tq2_0', 'tq1_0'] as const, { default: 'tq2_0', describe: 'ternary tensor type' }))
+      .option('out', stringOption('out', { demand: true, nonEmpty: true, describe: 'the .gguf file to write' }))
+      .option('seed', intOption('seed', { default: 1, min: 0, max: 2 ** 32 - 1, describe: 'weight seed' })),
   handler: async (argv) => {
     const shape = parseShape(argv.shape);
-    const type = argv.type.toLowerCase();
-    if (type !== 'tq2_0' && type !== 'tq1_0') throw new InputError('--type', `"${argv.type}" is not tq2_0 or tq1_0`);
+    const type = argv.type as 'tq2_0' | 'tq1_0';
     const t0 = Date.now();
     mkdirSync(path.dirname(path.resolve(argv.out)), { recursive: true });
     await synthModel(argv.out, shape, type, argv.seed);

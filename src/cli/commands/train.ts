@@ -5,6 +5,7 @@ import { applyOverrides, parseWith, readJsonFile } from '../../config/parse.ts';
 import { RunConfig } from '../../config/train.ts';
 import { train, TrainingDiverged } from '../../train/trainer.ts';
 import { loadPrepared } from '../../data/load.ts';
+import { choiceOption, intOption, stringOption } from '../flags.ts';
 
 interface Args {
   config?: string;
@@ -49,14 +50,14 @@ export const trainCommand: CommandModule<object, Args> = {
   describe: 'train a BitNet model (tfjs, fake-quant with straight-through estimators)',
   builder: (y) =>
     y
-      .option('config', { type: 'string', describe: 'run config JSON (experiments/configs/*.json)' })
-      .option('data', { type: 'string', describe: 'prepared data directory (default: the config\'s, else data/moby-dick)' })
-      .option('out', { type: 'string', describe: 'run directory (default: runs/<config name>)' })
-      .option('steps', { type: 'number', describe: 'override train.steps' })
+      .option('config', stringOption('config', { nonEmpty: true, describe: 'run config JSON (experiments/configs/*.json)' }))
+      .option('data', stringOption('data', { nonEmpty: true, describe: 'prepared data directory (default: the config\'s, else data/moby-dick)' }))
+      .option('out', stringOption('out', { nonEmpty: true, describe: 'run directory (default: runs/<config name>)' }))
+      .option('steps', intOption('steps', { min: 1, max: 1e9, describe: 'override train.steps' }))
       .option('set', { type: 'string', array: true, describe: 'override a config key: --set model.d_model=512' })
       .option('resume', { type: 'boolean', describe: 'continue the run in --out from its last checkpoint' })
-      .option('backend', { type: 'string', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], describe: 'tfjs backend' })
-      .option('stop-after', { type: 'number', describe: 'stop after this step as if interrupted (checkpointed); --resume continues' }),
+      .option('backend', choiceOption('backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, { describe: 'tfjs backend' }))
+      .option('stop-after', intOption('stop-after', { min: 1, max: 1e9, describe: 'stop after this step as if interrupted (checkpointed); --resume continues' })),
   handler: async (argv) => {
     const out = argv.out ?? path.join('runs', argv.config ? path.basename(argv.config, '.json') : 'default');
     const { config } = resolveRunConfig({ ...argv, out });
