@@ -32,7 +32,8 @@ constexpr int kSpin = 4000;
 // late, or stalled between loading the ticket and its CAS), so the caller publishes a job in three steps:
 //   1. close: ticket = tag(g) | kClosed. From here on no CAS against any earlier ticket value can succeed
 //      (a CAS compares the whole 64 bits, and no open ticket ever held this value);
-//   2. the parameters (fn, ctx, count, grain, nchunks, done = 0), each a release store after the close;
+//   2. the parameters (fn, ctx, count, grain, nchunks, done = 0), each a release store, so the close
+//      (sequenced before them) is visible to any thread that reads one of them;
 //   3. open: ticket = tag(g) | 0 (release), then wake the workers.
 // A worker that reads a parameter written in step 2 (its loads are acquire) therefore also sees the close,
 // and its CAS on the old ticket fails: the stale claim the old protocol allowed (a worker that had loaded an
@@ -198,7 +199,7 @@ void pool_run(int64_t count, int64_t grain, RangeFn fn, void* ctx) {
   }
   const uint64_t g = gen.load(std::memory_order_relaxed) + 1;
   // 1. close (see the protocol above Job), 2. parameters, 3. open.
-  job.ticket.store(tag_of(g) | kClosed, std::memory_order_seq_cst);
+  job.ticket.store(tag_of(g) | kClosed, std::memory_order_relaxed);  // ordered before the release stores below
   job.fn.store(fn, std::memory_order_release);
   job.ctx.store(ctx, std::memory_order_release);
   job.count.store(count, std::memory_order_release);
