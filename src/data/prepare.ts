@@ -17,7 +17,7 @@ import { withTempDir, writeFileAtomic } from '../format/atomic.ts';
 import { writeShard, type Shard } from '../format/shards.ts';
 import { loadCorpus, type Document } from './corpus.ts';
 import { splitDocuments } from './split.ts';
-import type { PreparedStats, SplitStats } from './stats.ts';
+import type { DocumentStats, PreparedStats, SplitStats } from './stats.ts';
 import { ByteTokenizer, MAX_VOCAB, tokenizerFileText, trainBpe, type Tokenizer } from './tokenizer/index.ts';
 
 export interface PrepareOptions {
@@ -75,7 +75,19 @@ function countCodePoints(text: string): number {
 }
 
 /** Encodes documents into one shard: each document's tokens then eos; doc_start marks first tokens. */
-export function encodeDocuments(tok: Tokenizer, docs: readonly Document[]): { shard: Shard; stats: SplitStats } {
+/** Entropy in nats of the token frequencies of `tokens` (ids below `vocab`). */
+export function unigramEntropy(tokens: Int32Array, vocab: number): number {
+  const counts = new Float64Array(vocab);
+  for (let i = 0; i < tokens.length; i++) counts[tokens[i]!]!++;
+  let h = 0;
+  for (let v = 0; v < vocab; v++) if (counts[v]! > 0) {
+    const p = counts[v]! / tokens.length;
+    h -= p * Math.log(p);
+  }
+  return h;
+}
+
+export function encodeDocuments(tok: Tokenizer, docs: readonly Document[]): { shard: Shard; stats: SplitStats; tokensPerDoc: number[] } {
   const parts = docs.map((d) => tok.encode(d.text));
   const total = parts.reduce((s, p) => s + p.length + 1, 0);
   const tokens = new Int32Array(total);
@@ -93,7 +105,27 @@ export function encodeDocuments(tok: Tokenizer, docs: readonly Document[]): { sh
     characters += countCodePoints(d.text);
     bytes += Buffer.byteLength(d.text, 'utf8');
   }
-  return { shard: { tokens, docStart, eosId: tok.eosId }, stats: { documents: docs.length, characters, bytes, tokens: total, bytes_per_token: total > 0 ? bytes / total : 0 } };
+  return {
+    shard: { tokens, docStart, eosId: tok.eosId },
+    stats: { documents: docs.length, characters, bytes, tokens: total, bytes_per_token: total > 0 ? bytes / total : 0, unigram_entropy: unigramEntropy(tokens, tok.vocabSize) },
+    tokensPerDoc: parts.map((p) => p.length + 1),
+  };
+}
+
+/** Per named document, in corpus order: its split, size and licence. */
+function documentStats(all: readonly Document[], splits: [readonly Document[], number[]][]): DocumentStats[] {
+  const tokens = new Map<Document, number>();
+  for (const [docs, counts] of splits) docs.forEach((d, i) => tokens.set(d, counts[i]!));
+  const val = new Set(splits[1]![0]);
+  return all.map((d) => ({
+    id: d.id!,
+    source: d.source ?? 'unknown',
+    licence: d.licence ?? 'unknown',
+    split: val.has(d) ? 'val' : 'train',
+    characters: countCodePoints(d.text),
+    bytes: Buffer.byteLength(d.text, 'utf8'),
+    tokens: tokens.get(d) ?? 0,
+  }));
 }
 
 export async function prepare(opts: PrepareOptions = {}): Promise<PrepareResult> {
@@ -102,7 +134,12 @@ export async function prepare(opts: PrepareOptions = {}): Promise<PrepareResult>
   const corpus = await loadCorpus(opts.corpus ?? 'moby-dick');
   const out = opts.out ?? path.join('data', corpus.name);
   checkOut(out);
-  const { train, val } = splitDocuments(corpus.documents, valFraction);
+  // A corpus that names each document's split (pd-mix) keeps it: whole documents, the same every time.
+  const fixed = corpus.documents.every((d) => d.split !== undefined);
+  if (fixed && opts.valFraction !== undefined) throw new InputError('--val-fraction', `${corpus.source} has a fixed validation split by document; the fraction does not apply`);
+  const { train, val } = fixed
+    ? { train: corpus.documents.filter((d) => d.split === 'train'), val: corpus.documents.filter((d) => d.split === 'val') }
+    : splitDocuments(corpus.documents, valFraction);
   if (train.length === 0 || val.length === 0) throw new InputError(corpus.source, 'too little text to split into train and validation');
 
   let tok: Tokenizer;
@@ -128,10 +165,11 @@ export async function prepare(opts: PrepareOptions = {}): Promise<PrepareResult>
     vocab_size_requested: vocabSize,
     stopped_early: stoppedEarly,
     merges: tok.merges().length,
-    val_fraction: valFraction,
+    val_fraction: fixed ? val.length / corpus.documents.length : valFraction,
     train: tr.stats,
     val: va.stats,
   };
+  if (corpus.documents.every((d) => d.id !== undefined)) stats.documents = documentStats(corpus.documents, [[train, tr.tokensPerDoc], [val, va.tokensPerDoc]]);
   await withTempDir(out, (dir) => {
     writeFileAtomic(path.join(dir, 'tokenizer.json'), tokenizerFileText(tok));
     stats.shards = { train: writeShard(path.join(dir, 'train.arrow'), tr.shard), val: writeShard(path.join(dir, 'val.arrow'), va.shard) };

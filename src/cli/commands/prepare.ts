@@ -7,7 +7,7 @@ interface Args {
   corpus: string;
   tokenizer: string;
   'vocab-size'?: number;
-  'val-fraction': number;
+  'val-fraction'?: number;
   out?: string;
 }
 
@@ -18,10 +18,10 @@ export const prepareCommand: CommandModule<object, Args> = {
   describe: 'tokenize a corpus into data/NAME/{tokenizer.json, train.arrow, val.arrow, stats.json}',
   builder: (y) =>
     y
-      .option('corpus', stringOption('corpus', { default: 'moby-dick', nonEmpty: true, describe: 'bundled corpus (moby-dick, sotu) or a .txt/.jsonl/.parquet/.arrow file' }))
+      .option('corpus', stringOption('corpus', { default: 'moby-dick', nonEmpty: true, describe: 'bundled corpus (moby-dick: the demo; pd-mix: the studies; sotu) or a .txt/.jsonl/.parquet/.arrow file' }))
       .option('tokenizer', choiceOption('tokenizer', ['bpe', 'byte'] as const, { default: 'bpe', describe: 'byte (257 ids) or bpe (byte-level BPE)' }))
       .option('vocab-size', intOption('vocab-size', { min: 257, max: 1 << 20, describe: 'BPE vocabulary size including the 256 bytes and <|endoftext|> (default 4096)' }))
-      .option('val-fraction', floatOption('val-fraction', { default: 0.1, min: 0, minExclusive: true, max: 0.9, describe: 'fraction of documents held out for validation' }))
+      .option('val-fraction', floatOption('val-fraction', { min: 0, minExclusive: true, max: 0.9, describe: 'fraction of documents held out for validation (default 0.1; pd-mix has a fixed split)' }))
       .option('out', stringOption('out', { nonEmpty: true, describe: 'output directory (default data/<corpus name>)' })),
   handler: async (argv) => {
     const r = await prepare({ corpus: argv.corpus, tokenizer: argv.tokenizer as 'byte' | 'bpe', vocabSize: argv['vocab-size'], valFraction: argv['val-fraction'], out: argv.out });
