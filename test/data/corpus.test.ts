@@ -66,7 +66,7 @@ describe('data/corpus', () => {
     };
 
     it('a missing file or unknown corpus name', async () => {
-      await rejects('does-not-exist.txt', /^does-not-exist\.txt: no such file or bundled corpus \(bundled: moby-dick, sotu\)$/);
+      await rejects('does-not-exist.txt', /^does-not-exist\.txt: no such file or bundled corpus \(bundled: moby-dick, sotu, pd-mix\)$/);
       await rejects('moby', /^moby: no such file or bundled corpus/);
       await rejects(t.dir, /not a file/);
       await rejects(file('x.csv', 'a,b'), /unknown corpus format/);

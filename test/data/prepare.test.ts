@@ -160,7 +160,7 @@ describe('bitnet prepare (CLI)', () => {
   it('a missing corpus exits 2 with exactly one line on stderr', () => {
     const r = cli('--corpus', 'does-not-exist.txt');
     expect(r.status).to.equal(2);
-    expect(r.stderr).to.equal('bitnet: does-not-exist.txt: no such file or bundled corpus (bundled: moby-dick, sotu)\n');
+    expect(r.stderr).to.equal('bitnet: does-not-exist.txt: no such file or bundled corpus (bundled: moby-dick, sotu, pd-mix)\n');
     expect(r.stdout).to.equal('');
   });
 
