@@ -1,5 +1,16 @@
 import { expect } from 'chai';
-import { mean, regularizedIncompleteBeta, std, studentTCdf, welchTTest } from '../../src/ablate/stats.ts';
+import {
+  equivalenceTest,
+  mean,
+  minimumDetectableEffect,
+  noncentralTCdf,
+  pairedTTest,
+  regularizedIncompleteBeta,
+  std,
+  studentTCdf,
+  studentTQuantile,
+  welchTTest,
+} from '../../src/ablate/stats.ts';
 
 describe('ablate/stats', () => {
   it('mean and sample standard deviation (n − 1)', () => {
@@ -77,5 +88,67 @@ describe('ablate/stats', () => {
     expect(r.t).to.be.closeTo(t, 1e-12);
     expect(r.df).to.be.closeTo(2, 1e-12);
     expect(r.p).to.be.closeTo(1 - Math.abs(t) / Math.sqrt(2 + t * t), 1e-10);
+  });
+
+  // The values below were computed with scipy 1.17.1 (scipy.stats.t.ppf, scipy.stats.nct.cdf,
+  // scipy.stats.ttest_rel(...).confidence_interval(0.95), and for TOST two scipy.stats.ttest_1samp calls
+  // with alternative 'greater' at -margin and 'less' at +margin); the MDE with scipy.optimize.brentq on
+  // nct.sf(tc, n-1, d*sqrt(n)/sd) + nct.cdf(-tc, n-1, d*sqrt(n)/sd) = 0.8, tc = t.ppf(0.975, n-1).
+  it('Student t quantiles match scipy.stats.t.ppf (whole and fractional df)', () => {
+    const cases: [number, number, number][] = [
+      [0.975, 1, 12.7062047362], [0.95, 1, 6.31375151468], [0.8, 1, 1.37638192047],
+      [0.975, 2, 4.30265272975], [0.95, 2, 2.91998558035], [0.8, 2, 1.06066017178],
+      [0.975, 3, 3.18244630528], [0.975, 4, 2.7764451052], [0.8, 4, 0.940964577235],
+      [0.975, 7, 2.36462425159], [0.95, 10, 1.81246112281], [0.975, 30, 2.0422724563], [0.975, 2.5, 3.574654842],
+    ];
+    for (const [p, df, x] of cases) expect(studentTQuantile(p, df), `t.ppf(${p}, ${df})`).to.be.closeTo(x, 1e-9 * Math.max(1, x));
+    expect(studentTQuantile(0.025, 4)).to.be.closeTo(-2.7764451052, 1e-9);
+    expect(studentTQuantile(0.5, 3)).to.equal(0);
+  });
+
+  it('the noncentral t CDF matches scipy.stats.nct.cdf', () => {
+    const cases: [number, number, number, number][] = [
+      [2, 3, 1.5, 0.599676268371], [1, 5, 0, 0.818391266175], [-1, 4, 0.5, 0.0861495690366],
+      [3.5, 7, 4, 0.319135311917], [0.5, 2, -1, 0.920304260068], [4.30265272975, 2, 6, 0.1642618802], [2, 10, 8, 2.35370913117e-8],
+    ];
+    for (const [x, df, nc, p] of cases) expect(noncentralTCdf(x, df, nc), `nct.cdf(${x}, ${df}, ${nc})`).to.be.closeTo(p, 1e-10);
+    // delta 0 is the central t
+    expect(noncentralTCdf(1.3, 6, 0)).to.be.closeTo(studentTCdf(1.3, 6), 1e-12);
+  });
+
+  it('the paired t-test and its 95 % CI match scipy.stats.ttest_rel', () => {
+    const r = pairedTTest([5.12, 5.08, 5.15, 5.11], [5.05, 5.03, 5.09, 5.02]);
+    expect(r.n).to.equal(4);
+    expect(r.diff).to.be.closeTo(0.0675, 1e-12);
+    expect(r.sd).to.be.closeTo(0.01707825127659966, 1e-12);
+    expect(r.t).to.be.closeTo(7.904790590883007, 1e-9);
+    expect(r.p).to.be.closeTo(0.004220149772752675, 1e-10);
+    expect(r.ci95![0]).to.be.closeTo(0.04032469116203966, 1e-10);
+    expect(r.ci95![1]).to.be.closeTo(0.09467530883796102, 1e-10);
+    const q = pairedTTest([5.71, 5.69, 5.74], [5.7, 5.72, 5.69]);
+    expect(q.p).to.be.closeTo(0.707229978115435, 1e-10);
+    expect(q.ci95![0]).to.be.closeTo(-0.0893655084700121, 1e-10);
+    expect(q.ci95![1]).to.be.closeTo(0.10936550847001225, 1e-10);
+    expect(pairedTTest([1], [2]).ci95).to.equal(null);
+    expect(() => pairedTTest([1, 2], [1])).to.throw(RangeError);
+  });
+
+  it('TOST equivalence: both one-sided p-values as scipy gives them, the verdict and the 90 % CI', () => {
+    const e = equivalenceTest([5.12, 5.08, 5.15, 5.11], [5.05, 5.03, 5.09, 5.02], 0.1)!;
+    expect(e.p).to.be.closeTo(0.015937097551779765, 1e-10); // max(0.000144739823708762, 0.015937097551779765)
+    expect(e.equivalent).to.equal(true);
+    expect(e.ci[1]).to.be.below(0.1);
+    const f = equivalenceTest([5.71, 5.69, 5.74], [5.7, 5.72, 5.69], 0.02)!;
+    expect(f.p).to.be.closeTo(0.35361498905771976, 1e-10); // max(0.16175928739872464, 0.35361498905771976)
+    expect(f.equivalent).to.equal(false);
+    expect(f.ci[0]).to.be.closeTo(-0.057434178433881204, 1e-10);
+    expect(f.ci[1]).to.be.closeTo(0.07743417843388131, 1e-10);
+    expect(equivalenceTest([1, 1], [1, 1], 0.1)).to.equal(null);
+  });
+
+  it('the minimum detectable effect (paired, alpha 0.05, power 0.8) matches the noncentral-t solution', () => {
+    const cases: [number, number, number][] = [[0.01, 3, 0.0326404355], [0.02, 4, 0.04255898687], [0.015, 5, 0.02522995449], [0.01, 8, 0.01156034678]];
+    for (const [sd, n, mde] of cases) expect(minimumDetectableEffect(sd, n), `sd ${sd}, n ${n}`).to.be.closeTo(mde, 1e-8);
+    expect(Number.isNaN(minimumDetectableEffect(0.01, 1))).to.equal(true);
   });
 });
