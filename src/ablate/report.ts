@@ -1,8 +1,12 @@
 /**
- * `bitnet report`: every run of a study → results.arrow (one row per run), results.md (one row per
- * arm: mean ± std over seeds, the difference to the baseline with Welch's t-test, n) and loss.svg /
- * loss.png. It reads only what the runs left on disk (run.json, metrics.arrow, engine.json, DONE,
- * FAILED), and refuses runs of different data or token budgets: those are not comparable.
+ * `bitnet report`: every run of a study → results.arrow (one row per run), results.md and loss.svg /
+ * loss.png. results.md holds one row per arm (mean ± std over seeds) and the study's comparisons: arms
+ * that share a seed share their initial weights and data order, so each comparison is paired by seed
+ * (mean difference, 95 % CI, paired p), with Welch's p beside it for an unpaired reading, an
+ * equivalence verdict (TOST) where the study states a margin, and the minimum detectable effect at its
+ * n and observed spread. The comparisons come from the study file's `analysis` block (default: every arm
+ * against the baseline). It reads only what the runs left on disk (run.json, metrics.arrow, engine.json,
+ * DONE, FAILED), and refuses runs of different data or token budgets: those are not comparable.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -15,7 +19,9 @@ import { LOCK_FILE, readLock, type StudyLock } from './expand.ts';
 import { readEngineResult, type EngineResult } from './finish.ts';
 import { lossCurves, renderLossPlot } from './plot.ts';
 import { failureOf, readRunRecord, RUN_FILE, type RunRecord } from './rundir.ts';
-import { mean, std, welchTTest } from './stats.ts';
+import { configValue, parseStudy, type Study } from '../config/study.ts';
+import { readJsonFile } from '../config/parse.ts';
+import { equivalenceTest, mean, minimumDetectableEffect, pairedTTest, std, welchTTest, type EquivalenceResult, type PairedResult } from './stats.ts';
 
 export interface RunSummary {
   record: RunRecord;
@@ -154,6 +160,104 @@ export function summarizeArms(runs: readonly RunSummary[], armOrder: readonly st
   });
 }
 
+export type Analysis = NonNullable<Study['analysis']>;
+
+export interface Comparison {
+  arm: string;
+  vs: string;
+  margin: number | null;
+  /** Runs of each arm (done), and the seeds both have. */
+  n: [number, number];
+  paired: PairedResult;
+  /** Welch's unpaired p over all runs of the two arms. */
+  welchP: number | null;
+  equivalence: EquivalenceResult | null;
+  /** Paired, α 0.05, power 0.8, at this n and the differences' observed spread. */
+  mde: number;
+  /** The paired difference at every evaluation step that all paired runs logged. */
+  track: { step: number; tokens: number; paired: PairedResult }[];
+}
+
+const doneRuns = (runs: readonly RunSummary[], arm: string) => runs.filter((r) => r.record.arm === arm && r.status === 'done' && Number.isFinite(r.valLoss));
+
+/** Compares arm `a` with arm `b` on the final validation loss, paired by seed. */
+export function compareArms(runs: readonly RunSummary[], a: string, b: string, margin: number | null, track: boolean): Comparison {
+  const ra = doneRuns(runs, a);
+  const rb = doneRuns(runs, b);
+  const bySeed = new Map(rb.map((r) => [r.record.seed, r]));
+  const pairs = ra.filter((r) => bySeed.has(r.record.seed)).map((r) => [r, bySeed.get(r.record.seed)!] as const);
+  const paired = pairedTTest(pairs.map(([x]) => x.valLoss), pairs.map(([, y]) => y.valLoss));
+  const steps: Comparison['track'] = [];
+  if (track && pairs.length > 0) {
+    const evals = (r: RunSummary) => new Map(r.metrics.filter((m) => Number.isFinite(m.val_loss)).map((m) => [m.step, m]));
+    const maps = pairs.map(([x, y]) => [evals(x), evals(y)] as const);
+    for (const [step, m] of maps[0]![0])
+      if (maps.every(([x, y]) => x.has(step) && y.has(step)))
+        steps.push({ step, tokens: m.tokens, paired: pairedTTest(maps.map(([x]) => x.get(step)!.val_loss), maps.map(([, y]) => y.get(step)!.val_loss)) });
+  }
+  return {
+    arm: a,
+    vs: b,
+    margin,
+    n: [ra.length, rb.length],
+    paired,
+    welchP: welchTTest(ra.map((r) => r.valLoss), rb.map((r) => r.valLoss))?.p ?? null,
+    equivalence: margin === null ? null : equivalenceTest(pairs.map(([x]) => x.valLoss), pairs.map(([, y]) => y.valLoss), margin),
+    mde: minimumDetectableEffect(paired.sd, paired.n),
+    track: steps,
+  };
+}
+
+/** The study's comparisons (its analysis block, else every arm against the baseline). */
+export function studyComparisons(runs: readonly RunSummary[], arms: readonly string[], baseline: string, analysis: Analysis | undefined): Comparison[] {
+  const list = analysis?.comparisons ?? arms.filter((a) => a !== baseline).map((arm) => ({ arm, vs: baseline, margin: undefined }));
+  return list.map((c) => compareArms(runs, c.arm, c.vs, c.margin ?? analysis?.equivalence_margin ?? null, analysis?.track ?? false));
+}
+
+export interface BestOfGroup {
+  group: string;
+  best: string;
+  valLoss: Stat;
+  /** The other arms of the group, best first, with their mean loss (NaN: no finished run). */
+  others: { arm: string; valLoss: number }[];
+  failed: number;
+}
+
+/** The best arm (lowest mean final validation loss) of each value of the config key `by`. */
+export function bestByGroup(runs: readonly RunSummary[], arms: readonly ArmSummary[], by: string): BestOfGroup[] {
+  const groupOf = new Map<string, string>();
+  for (const r of runs) groupOf.set(r.record.arm, JSON.stringify(configValue(r.record.config, by)));
+  const groups = [...new Set(arms.map((a) => groupOf.get(a.arm)).filter((g): g is string => g !== undefined))];
+  return groups.map((g) => {
+    const members = arms.filter((a) => groupOf.get(a.arm) === g).sort((x, y) => (Number.isFinite(x.valLoss.mean) ? x.valLoss.mean : Infinity) - (Number.isFinite(y.valLoss.mean) ? y.valLoss.mean : Infinity));
+    return {
+      group: g,
+      best: members[0]!.arm,
+      valLoss: members[0]!.valLoss,
+      others: members.slice(1).map((m) => ({ arm: m.arm, valLoss: m.valLoss.mean })),
+      failed: members.reduce((n, m) => n + m.failed, 0),
+    };
+  });
+}
+
+const signed = (x: number, digits = 4) => `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
+
+function fmtCi(ci: [number, number] | null): string {
+  return ci ? `[${signed(ci[0])}, ${signed(ci[1])}]` : '—';
+}
+
+function comparisonMarkdown(cs: readonly Comparison[]): string[] {
+  const L: string[] = [];
+  L.push('| comparison | pairs (runs) | paired Δ | 95 % CI | paired p | Welch p | equivalence (TOST, 90 % CI) | MDE (80 %) |');
+  L.push('|---|---|---|---|---|---|---|---|');
+  for (const c of cs) {
+    const eq = c.margin === null ? '—' : c.equivalence === null ? `±${c.margin}: —` : `±${c.margin}: ${c.equivalence.equivalent ? 'equivalent' : 'not shown'} (p ${fmtP(c.equivalence.p)}, ${fmtCi(c.equivalence.ci)})`;
+    const delta = Number.isFinite(c.paired.diff) ? signed(c.paired.diff) : '—';
+    L.push(`| ${c.arm} − ${c.vs} | ${c.paired.n} (${c.n[0]}, ${c.n[1]}) | ${delta} | ${fmtCi(c.paired.ci95)} | ${fmtP(c.paired.p)} | ${fmtP(c.welchP)} | ${eq} | ${Number.isFinite(c.mde) ? c.mde.toFixed(4) : '—'} |`);
+  }
+  return L;
+}
+
 function fmt(s: Stat, digits: number): string {
   if (!Number.isFinite(s.mean)) return '—';
   return Number.isFinite(s.std) ? `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}` : s.mean.toFixed(digits);
@@ -164,24 +268,54 @@ function fmtP(p: number | null): string {
   return p < 0.001 ? p.toExponential(1) : p.toFixed(3);
 }
 
-export function resultsMarkdown(lock: StudyLock, arms: readonly ArmSummary[], runs: readonly RunSummary[]): string {
+export interface ReportAnalysis {
+  comparisons: Comparison[];
+  best: { by: string; groups: BestOfGroup[] } | null;
+}
+
+export function resultsMarkdown(lock: StudyLock, arms: readonly ArmSummary[], runs: readonly RunSummary[], analysis: ReportAnalysis = { comparisons: [], best: null }): string {
   const L: string[] = [];
   const planned = lock.runs.length;
   const done = runs.filter((r) => r.status === 'done').length;
+  const c0 = runs[0]?.record.config.train;
+  const evalTokens = c0 ? c0.eval_batches * c0.batch_size * c0.seq_len : NaN;
   L.push(`# ${lock.name}: results`, '');
   L.push(`Data \`${lock.data.dir}\` (${lock.data.fingerprint}); ${lock.token_budget.toLocaleString('en-US')} training tokens per run; ${done} of ${planned} runs complete; baseline arm \`${lock.baseline}\`.`);
-  L.push('Each cell is mean ± sample std over seeds, at the end of training; Δ and p compare the final validation loss with the baseline arm (Welch\'s t-test, two-sided).', '');
-  L.push('| arm | n | val loss | Δ vs baseline | p | bits/byte | perplexity | bits/weight | train tok/s | engine loss | engine tok/s |');
-  L.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  L.push(
+    `The metric is the final validation loss (nats/token) over the same ${evalTokens.toLocaleString('en-US')} validation tokens for every run; the engine's loss over the whole validation split is its check. ` +
+      'Each arm cell is mean ± sample std over seeds.',
+    '',
+  );
+  L.push('| arm | n | val loss | Δ vs baseline | bits/byte | perplexity | bits/weight | train tok/s | engine loss | engine tok/s |');
+  L.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const a of arms) {
-    const delta = a.vsBaseline ? `${a.vsBaseline.diff >= 0 ? '+' : ''}${a.vsBaseline.diff.toFixed(4)}` : a.arm === lock.baseline ? '(baseline)' : '—';
+    const delta = a.vsBaseline ? signed(a.vsBaseline.diff) : a.arm === lock.baseline ? '(baseline)' : '—';
     const bpw = Number.isFinite(a.bitsPerWeight) ? `${a.bitsPerWeight.toFixed(a.bpwSource === 'gguf' ? 4 : 2)}${a.bpwSource === 'nominal' ? '*' : ''}` : '—';
     const n = a.failed > 0 ? `${a.n} (+${a.failed} failed)` : String(a.n);
-    L.push(
-      `| ${a.arm} | ${n} | ${fmt(a.valLoss, 4)} | ${delta} | ${fmtP(a.vsBaseline?.p ?? null)} | ${fmt(a.valBpb, 4)} | ${fmt(a.perplexity, 2)} | ${bpw} | ${fmt(a.trainTokensPerS, 0)} | ${fmt(a.engineLoss, 4)} | ${fmt(a.engineTokensPerS, 1)} |`,
-    );
+    L.push(`| ${a.arm} | ${n} | ${fmt(a.valLoss, 4)} | ${delta} | ${fmt(a.valBpb, 4)} | ${fmt(a.perplexity, 2)} | ${bpw} | ${fmt(a.trainTokensPerS, 0)} | ${fmt(a.engineLoss, 4)} | ${fmt(a.engineTokensPerS, 1)} |`);
   }
   L.push('');
+  if (analysis.comparisons.length > 0) {
+    L.push('## Comparisons', '');
+    L.push(
+      'Paired by seed (arms that share a seed share their initial weights and data order): Δ = mean over seeds of (arm − other) in the final validation loss, its 95 % confidence interval (Student t) and the paired t-test; ' +
+        "Welch's unequal-variance p reads the same runs unpaired. Equivalence: two one-sided tests against the stated margin (equivalent when the 90 % CI lies inside ±margin). " +
+        'MDE: the smallest true difference the paired test would detect with 80 % power at α = 0.05, at this n and the observed spread of the differences (noncentral t).',
+      '',
+    );
+    L.push(...comparisonMarkdown(analysis.comparisons), '');
+    for (const c of analysis.comparisons.filter((x) => x.track.length > 0)) {
+      L.push(`Paired Δ of ${c.arm} − ${c.vs} at every evaluation:`, '', '| step | tokens | pairs | Δ | 95 % CI |', '|---|---|---|---|---|');
+      for (const t of c.track) L.push(`| ${t.step} | ${t.tokens.toLocaleString('en-US')} | ${t.paired.n} | ${Number.isFinite(t.paired.diff) ? signed(t.paired.diff) : '—'} | ${fmtCi(t.paired.ci95)} |`);
+      L.push('');
+    }
+  }
+  if (analysis.best) {
+    L.push(`## Best arm per \`${analysis.best.by}\``, '', '| group | best arm | val loss | the others (mean val loss) | failed runs |', '|---|---|---|---|---|');
+    for (const g of analysis.best.groups)
+      L.push(`| ${g.group} | ${g.best} | ${fmt(g.valLoss, 4)} | ${g.others.map((o) => `${o.arm} ${Number.isFinite(o.valLoss) ? o.valLoss.toFixed(4) : '—'}`).join('; ')} | ${g.failed} |`);
+    L.push('');
+  }
   L.push('Bits/weight: of the quantized linear layers; `*` = nominal from the quantization kind (fp = 16 as F16, binary = 1, ternary = log2 3 ≈ 1.58), otherwise measured in the exported GGUF.');
   L.push('Train tok/s: median of the logged training throughputs (depends on how many workers shared the machine). Engine columns: the run exported to GGUF (TQ2_0) and evaluated by our engine over the whole validation split (the tfjs columns use the eval windows of the training config), and its generation speed; — when not measured.');
   const engineNotes = new Set(runs.map((r) => r.engine).filter((e): e is EngineResult => e !== null && e.status !== 'ok').map((e) => `${e.status}: ${e.reason ?? ''}`));
@@ -238,7 +372,14 @@ export interface ReportResult {
   runsDir: string;
   files: string[];
   arms: ArmSummary[];
+  comparisons: Comparison[];
   markdown: string;
+}
+
+/** The analysis block of the study file the lock names (read now: it may change after the runs). */
+function readAnalysis(lock: StudyLock): Analysis | undefined {
+  if (!existsSync(lock.study_file)) return undefined;
+  return parseStudy(readJsonFile(lock.study_file), lock.study_file).analysis;
 }
 
 /** Writes results.arrow, results.md, loss.svg and loss.png into `outDir`, each atomically. */
@@ -249,7 +390,12 @@ export async function writeReport(dir: string, outDir: string = dir): Promise<Re
   if (runs.length === 0) throw new InputError(runsDir, 'no runs yet (no ARM/seed-K/run.json)');
   checkComparable(runsDir, runs);
   const arms = summarizeArms(runs, lock.arms, lock.baseline);
-  const markdown = resultsMarkdown(lock, arms, runs);
+  const study = readAnalysis(lock);
+  const analysis: ReportAnalysis = {
+    comparisons: studyComparisons(runs, arms.map((a) => a.arm), lock.baseline, study),
+    best: study?.best_by ? { by: study.best_by, groups: bestByGroup(runs, arms, study.best_by) } : null,
+  };
+  const markdown = resultsMarkdown(lock, arms, runs, analysis);
   const curves = lossCurves(runs.filter((r) => r.status === 'done').map((r) => ({ arm: r.record.arm, points: r.metrics })));
   const { svg, png } = await renderLossPlot(curves, `${lock.name}: validation loss (seed mean, min–max band)`, arms.map((a) => a.arm));
   const files: [string, string | Uint8Array][] = [
@@ -259,5 +405,5 @@ export async function writeReport(dir: string, outDir: string = dir): Promise<Re
     ['loss.png', png],
   ];
   for (const [name, data] of files) writeFileAtomic(path.join(outDir, name), data);
-  return { runsDir, files: files.map(([n]) => path.join(outDir, n)), arms, markdown };
+  return { runsDir, files: files.map(([n]) => path.join(outDir, n)), arms, comparisons: analysis.comparisons, markdown };
 }

@@ -63,6 +63,28 @@ export const Study = z.strictObject({
     .default({ batches: 8, engine: true }),
   /** The arm every other arm is compared with; default "base" (one_at_a_time) or the first arm. */
   baseline: z.string().optional(),
+  /** How `bitnet report` analyses the runs; it decides nothing about what a run computes. */
+  analysis: z
+    .strictObject({
+      /** The paired comparisons to report, each arm against another; default: every arm against the baseline. */
+      comparisons: z
+        .array(
+          z.strictObject({
+            arm: z.string().min(1),
+            vs: z.string().min(1),
+            /** Equivalence margin in nats for this comparison (TOST): a "no difference" claim. */
+            margin: z.number().positive().optional(),
+          }),
+        )
+        .optional(),
+      /** Equivalence margin for comparisons without their own; none: no equivalence test. */
+      equivalence_margin: z.number().positive().optional(),
+      /** Report each comparison's paired difference at every evaluation, not only the last. */
+      track: z.boolean().default(false),
+      /** Group the arms by this config key (e.g. "model.weight_quant") and report the best arm of each group. */
+      best_by: z.string().min(1).optional(),
+    })
+    .optional(),
 });
 export type Study = z.infer<typeof Study>;
 
@@ -181,6 +203,13 @@ function parseArm(raw: unknown, source: string, what: string): RunConfig {
   return r.data;
 }
 
+/** The value at a dotted config key ("model.weight_quant", "train.lr.peak"), or undefined. */
+export function configValue(config: RunConfig, key: string): unknown {
+  let v: unknown = config;
+  for (const part of key.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+  return v;
+}
+
 /**
  * Expands a study into its runs: arm × seed, arms in `studyArms` order, seeds in the file's order.
  * `dataDir` and `vocabSize` come from the prepared data (the caller resolves them).
@@ -212,5 +241,10 @@ export function expandStudy(study: Study, source: string, opts: { dataDir: strin
   }
   if (!arms.some((a) => a.name === baseline))
     throw new InputError(source, `baseline: no arm named "${baseline}" (arms: ${arms.map((a) => a.name).join(', ')})`);
+  for (const [i, c] of (study.analysis?.comparisons ?? []).entries())
+    for (const name of [c.arm, c.vs])
+      if (!arms.some((a) => a.name === name)) throw new InputError(source, `analysis.comparisons[${i}]: no arm named "${name}" (arms: ${arms.map((a) => a.name).join(', ')})`);
+  const by = study.analysis?.best_by;
+  if (by !== undefined && configValue(runs[0]!.config, by) === undefined) throw new InputError(source, `analysis.best_by: "${by}" is not a config key (e.g. model.weight_quant)`);
   return { name: study.name, baseline, arms, runs };
 }

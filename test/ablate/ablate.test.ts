@@ -137,7 +137,9 @@ describe('ablate: a tiny study end to end through the CLI', function () {
     for (const d of runDirs()) expect(existsSync(path.join(d, 'model.gguf')), d).to.equal(true);
     const md = readFileSync(path.join(study, 'results.md'), 'utf8');
     expect(md).to.match(/\| weight_quant=fp \| 2 \| \d\.\d{4} ± \d\.\d{4} \| \(baseline\) \|/);
-    expect(md).to.match(/\| weight_quant=ternary \| 2 \| \d\.\d{4} ± \d\.\d{4} \| [+-]\d\.\d{4} \| (0|1)\.\d{3} \|/);
+    expect(md).to.match(/\| weight_quant=ternary \| 2 \| \d\.\d{4} ± \d\.\d{4} \| [+-]\d\.\d{4} \| /);
+    // the comparison, paired by seed: Δ, its 95 % CI, paired and Welch p, no margin, an MDE
+    expect(md).to.match(/\| weight_quant=ternary − weight_quant=fp \| 2 \(2, 2\) \| [+-]\d\.\d{4} \| \[[+-]\d+\.\d{4}, [+-]\d+\.\d{4}\] \| (0|1)\.\d{3}|\d\.\de-\d \| (0|1)\.\d{3} \| — \| \d+\.\d{4} \|/);
     expect(readFileSync(path.join(study, 'loss.svg'), 'utf8')).to.match(/^<svg[\s\S]*weight_quant=ternary[\s\S]*<\/svg>$/);
     expect(readFileSync(path.join(study, 'loss.png')).subarray(0, 8)).to.deep.equal(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     expect(readdirSync(study).filter((f) => f.includes('.tmp'))).to.deep.equal([]);

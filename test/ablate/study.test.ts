@@ -132,6 +132,14 @@ describe('ablate/study validation', () => {
     expect(() => parseStudy(study({ name: 'a/b', arms: [{ name: 'a', set: {} }] }), FILE)).to.throw(InputError, /name/);
     expect(() => parseStudy(study({ extra: 1, arms: [{ name: 'a', set: {} }] }), FILE)).to.throw(InputError, /unknown key "extra"/);
   });
+
+  it('the analysis block names existing arms and a real config key; a margin must be positive', () => {
+    const arms = [{ name: 'a', set: {} }, { name: 'b', set: { 'model.weight_quant': 'binary' } }];
+    expect(expand({ arms, analysis: { comparisons: [{ arm: 'b', vs: 'a', margin: 0.02 }], best_by: 'model.weight_quant' } }).arms).to.have.length(2);
+    expect(failure({ arms, analysis: { comparisons: [{ arm: 'b', vs: 'z' }] } }).problem).to.match(/analysis\.comparisons\[0\]: no arm named "z"/);
+    expect(failure({ arms, analysis: { best_by: 'model.no_such_key' } }).problem).to.match(/analysis\.best_by: "model\.no_such_key" is not a config key/);
+    expect(() => parseStudy(study({ arms, analysis: { equivalence_margin: -1 } }), FILE)).to.throw(InputError, /equivalence_margin/);
+  });
 });
 
 describe('ablate/study lock', function () {
