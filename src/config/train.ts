@@ -3,7 +3,7 @@ import { ModelConfig } from './model.ts';
 
 /**
  * Training settings. LR and weight decay schedules are tagged unions so that a study can vary the
- * schedule as one axis. `two_stage` is BitNet b1.58's recipe: a high peak, a cut to a lower peak at
+ * schedule as one axis (cosine, two_stage, constant, wsd). `two_stage` is BitNet b1.58's recipe: a high peak, a cut to a lower peak at
  * `split` (fraction of the steps), then decay to about zero; weight decay `wd` then `wd2` after the split.
  */
 export const LrSchedule = z.discriminatedUnion('kind', [
@@ -24,6 +24,14 @@ export const LrSchedule = z.discriminatedUnion('kind', [
     min_ratio: z.number().min(0).max(1).default(0.0),
   }),
   z.strictObject({ kind: z.literal('constant'), peak: z.number().positive(), warmup: z.number().int().min(0).default(0) }),
+  /** Warmup-stable-decay: warmup, flat at peak, then linear to peak·min_ratio over the last `decay` fraction of the steps. */
+  z.strictObject({
+    kind: z.literal('wsd'),
+    peak: z.number().positive(),
+    warmup: z.number().int().min(0),
+    decay: z.number().gt(0).lt(1).default(0.2),
+    min_ratio: z.number().min(0).max(1).default(0),
+  }),
 ]);
 export type LrSchedule = z.infer<typeof LrSchedule>;
 

@@ -22,6 +22,8 @@ function progress(step: number, start: number, end: number): number {
  *   flat); at split·total the LR is cut to peak2, and stage 2 decays linearly to peak2·min_ratio.
  *   The cut is what produces the papers' sudden loss drop in the middle of training.
  * - constant: warmup, then peak.
+ * - wsd (warmup-stable-decay): warmup, flat at peak, then linear to peak·min_ratio over the last
+ *   `decay` fraction of the run (the last step at the minimum).
  */
 export function lrAt(s: LrSchedule, step: number, total: number): number {
   const w = warm(s.peak, s.warmup, step);
@@ -34,6 +36,11 @@ export function lrAt(s: LrSchedule, step: number, total: number): number {
       const p = progress(step, s.warmup, last);
       const min = s.peak * s.min_ratio;
       return min + (s.peak - min) * 0.5 * (1 + Math.cos(Math.PI * p));
+    }
+    case 'wsd': {
+      const start = Math.max(s.warmup, Math.round((1 - s.decay) * total));
+      const min = s.peak * s.min_ratio;
+      return step < start ? s.peak : s.peak + (min - s.peak) * progress(step, start, last);
     }
     case 'two_stage': {
       const split = Math.max(s.warmup, Math.round(s.split * total));
