@@ -129,6 +129,9 @@ export interface ArmSummary {
   engineTokensPerS: Stat;
   /** Versus the baseline arm's final validation loss; null for the baseline or when undefined. */
   vsBaseline: { diff: number; p: number | null } | null;
+  /** Tokens trained (mean over runs), and those of the run it warm-started from (0 if none). */
+  tokens: number;
+  initTokens: number;
 }
 
 const stat = (xs: number[]): Stat => ({ mean: mean(xs), std: std(xs) });
@@ -141,6 +144,11 @@ export function summarizeArms(runs: readonly RunSummary[], armOrder: readonly st
     const rs = done(arm);
     const losses = rs.map((r) => r.valLoss);
     const engineOk = rs.filter((r) => r.engine?.status === 'ok');
+    const initTokens = rs.map((r) => {
+      const from = r.record.config.train.init_from?.run;
+      const src = from?.startsWith('study:') ? runs.find((x) => x.record.arm === from.slice(6) && x.record.seed === r.record.seed) : undefined;
+      return src?.tokensTrained ?? 0;
+    });
     let vsBaseline: ArmSummary['vsBaseline'] = null;
     if (arm !== baseline && losses.length > 0 && base.length > 0) vsBaseline = { diff: mean(losses) - mean(base), p: welchTTest(losses, base)?.p ?? null };
     return {
@@ -156,6 +164,8 @@ export function summarizeArms(runs: readonly RunSummary[], armOrder: readonly st
       engineLoss: stat(engineOk.map((r) => r.engine!.loss!)),
       engineTokensPerS: stat(engineOk.map((r) => r.engine!.tokens_per_s!)),
       vsBaseline,
+      tokens: mean(rs.map((r) => r.tokensTrained)),
+      initTokens: initTokens.length > 0 ? mean(initTokens) : 0,
     };
   });
 }
@@ -286,13 +296,14 @@ export function resultsMarkdown(lock: StudyLock, arms: readonly ArmSummary[], ru
       'Each arm cell is mean ± sample std over seeds.',
     '',
   );
-  L.push('| arm | n | val loss | Δ vs baseline | bits/byte | perplexity | bits/weight | train tok/s | engine loss | engine tok/s |');
-  L.push('|---|---|---|---|---|---|---|---|---|---|');
+  L.push('| arm | n | tokens | val loss | Δ vs baseline | bits/byte | perplexity | bits/weight | train tok/s | engine loss | engine tok/s |');
+  L.push('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const a of arms) {
     const delta = a.vsBaseline ? signed(a.vsBaseline.diff) : a.arm === lock.baseline ? '(baseline)' : '—';
     const bpw = Number.isFinite(a.bitsPerWeight) ? `${a.bitsPerWeight.toFixed(a.bpwSource === 'gguf' ? 4 : 2)}${a.bpwSource === 'nominal' ? '*' : ''}` : '—';
     const n = a.failed > 0 ? `${a.n} (+${a.failed} failed)` : String(a.n);
-    L.push(`| ${a.arm} | ${n} | ${fmt(a.valLoss, 4)} | ${delta} | ${fmt(a.valBpb, 4)} | ${fmt(a.perplexity, 2)} | ${bpw} | ${fmt(a.trainTokensPerS, 0)} | ${fmt(a.engineLoss, 4)} | ${fmt(a.engineTokensPerS, 1)} |`);
+    const tokens = !Number.isFinite(a.tokens) ? '—' : a.initTokens > 0 ? `${a.initTokens.toLocaleString('en-US')} + ${a.tokens.toLocaleString('en-US')}` : a.tokens.toLocaleString('en-US');
+    L.push(`| ${a.arm} | ${n} | ${tokens} | ${fmt(a.valLoss, 4)} | ${delta} | ${fmt(a.valBpb, 4)} | ${fmt(a.perplexity, 2)} | ${bpw} | ${fmt(a.trainTokensPerS, 0)} | ${fmt(a.engineLoss, 4)} | ${fmt(a.engineTokensPerS, 1)} |`);
   }
   L.push('');
   if (analysis.comparisons.length > 0) {

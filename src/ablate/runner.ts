@@ -164,10 +164,54 @@ export async function runStudy(study: ResolvedStudy, opts: RunnerOptions): Promi
     return input ? 'input' : 'failed';
   };
 
-  // A pool of N: each lane takes the next pending run until none is left.
-  const queue = [...pending];
+  // A pool of N: each lane takes the next pending run whose warm start (if any) is complete, until none
+  // is left; a run whose warm start failed, or cannot run in this invocation, fails without starting.
+  const waiting = [...pending];
+  const inFlight = new Set<string>();
+  let wake = () => {};
+  let changed = new Promise<void>((r) => (wake = r));
+  const notify = () => {
+    const w = wake;
+    changed = new Promise<void>((r) => (wake = r));
+    w();
+  };
+  const byId = new Map(study.runs.map((r) => [r.id, r]));
+  const complete = (id: string) => isComplete(runDirOf(opts.runsDir, byId.get(id)!));
+  const refuse = (run: (typeof pending)[number], why: string) => {
+    const error = `not started: ${why}`;
+    writeFileSync(path.join(runDirOf(opts.runsDir, run), FAILED_FILE), error + '\n');
+    counts.failed++;
+    progress.drop(run.tokens);
+    result.failed.push({ id: run.id, error });
+    progress.event(`FAILED ${run.id}: ${error}`);
+  };
+  const take = (): (typeof pending)[number] | 'wait' | null => {
+    for (let i = 0; i < waiting.length; i++) {
+      const r = waiting[i]!;
+      if (r.after === undefined || complete(r.after)) return waiting.splice(i, 1)[0]!;
+      const pendingDep = inFlight.has(r.after) || waiting.some((w) => w.id === r.after);
+      if (!pendingDep) {
+        waiting.splice(i--, 1);
+        mkdirSync(runDirOf(opts.runsDir, r), { recursive: true });
+        refuse(r, result.failed.some((f) => f.id === r.after) ? `its warm start ${r.after} failed` : `its warm start ${r.after} is not complete and is not part of this invocation (drop --only, or run that arm first)`);
+        notify();
+      }
+    }
+    return waiting.length > 0 ? 'wait' : null;
+  };
   const lane = async () => {
-    for (let run = queue.shift(); run; run = queue.shift()) await launch(run);
+    for (;;) {
+      const run = take();
+      if (run === null) return;
+      if (run === 'wait') {
+        await changed;
+        continue;
+      }
+      inFlight.add(run.id);
+      await launch(run);
+      inFlight.delete(run.id);
+      notify();
+    }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.workers, pending.length)) }, lane));
   progress.end();

@@ -46,7 +46,16 @@ export const Study = z.strictObject({
     })
     .optional(),
   /** Named arms that change several keys at once (an LR scale, a schedule), added after the axes' arms. */
-  arms: z.array(z.strictObject({ name: z.string().min(1), set: Overrides })).default([]),
+  arms: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        set: Overrides,
+        /** This arm's training tokens, when it differs from the study's (the first stage of a warm start). */
+        token_budget: z.number().int().positive().optional(),
+      }),
+    )
+    .default([]),
   /** Seed K sets model.seed (initialization) and train.data_seed (batch order) of run seed-K. */
   seeds: z.array(z.number().int().positive()).min(1),
   /** Training tokens per run; steps = token_budget / (batch_size · seq_len · grad_accum). */
@@ -92,6 +101,8 @@ export interface Arm {
   name: string;
   /** The overrides applied to the base, in order. */
   set: Overrides;
+  /** Its own token budget (explicit arms only); default the study's. */
+  tokenBudget?: number;
 }
 
 export interface PlannedRun {
@@ -104,6 +115,8 @@ export interface PlannedRun {
   tokens: number;
   /** Set when the token budget is not a whole number of steps for this arm: what was rounded. */
   note?: string;
+  /** The run whose weights this one starts from (train.init_from "study:ARM"): it must finish first. */
+  after?: string;
 }
 
 export interface StudyPlan {
@@ -142,7 +155,8 @@ function axisLabels(keys: string[]): Map<string, string> {
   return new Map(keys.map((k) => [k, counts.get(last(k))! > 1 ? k : last(k)]));
 }
 
-function getPath(obj: unknown, key: string): unknown {
+/** The value at a dotted config key ("model.weight_quant", "train.lr.peak"), or undefined. */
+export function configValue(obj: unknown, key: string): unknown {
   let o = obj;
   for (const k of key.split('.')) o = o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined;
   return o;
@@ -172,14 +186,14 @@ export function studyArms(study: Study, base: RunConfig, source: string): { arms
       for (const k of keys)
         for (const v of study.axes.axes[k]!) {
           // A value equal to the base's is the base arm itself, not a new arm.
-          if (JSON.stringify(getPath(base, k)) === JSON.stringify(v)) continue;
+          if (JSON.stringify(configValue(base, k)) === JSON.stringify(v)) continue;
           arms.push({ name: name([[k, v]]), set: { [k]: v } });
         }
     }
   } else if (study.arms.length === 0) {
     throw new InputError(source, 'no arms: give "axes" (a grid or one_at_a_time) or "arms"');
   }
-  for (const a of study.arms) arms.push({ name: slug(a.name), set: a.set });
+  for (const a of study.arms) arms.push({ name: slug(a.name), set: a.set, ...(a.token_budget ? { tokenBudget: a.token_budget } : {}) });
   const names = new Set<string>();
   for (const a of arms) {
     if (names.has(a.name)) throw new InputError(source, `arm "${a.name}" is defined twice`);
@@ -203,13 +217,6 @@ function parseArm(raw: unknown, source: string, what: string): RunConfig {
   return r.data;
 }
 
-/** The value at a dotted config key ("model.weight_quant", "train.lr.peak"), or undefined. */
-export function configValue(config: RunConfig, key: string): unknown {
-  let v: unknown = config;
-  for (const part of key.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
-  return v;
-}
-
 /**
  * Expands a study into its runs: arm × seed, arms in `studyArms` order, seeds in the file's order.
  * `dataDir` and `vocabSize` come from the prepared data (the caller resolves them).
@@ -226,7 +233,7 @@ export function expandStudy(study: Study, source: string, opts: { dataDir: strin
     }
     const armed = parseArm(applyArm(base, arm.set, source, `arm "${arm.name}"`), source, `arm "${arm.name}"`);
     const perStep = armed.train.batch_size * armed.train.seq_len * armed.train.grad_accum;
-    const exact = study.token_budget / perStep;
+    const exact = (arm.tokenBudget ?? study.token_budget) / perStep;
     const steps = Math.max(1, Math.round(exact));
     const note =
       steps === exact
@@ -236,7 +243,21 @@ export function expandStudy(study: Study, source: string, opts: { dataDir: strin
       const sets: Overrides = { 'train.steps': steps, 'model.seed': seed, 'train.data_seed': seed, 'train.eval_batches': study.eval.batches };
       if (study.eval.every !== undefined) sets['train.eval_every'] = study.eval.every;
       const config = parseArm(applyArm(armed, sets, source, `arm "${arm.name}"`), source, `arm "${arm.name}" seed ${seed}`);
-      runs.push({ id: `${study.name}/${arm.name}/seed-${seed}`, arm: arm.name, seed, config, tokens: steps * perStep, ...(note ? { note } : {}) });
+      const init = config.train.init_from?.run;
+      const after = init?.startsWith('study:') ? `${study.name}/${init.slice('study:'.length)}/seed-${seed}` : undefined;
+      runs.push({ id: `${study.name}/${arm.name}/seed-${seed}`, arm: arm.name, seed, config, tokens: steps * perStep, ...(note ? { note } : {}), ...(after ? { after } : {}) });
+    }
+  }
+  // Warm starts within the study: the named arm exists, and following them never comes back to a run.
+  const ids = new Set(runs.map((r) => r.id));
+  const afterOf = new Map(runs.map((r) => [r.id, r.after]));
+  for (const r of runs) {
+    if (r.after === undefined) continue;
+    if (!ids.has(r.after)) throw new InputError(source, `arm "${r.arm}": train.init_from "${r.config.train.init_from!.run}" names no arm of this study`);
+    const seen = new Set([r.id]);
+    for (let a: string | undefined = r.after; a !== undefined; a = afterOf.get(a)) {
+      if (seen.has(a)) throw new InputError(source, `arm "${r.arm}": its warm starts go round in a circle (${[...seen, a].join(' -> ')})`);
+      seen.add(a);
     }
   }
   if (!arms.some((a) => a.name === baseline))

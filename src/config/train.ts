@@ -66,6 +66,19 @@ export const TrainConfig = z.strictObject({
   /** Seed of the data order (batches are a pure function of (seed, step)). */
   data_seed: z.number().int().min(0).default(1234),
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  /**
+   * A warm start: a fresh run begins from another run's weights (its latest checkpoint, or the checkpoint
+   * directory named) instead of its own initialization, into a model of the same shape whose quantization
+   * may differ (fp, then ternary: continual QAT). The AdamW moments are kept (with their step count) or
+   * reset. A resumed run continues from its own checkpoint and ignores this. In a study, "study:ARM" names
+   * the run of that arm with the same seed.
+   */
+  init_from: z
+    .strictObject({
+      run: z.string().min(1),
+      moments: z.enum(['keep', 'reset']).default('reset'),
+    })
+    .optional(),
 });
 export type TrainConfig = z.infer<typeof TrainConfig>;
 

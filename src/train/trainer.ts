@@ -29,6 +29,7 @@ import {
 import { readMetrics, writeMetrics, type MetricRow } from './metrics.ts';
 import { BitNetModel } from './model.ts';
 import { adamwExport, adamwImport, adamwInit, adamwUpdate, adamwDispose } from './optimizer.ts';
+import { loadWarmStart } from './init-from.ts';
 import { initParams, linearNames } from './params.ts';
 import { lrAt, wdAt } from './schedule.ts';
 import { versions } from './versions.ts';
@@ -117,6 +118,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   } else if (existing.length > 0) {
     throw new InputError(runDir, 'already has checkpoints: pass --resume to continue it, or choose another --out');
   }
+  // A fresh run may start from another run's weights (a resumed one has its own checkpoint).
+  const warm = resumed ? null : loadWarmStart(config, runDir, fingerprint);
+  if (warm) {
+    values = warm.weights;
+    log(`warm start from ${warm.checkpoint} (step ${warm.step}, ${warm.tokensSeen} tokens; AdamW moments ${warm.moments === 'keep' ? 'kept' : 'reset'})`);
+  }
   mkdirSync(runDir, { recursive: true });
   writeFileAtomic(path.join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   const metricsFile = path.join(runDir, 'metrics.arrow');
@@ -126,6 +133,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const params = new Map(model.specs.map((s) => [s.name, { variable: model.vars.get(s.name)!, decay: s.kind === 'linear' || s.kind === 'head' }]));
   const opt = adamwInit(params);
   if (resumed) adamwImport(opt, resumed.state.adam_t, resumed.moments);
+  else if (warm?.adam) adamwImport(opt, warm.adam.t, warm.adam.moments);
   const shapes = new Map(model.specs.map((s) => [s.name, s.shape]));
   const linears = linearNames(mc);
   let prevCodes = allCodes(model, linears);

@@ -136,8 +136,8 @@ describe('ablate: a tiny study end to end through the CLI', function () {
     expect(Array.from(table.getChild('engine_tokens_per_s')!.toArray() as Float64Array).every((v) => v > 0)).to.equal(true);
     for (const d of runDirs()) expect(existsSync(path.join(d, 'model.gguf')), d).to.equal(true);
     const md = readFileSync(path.join(study, 'results.md'), 'utf8');
-    expect(md).to.match(/\| weight_quant=fp \| 2 \| \d\.\d{4} ± \d\.\d{4} \| \(baseline\) \|/);
-    expect(md).to.match(/\| weight_quant=ternary \| 2 \| \d\.\d{4} ± \d\.\d{4} \| [+-]\d\.\d{4} \| /);
+    expect(md).to.match(/\| weight_quant=fp \| 2 \| 384 \| \d\.\d{4} ± \d\.\d{4} \| \(baseline\) \|/);
+    expect(md).to.match(/\| weight_quant=ternary \| 2 \| 384 \| \d\.\d{4} ± \d\.\d{4} \| [+-]\d\.\d{4} \| /);
     // the comparison, paired by seed: Δ, its 95 % CI, paired and Welch p, no margin, an MDE
     expect(md).to.match(/\| weight_quant=ternary − weight_quant=fp \| 2 \(2, 2\) \| [+-]\d\.\d{4} \| \[[+-]\d+\.\d{4}, [+-]\d+\.\d{4}\] \| (0|1)\.\d{3}|\d\.\de-\d \| (0|1)\.\d{3} \| — \| \d+\.\d{4} \|/);
     expect(readFileSync(path.join(study, 'loss.svg'), 'utf8')).to.match(/^<svg[\s\S]*weight_quant=ternary[\s\S]*<\/svg>$/);
@@ -176,6 +176,32 @@ describe('ablate: a tiny study end to end through the CLI', function () {
     expect(r.stderr).to.match(/different token budgets cannot be compared/);
     writeFileSync(rj, JSON.stringify({ ...rec, data: { dir: 'elsewhere', fingerprint: '0000' } }));
     expect(cli('report', copy).stderr).to.match(/runs of different data cannot be compared/);
+  });
+
+  it('a warm start within the study (train.init_from "study:ARM") runs after its source, from its last checkpoint', () => {
+    const f3 = path.join(dir, 'warm', 'study.json');
+    mkdirSync(path.dirname(f3), { recursive: true });
+    writeFileSync(f3, studyJson(data, {
+      name: 'warm', seeds: [1], axes: undefined, baseline: 'scratch', token_budget: 384,
+      arms: [
+        // listed first so that, with 2 workers, it would start at once if it did not wait
+        { name: 'cont', set: { 'model.weight_quant': 'ternary', 'train.init_from': { run: 'study:half', moments: 'reset' } }, token_budget: 192 },
+        { name: 'half', set: { 'model.weight_quant': 'fp', 'model.act_quant': 'none' }, token_budget: 192 },
+        { name: 'scratch', set: { 'model.weight_quant': 'ternary' } },
+      ],
+    }));
+    const r = cli('ablate', f3, '--workers', '2');
+    expect(r.status, r.stdout + r.stderr).to.equal(0);
+    const runsOf = (arm: string) => path.join(path.dirname(f3), 'runs', arm, 'seed-1');
+    const log = readFileSync(path.join(runsOf('cont'), 'train.log'), 'utf8');
+    expect(log.split('\n')[0]).to.match(/^warm start from .*half\/seed-1\/checkpoints\/step-3 \(step 3, 192 tokens; AdamW moments reset\)$/);
+    expect(readMetrics(path.join(runsOf('cont'), 'metrics.arrow')).map((m) => m.step)).to.deep.equal([1, 2, 3]);
+    expect(readMetrics(path.join(runsOf('scratch'), 'metrics.arrow'))).to.have.length(6);
+    const bad = path.join(dir, 'warm', 'bad.json');
+    writeFileSync(bad, studyJson(data, { name: 'bad', seeds: [1], axes: undefined, arms: [{ name: 'x', set: { 'train.init_from': { run: 'study:nope' } } }] }));
+    const b = cli('ablate', bad);
+    expect(b.status).to.equal(2);
+    expect(b.stderr).to.equal(`bitnet: ${bad}: arm "x": train.init_from "study:nope" names no arm of this study\n`);
   });
 
   it('records a failing run and goes on with the others; the report lists it', () => {

@@ -16,6 +16,7 @@ interface Args {
   resume?: boolean;
   backend?: string;
   'stop-after'?: number;
+  'init-from'?: string;
 }
 
 /** Reads the config file (or the run's own config.json on --resume), applies --set and the flags, validates. */
@@ -33,6 +34,7 @@ export function resolveRunConfig(argv: Args): { config: RunConfig; source: strin
   if (argv.steps !== undefined) sets.push(`train.steps=${argv.steps}`);
   if (argv.backend !== undefined) sets.push(`train.backend=${argv.backend}`);
   if (argv.data !== undefined) sets.push(`data=${JSON.stringify(argv.data)}`);
+  if (argv['init-from'] !== undefined) sets.push(`train.init_from.run=${JSON.stringify(argv['init-from'])}`);
   raw = applyOverrides(raw, sets);
   // The vocabulary comes from the prepared data unless the config pins it.
   const r = raw as { model?: { vocab_size?: number }; data?: string };
@@ -57,7 +59,8 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('set', { type: 'string', array: true, describe: 'override a config key: --set model.d_model=512' })
       .option('resume', { type: 'boolean', describe: 'continue the run in --out from its last checkpoint' })
       .option('backend', choiceOption('backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const, { describe: 'tfjs backend' }))
-      .option('stop-after', intOption('stop-after', { min: 1, max: 1e9, describe: 'stop after this step as if interrupted (checkpointed); --resume continues' })),
+      .option('stop-after', intOption('stop-after', { min: 1, max: 1e9, describe: 'stop after this step as if interrupted (checkpointed); --resume continues' }))
+      .option('init-from', stringOption('init-from', { nonEmpty: true, describe: 'start from this run\'s (or checkpoint\'s) weights; the quantization may differ. AdamW moments: --set train.init_from.moments=keep|reset (default reset)' })),
   handler: async (argv) => {
     const out = argv.out ?? path.join('runs', argv.config ? path.basename(argv.config, '.json') : 'default');
     const { config } = resolveRunConfig({ ...argv, out });
