@@ -11,6 +11,7 @@ export const commandLoaders: Loaders = {
   train: async () => (await import('./train.ts')).trainCommand,
   sample: async () => (await import('./sample.ts')).sampleCommand,
   export: async () => (await import('./export.ts')).exportCommand,
+  quantize: async () => (await import('./quantize.ts')).quantizeCommand,
   ...engineCommandLoaders,
   ablate: async () => (await import('./ablate.ts')).ablateCommand,
   report: async () => (await import('./report.ts')).reportCommand,
