@@ -73,12 +73,16 @@ function vocabOf(dataDir: string): number {
   return s.data.vocab_size;
 }
 
-/** Reads, validates and expands a study file. The data must be prepared (see ensureStudyData). */
-export function resolveStudy(file: string): ResolvedStudy {
+/**
+ * Reads, validates and expands a study file. The data must be prepared (see ensureStudyData). Relative
+ * data paths are relative to `cwd` (the directory `bitnet ablate` ran in; a queue worker passes the
+ * enqueuer's), and stay relative in the plan, so the hash does not depend on where it is checked.
+ */
+export function resolveStudy(file: string, cwd: string = process.cwd()): ResolvedStudy {
   const study = parseStudy(readJsonFile(file), file);
   const dir = studyDataDir(study);
-  const plan = expandStudy(study, file, { dataDir: dir, vocabSize: vocabOf(dir) });
-  const data = { dir, fingerprint: dataFingerprint(dir) };
+  const plan = expandStudy(study, file, { dataDir: dir, vocabSize: vocabOf(path.resolve(cwd, dir)) });
+  const data = { dir, fingerprint: dataFingerprint(path.resolve(cwd, dir)) };
   const decisive = { name: plan.name, data, token_budget: study.token_budget, engine: study.eval.engine, runs: plan.runs.map((r) => ({ id: r.id, config: r.config })) };
   const hash = createHash('sha256').update(JSON.stringify(decisive)).digest('hex');
   return { ...plan, file, study, data, hash };

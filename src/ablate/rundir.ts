@@ -10,6 +10,9 @@ import type { RunConfig } from '../config/train.ts';
 import { readJsonFile } from '../config/parse.ts';
 import { InputError } from '../errors.ts';
 import { isDone } from '../train/trainer.ts';
+import { writeFileAtomic } from '../format/atomic.ts';
+import type { PlannedRun } from '../config/study.ts';
+import type { ResolvedStudy } from './expand.ts';
 import { ENGINE_FILE } from './finish.ts';
 
 export const RUN_FILE = 'run.json';
@@ -30,6 +33,23 @@ export interface RunRecord {
   engine: boolean;
   data: { dir: string; fingerprint: string };
   config: RunConfig;
+}
+
+/** Writes RUN_DIR/run.json: what the worker of this run trains (atomically). */
+export function writeRunRecord(runDir: string, study: ResolvedStudy, run: PlannedRun): void {
+  const record: RunRecord = {
+    id: run.id,
+    study: study.name,
+    study_hash: study.hash,
+    arm: run.arm,
+    seed: run.seed,
+    token_budget: study.study.token_budget,
+    tokens: run.tokens,
+    engine: study.study.eval.engine,
+    data: study.data,
+    config: run.config,
+  };
+  writeFileAtomic(path.join(runDir, RUN_FILE), JSON.stringify(record, null, 2) + '\n');
 }
 
 export function readRunRecord(runDir: string): RunRecord {

@@ -7,17 +7,14 @@
  * counts as a failed attempt. Killing the study and running it again finishes what is left: that is the
  * whole restart story (llm.c's DONE markers).
  */
-import { fork } from 'node:child_process';
 import os from 'node:os';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { InputError } from '../errors.ts';
-import { writeFileAtomic } from '../format/atomic.ts';
 import { checkAndWriteLock, runDirOf, type ResolvedStudy } from './expand.ts';
 import { Progress } from './progress.ts';
-import { FAILED_FILE, failureOf, INPUT_ERROR_EXIT, isComplete, RUN_FILE, RUNNING_FILE, type RunRecord } from './rundir.ts';
-import type { WorkerMessage } from './worker.ts';
+import { failureText, startRunProcess } from './run-process.ts';
+import { FAILED_FILE, INPUT_ERROR_EXIT, isComplete, RUNNING_FILE, writeRunRecord } from './rundir.ts';
 
 export interface RunnerOptions {
   runsDir: string;
@@ -38,8 +35,6 @@ export interface RunnerResult {
   failed: { id: string; error: string }[];
 }
 
-const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 
 function alive(pid: number): boolean {
   try {
@@ -58,10 +53,6 @@ async function waitForStaleWorker(runDir: string, waitMs: number): Promise<void>
   const until = performance.now() + waitMs;
   while (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) && performance.now() < until) await new Promise((r) => setTimeout(r, 100));
   rmSync(file, { force: true });
-}
-
-function lastLines(text: string, n: number): string {
-  return text.trim().split('\n').slice(-n).join('\n');
 }
 
 export async function runStudy(study: ResolvedStudy, opts: RunnerOptions): Promise<RunnerResult> {
@@ -99,43 +90,23 @@ export async function runStudy(study: ResolvedStudy, opts: RunnerOptions): Promi
 
   /** One worker process on the run: 'done', or why it failed ('input': bad input, not worth a retry). */
   const attemptRun = async (run: (typeof pending)[number], runDir: string, attempt: number): Promise<'done' | 'failed' | 'input'> => {
-    const record: RunRecord = {
-      id: run.id,
-      study: study.name,
-      study_hash: study.hash,
-      arm: run.arm,
-      seed: run.seed,
-      token_budget: study.study.token_budget,
-      tokens: run.tokens,
-      engine: study.study.eval.engine,
-      data: study.data,
-      config: run.config,
-    };
-    writeFileAtomic(path.join(runDir, RUN_FILE), JSON.stringify(record, null, 2) + '\n');
+    writeRunRecord(runDir, study, run);
     counts.running++;
     if (attempt === 1) progress.event(`start ${run.id}`);
     // The cores are shared out between the workers: each native pool gets its slice, not all of them.
-    const threads = String(Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, Math.min(opts.workers, pending.length)))));
-    const child = fork(WORKER, [runDir], {
-      execArgv: ['--import', TSX],
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: { ...process.env, BITNET_THREADS: process.env.BITNET_THREADS ?? threads },
-    });
-    writeFileSync(path.join(runDir, RUNNING_FILE), `${child.pid}\n`);
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
+    const threads = Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, Math.min(opts.workers, pending.length))));
     let lastStep: number | null = null;
-    let valLoss: number | null = null;
-    child.on('message', (m: WorkerMessage) => {
-      if (m.type === 'step') {
+    const proc = startRunProcess(runDir, {
+      threads,
+      onStep: (m) => {
         // Only steps trained in this session count towards the rate (a resumed run starts mid-way).
         if (lastStep === null) progress.drop(((m.step - 1) / m.total) * run.tokens);
         progress.advance(((m.step - (lastStep ?? m.step - 1)) / m.total) * run.tokens);
         lastStep = m.step;
-      } else if (m.type === 'finished') valLoss = m.valLoss;
+      },
     });
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
-    rmSync(path.join(runDir, RUNNING_FILE), { force: true });
+    const outcome = await proc.done;
+    const { code, valLoss } = outcome;
     counts.running--;
     if (code === 0 && isComplete(runDir)) {
       counts.done++;
@@ -143,13 +114,10 @@ export async function runStudy(study: ResolvedStudy, opts: RunnerOptions): Promi
       progress.event(`done ${run.id}${valLoss !== null ? ` (val loss ${(valLoss as number).toFixed(4)})` : ''}`);
       return 'done';
     }
-    let error = failureOf(runDir);
-    if (error === null) {
-      error = `worker exited with ${signal ? `signal ${signal}` : `code ${code}`}${stderr ? `:\n${lastLines(stderr, 20)}` : ''}`;
-    }
+    const text = failureText(runDir, outcome);
     const input = code === INPUT_ERROR_EXIT;
     // Bad input fails every attempt the same way: it is not retried, and says so by having no count.
-    error = input ? error.trim() : `attempt ${attempt} of ${attempts}: ${error.trim()}`;
+    const error = input ? text : `attempt ${attempt} of ${attempts}: ${text}`;
     writeFileSync(path.join(runDir, FAILED_FILE), error + '\n');
     const trained = run.tokens * ((lastStep ?? 0) / run.config.train.steps);
     if (!input && attempt < attempts) {

@@ -12,7 +12,7 @@ import { isDone, train } from '../train/trainer.ts';
 import { finishRun } from './finish.ts';
 import { FAILED_FILE, INPUT_ERROR_EXIT, readRunRecord } from './rundir.ts';
 
-export type WorkerMessage = { type: 'step'; step: number; total: number; loss: number } | { type: 'finished'; valLoss: number | null };
+export type WorkerMessage = { type: 'step'; step: number; total: number; loss: number; tokens_per_s: number } | { type: 'finished'; valLoss: number | null };
 
 const runDir = process.argv[2];
 if (!runDir) throw new Error('usage: worker.ts RUN_DIR');
@@ -38,6 +38,8 @@ try {
   let valLoss: number | null = null;
   if (!isDone(runDir)) {
     const log = path.join(runDir, 'train.log');
+    const tokensPerStep = run.config.train.batch_size * run.config.train.seq_len * run.config.train.grad_accum;
+    let lastAt = performance.now();
     const r = await train({
       config: run.config,
       dataDir: run.data.dir,
@@ -46,7 +48,9 @@ try {
       log: (line) => appendFileSync(log, line + '\n'),
       onStep: (step, total, loss) => {
         if (orphaned()) process.exit(130);
-        send({ type: 'step', step, total, loss });
+        const now = performance.now();
+        send({ type: 'step', step, total, loss, tokens_per_s: tokensPerStep / Math.max(1e-9, (now - lastAt) / 1000) });
+        lastAt = now;
         if (hold && hold[1] === run.id && Number(hold[2]) === step) {
           writeFileSync(path.join(runDir, 'HELD'), `${step}\n`);
           Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);

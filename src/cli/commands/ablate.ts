@@ -3,7 +3,45 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureStudyData, readStudyFile, resolveStudy } from '../../ablate/expand.ts';
 import { runStudy } from '../../ablate/runner.ts';
+import { InputError } from '../../errors.ts';
+import type { ResolvedStudy } from '../../ablate/expand.ts';
 import { intOption, pathPositional, stringOption } from '../flags.ts';
+
+/** --queue: enqueue (or report on) the study's runs; with --wait, follow them to the end. */
+async function queued(argv: Args, study: ResolvedStudy, runsDir: string): Promise<void> {
+  const { parseQueueUrl } = await import('../../ablate/queue/connection.ts');
+  const { checkConnection, enqueueStudy, openQueue, studyStatus } = await import('../../ablate/queue/jobs.ts');
+  const addr = parseQueueUrl(argv.queue!);
+  const q = openQueue(addr);
+  try {
+    await checkConnection(q, addr);
+    const print = (rows: { id: string; state: string; detail: string }[]) => {
+      const w = Math.max(...rows.map((r) => r.id.length));
+      for (const r of rows) console.log(`${r.id.padEnd(w)}  ${r.state.padEnd(13)}  ${r.detail}`);
+    };
+    if (argv.status) {
+      print(await studyStatus(q, study, runsDir));
+      return;
+    }
+    const r = await enqueueStudy(q, study, runsDir, argv.attempts);
+    console.log(`study ${study.name} on ${addr.display}: ${r.added.length} enqueued, ${r.retried.length} failed ones retried, ${r.queued.length} already queued, ${r.complete.length} complete`);
+    if (!argv.wait) return;
+    for (;;) {
+      const rows = await studyStatus(q, study, runsDir);
+      const open = rows.filter((x) => x.state !== 'done' && x.state !== 'failed');
+      if (open.length === 0) {
+        print(rows);
+        const failed = rows.filter((x) => x.state === 'failed').length;
+        console.log(`${rows.length - failed} done, ${failed} failed`);
+        if (failed > 0) process.exitCode = 1;
+        return;
+      }
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  } finally {
+    await q.close();
+  }
+}
 
 interface Args {
   study: string;
@@ -11,6 +49,9 @@ interface Args {
   only?: string[];
   out?: string;
   attempts: number;
+  queue?: string;
+  status?: boolean;
+  wait?: boolean;
 }
 
 export const ablateCommand: CommandModule<object, Args> = {
@@ -22,13 +63,18 @@ export const ablateCommand: CommandModule<object, Args> = {
       .option('workers', intOption('workers', { min: 1, max: 256, describe: `parallel worker processes (default: the number of cores, ${os.availableParallelism()})` }))
       .option('only', { type: 'string', array: true, describe: 'run only these arms' })
       .option('out', stringOption('out', { nonEmpty: true, describe: 'runs directory (default: runs/ beside the study file)' }))
-      .option('attempts', intOption('attempts', { default: 2, min: 1, max: 100, describe: 'tries per run before it is left FAILED (a hung run is stopped by its watchdog and retried from its checkpoint)' })),
+      .option('attempts', intOption('attempts', { default: 2, min: 1, max: 100, describe: 'tries per run before it is left FAILED (a hung run is stopped by its watchdog and retried from its checkpoint)' }))
+      .option('queue', stringOption('queue', { nonEmpty: true, describe: 'redis://[user:password@]host:port[/db]: enqueue the runs for `bitnet worker` processes on any machine instead of running them here' }))
+      .option('status', { type: 'boolean', describe: 'with --queue: where every run stands (queued, running where and at which step, done, failed and why)' })
+      .option('wait', { type: 'boolean', describe: 'with --queue: wait until every run is done or failed' }),
   handler: async (argv) => {
     const workers = argv.workers ?? os.availableParallelism();
     const runsDir = argv.out ?? path.join(path.dirname(argv.study), 'runs');
     // Validate the file before preparing anything; then resolve against the (prepared) data.
     await ensureStudyData(readStudyFile(argv.study), (l) => console.log(l));
     const study = resolveStudy(argv.study);
+    if (argv.queue !== undefined) return queued(argv, study, runsDir);
+    if (argv.status || argv.wait) throw new InputError(argv.status ? '--status' : '--wait', 'needs --queue (a local study prints its progress as it runs)');
     for (const note of new Set(study.runs.flatMap((r) => (r.note ? [`${r.arm}: ${r.note}`] : [])))) console.log(note);
     console.log(`study ${study.name}: ${study.arms.length} arms x ${study.study.seeds.length} seeds = ${study.runs.length} runs in ${runsDir}, ${workers} worker(s)`);
     const r = await runStudy(study, { runsDir, workers, only: argv.only, attempts: argv.attempts });

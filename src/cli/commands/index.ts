@@ -15,6 +15,7 @@ export const commandLoaders: Loaders = {
   ...engineCommandLoaders,
   ablate: async () => (await import('./ablate.ts')).ablateCommand,
   report: async () => (await import('./report.ts')).reportCommand,
+  worker: async () => (await import('./worker.ts')).workerCommand,
 };
 
 export { loadCommands };
