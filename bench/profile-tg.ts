@@ -35,7 +35,7 @@ const add = (k: string, ms: number, b: number) => {
   calls[k] = (calls[k] ?? 0) + 1;
 };
 const rowsName = (rows: number, cols: number) =>
-  rows === 2 * hp.ff ? 'ternary gate|up (fused)' : rows === hp.d + 2 * hp.kvDim && cols === hp.d ? 'ternary q|k|v (fused)' : rows === hp.ff ? 'ternary gate+up' : cols === hp.ff ? 'ternary down' : rows === hp.d && cols === hp.d ? 'ternary o (and q, k, v unfused)' : 'ternary k+v';
+  rows === 2 * hp.d_ff ? 'ternary gate|up (fused)' : rows === hp.d_model + 2 * hp.kv_dim && cols === hp.d_model ? 'ternary q|k|v (fused)' : rows === hp.d_ff ? 'ternary gate+up' : cols === hp.d_ff ? 'ternary down' : rows === hp.d_model && cols === hp.d_model ? 'ternary o (and q, k, v unfused)' : 'ternary k+v';
 // every kernel timed under its name; the ternary linears split by shape, the head named
 const kernels = { ...native } as Record<string, unknown>;
 for (const [name, fn] of Object.entries(native)) {
@@ -68,7 +68,7 @@ on = true;
 const wall = run(tokens);
 on = false;
 const per = (ms: number) => ms / tokens;
-console.log(`${file}: d${hp.d} L${hp.layers} ff${hp.ff} vocab ${hp.vocab}, ${threads} thread(s), ${tokens} tokens: ${per(wall).toFixed(3)} ms/token (${((1000 * tokens) / wall).toFixed(1)} t/s)`);
+console.log(`${file}: d${hp.d_model} L${hp.n_layers} ff${hp.d_ff} vocab ${hp.vocab_size}, ${threads} thread(s), ${tokens} tokens: ${per(wall).toFixed(3)} ms/token (${((1000 * tokens) / wall).toFixed(1)} t/s)`);
 let kernelMs = 0;
 for (const k of Object.keys(time).sort((a, b) => time[b]! - time[a]!)) {
   kernelMs += time[k]!;

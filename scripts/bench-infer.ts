@@ -64,7 +64,7 @@ if (process.argv[2] === '--child') {
     const { Rng } = await import('../src/data/rng.ts');
     const e = loadEngine(a.model, { engine: a.engine, threads: a.threads, maxSeq: Math.max(a.pp, a.tg), maxBatch: a.pp });
     const rng = new Rng(1);
-    const prompt = Int32Array.from({ length: a.pp }, () => rng.int(e.weights.hp.vocab));
+    const prompt = Int32Array.from({ length: a.pp }, () => rng.int(e.weights.hp.vocab_size));
     const one = new Int32Array(1);
     const argmax = (x: Float32Array) => {
       let b = 0;
@@ -157,12 +157,6 @@ function hasCommand(name: string): boolean {
 // ---------------------------------------------------------------------------------------------------
 // 1. models
 
-const SHAPE_DIMS: Record<string, { d: number; layers: number; ff: number; heads: number; kvHeads: number; vocab: number }> = {
-  '125m': { d: 768, layers: 12, ff: 2048, heads: 12, kvHeads: 12, vocab: 32000 },
-  '700m': { d: 1536, layers: 24, ff: 4096, heads: 24, kvHeads: 24, vocab: 32000 },
-  '2b4t': { d: 2560, layers: 30, ff: 6912, heads: 20, kvHeads: 5, vocab: 128256 },
-};
-
 interface ModelInfo {
   shape: string;
   file: string;
@@ -176,8 +170,10 @@ interface ModelInfo {
 
 /** The file's header parses, is arch bitnet, has the shape's dimensions and TQ2_0 linears; else why not. */
 async function checkModel(file: string, shape: string): Promise<{ ok: true; bytesPerToken: number } | { ok: false; why: string }> {
-  const { openGGUF } = await import('../src/format/index.ts');
-  const dims = SHAPE_DIMS[shape]!;
+  const { archKeys, openGGUF } = await import('../src/format/index.ts');
+  const { SYNTH_SHAPES } = await import('../src/infer/synth.ts');
+  const dims = SYNTH_SHAPES[shape]!;
+  const K = archKeys('bitnet');
   let f;
   try {
     f = openGGUF(file);
@@ -188,7 +184,7 @@ async function checkModel(file: string, shape: string): Promise<{ ok: true; byte
     const num = (k: string) => Number(f.kv.get(k)?.value);
     const arch = f.kv.get('general.architecture')?.value;
     if (arch !== 'bitnet') return { ok: false, why: `architecture ${String(arch)}` };
-    const want: [string, number][] = [['bitnet.embedding_length', dims.d], ['bitnet.block_count', dims.layers], ['bitnet.feed_forward_length', dims.ff], ['bitnet.attention.head_count_kv', dims.kvHeads]];
+    const want: [string, number][] = [[K.embeddingLength, dims.d_model], [K.blockCount, dims.n_layers], [K.feedForwardLength, dims.d_ff], [K.headCountKv, dims.n_kv_heads]];
     for (const [k, v] of want) if (num(k) !== v) return { ok: false, why: `${k} is ${num(k)}, expected ${v}` };
     // the head: output.weight, or the tied embedding when there is none
     const head = f.tensors.find((t) => t.name === 'output.weight') ?? f.tensors.find((t) => t.name === 'token_embd.weight');
@@ -228,13 +224,15 @@ async function ensureModel(shape: string, synthCli: boolean): Promise<ModelInfo>
     check = await checkModel(file, shape);
     if (!check.ok) throw new Error(`synth wrote ${file} but it does not check out: ${check.why}`);
   }
-  const dims = SHAPE_DIMS[shape]!;
-  const kvDim = (dims.kvHeads * dims.d) / dims.heads;
+  const { SYNTH_SHAPES } = await import('../src/infer/synth.ts');
+  const { kvDimOf } = await import('../src/format/index.ts');
+  const dims = SYNTH_SHAPES[shape]!;
+  const kvDim = kvDimOf(dims);
   return {
     shape, file, synth,
     fileMB: statSync(file).size / 1e6,
     bytesPerToken: check.bytesPerToken,
-    kvBytes: (positions, bpv) => 2 * dims.layers * positions * kvDim * bpv,
+    kvBytes: (positions, bpv) => 2 * dims.n_layers * positions * kvDim * bpv,
   };
 }
 
@@ -340,7 +338,7 @@ async function main(): Promise<void> {
   log(`bench:infer: shapes ${SHAPES.join(', ')}, threads ${THREADS.join(', ')}, ${ROUNDS} rounds; ours through ${benchCli ? '`bitnet bench --json`' : 'this script\'s own child (no `bitnet bench` command)'}`);
   const models: ModelInfo[] = [];
   for (const s of SHAPES) {
-    if (!SHAPE_DIMS[s]) throw new Error(`--shapes: unknown shape ${s}`);
+    if (!(await import('../src/infer/synth.ts')).SYNTH_SHAPES[s]) throw new Error(`--shapes: unknown shape ${s}`);
     models.push(await ensureModel(s, synthCli));
   }
   const peerVersion = flags['no-peer'] ? null : ensurePeer();

@@ -19,13 +19,10 @@ import {
   type Granularity,
   type QuantizedWeights,
 } from '../quant/index.ts';
-import { BITNET_ARCH, FileType, GGMLType, Keys, TokenType } from './gguf/constants.ts';
+import { hparamsKv, OurKeys, TensorNames } from './gguf/bitnet.ts';
+import { FileType, GGMLType, Keys, TokenType } from './gguf/constants.ts';
 import type { GGUFValue } from './gguf/value.ts';
 import { writeGGUF, type GGUFTensorSpec } from './gguf/writer.ts';
-
-/** Version of our own `bitnet_ts.*` keys; readers check it. */
-export const EXPORT_VERSION = 1;
-export const GROUP_SCALES_SUFFIX = '.group_scales';
 
 /** The model fields the file needs (the training config's names). */
 export interface ExportModel {
@@ -134,7 +131,6 @@ function f16Bytes(data: Float32Array): Uint16Array {
 }
 
 const u32 = (value: number): GGUFValue => ({ type: 'u32', value });
-const f32 = (value: number): GGUFValue => ({ type: 'f32', value });
 const str = (value: string): GGUFValue => ({ type: 'string', value });
 const bool = (value: boolean): GGUFValue => ({ type: 'bool', value });
 
@@ -158,28 +154,18 @@ export async function exportGGUF(input: ExportInput, opts: ExportOptions): Promi
     if (t.kind === 'linear' && ternary && t.shape[1]! % codec.blockSize !== 0)
       throw new RangeError(`export: ${t.name} rows have ${t.shape[1]} weights; ${codec.name} needs a multiple of ${codec.blockSize} (choose d_model and d_ff as multiples of 256)`);
   const reasons = llamaCppIncompatibilities(m, g, tok);
-  const hd = m.d_model / m.n_heads;
 
   const tokens = tok.tokenStrings();
   const tokenType = new Int32Array(tok.vocabSize).fill(TokenType.NORMAL);
   tokenType[tok.eosId] = TokenType.CONTROL;
+  const [arch, ...archKv] = hparamsKv({ arch: 'bitnet', ...m });
   const kv: [string, GGUFValue][] = [
-    [Keys.general.architecture, str(BITNET_ARCH)],
+    arch!,
     [Keys.general.name, str(input.name ?? 'bitnet-ts model')],
     [Keys.general.fileType, u32(!ternary ? FileType.MOSTLY_F16 : opts.type === 'tq2_0' ? FileType.MOSTLY_TQ2_0 : FileType.MOSTLY_TQ1_0)],
     [Keys.general.quantizationVersion, u32(2)],
     [Keys.general.alignment, u32(32)],
-    [Keys.bitnet.contextLength, u32(m.context_length)],
-    [Keys.bitnet.embeddingLength, u32(m.d_model)],
-    [Keys.bitnet.blockCount, u32(m.n_layers)],
-    [Keys.bitnet.feedForwardLength, u32(m.d_ff)],
-    [Keys.bitnet.headCount, u32(m.n_heads)],
-    [Keys.bitnet.headCountKv, u32(m.n_kv_heads)],
-    [Keys.bitnet.rmsEpsilon, f32(m.norm_eps)],
-    [Keys.bitnet.ropeFreqBase, f32(m.rope_theta)],
-    [Keys.bitnet.ropeDimensionCount, u32(hd)],
-    [Keys.bitnet.vocabSize, u32(m.vocab_size)],
-    [Keys.bitnet.hiddenActivation, str(m.activation === 'swiglu' ? 'silu' : 'relu2')],
+    ...archKv,
     [Keys.tokenizer.model, str('gpt2')],
     [Keys.tokenizer.pre, str(input.pre)],
     [Keys.tokenizer.tokens, { type: 'array', value: { elemType: 'string', items: tokens } }],
@@ -188,15 +174,15 @@ export async function exportGGUF(input: ExportInput, opts: ExportOptions): Promi
     [Keys.tokenizer.bosId, u32(tok.eosId)],
     [Keys.tokenizer.eosId, u32(tok.eosId)],
     [Keys.tokenizer.addBos, bool(false)],
-    [`${Keys.oursPrefix}version`, u32(EXPORT_VERSION)],
-    [`${Keys.oursPrefix}weight_quant`, str(m.weight_quant)],
-    [`${Keys.oursPrefix}weight_scale`, str(m.weight_scale)],
-    [`${Keys.oursPrefix}act_quant`, str(m.act_quant)],
-    [`${Keys.oursPrefix}subln`, str(m.subln)],
-    [`${Keys.oursPrefix}config`, str(JSON.stringify(input.provenance.config))],
-    [`${Keys.oursPrefix}source_run`, str(input.provenance.run)],
-    [`${Keys.oursPrefix}source_step`, u32(input.provenance.step)],
-    [`${Keys.oursPrefix}llama_cpp_compatible`, bool(reasons.length === 0)],
+    [OurKeys.names.version, u32(OurKeys.version)],
+    [OurKeys.names.weightQuant, str(m.weight_quant)],
+    [OurKeys.names.weightScale, str(m.weight_scale)],
+    [OurKeys.names.actQuant, str(m.act_quant)],
+    [OurKeys.names.subln, str(m.subln)],
+    [OurKeys.names.config, str(JSON.stringify(input.provenance.config))],
+    [OurKeys.names.sourceRun, str(input.provenance.run)],
+    [OurKeys.names.sourceStep, u32(input.provenance.step)],
+    [OurKeys.names.llamaCppCompatible, bool(reasons.length === 0)],
   ];
 
   const tensors: GGUFTensorSpec[] = [];
@@ -219,7 +205,7 @@ export async function exportGGUF(input: ExportInput, opts: ExportOptions): Promi
         data: () => codec.pack(quantized().codes, fits ? blockScales(quantized(), codec.blockSize) : new Float32Array((rows * cols) / codec.blockSize).fill(1)),
       });
       if (!fits) {
-        const name = t.name.replace(/\.weight$/, GROUP_SCALES_SUFFIX);
+        const name = TensorNames.groupScales(t.name);
         tensors.push({ name, ne: [cols / (g as { size: number }).size, rows], type: GGMLType.F32, data: () => quantized().scales });
       }
     }

@@ -68,7 +68,7 @@ function benchWatched(e: Engine, promptTokens: number, genTokens: number, seed: 
   const { model, weights } = e;
   const hp = weights.hp;
   const rng = new Rng(seed);
-  const prompt = Int32Array.from({ length: promptTokens }, () => rng.int(hp.vocab));
+  const prompt = Int32Array.from({ length: promptTokens }, () => rng.int(hp.vocab_size));
   const one = new Int32Array(1);
   const tg = (n: number): void => {
     one[0] = prompt[0]!;
@@ -95,7 +95,7 @@ function benchWatched(e: Engine, promptTokens: number, genTokens: number, seed: 
   const tgRate = genTokens / ((performance.now() - t) / 1000);
   const peakRss = process.resourceUsage().maxRSS / 1024;
 
-  const shape: ModelShape = { d_model: hp.d, n_layers: hp.layers, d_ff: hp.ff, n_heads: hp.heads, n_kv_heads: hp.kvHeads, vocab_size: hp.vocab };
+  const shape: ModelShape = { d_model: hp.d_model, n_layers: hp.n_layers, d_ff: hp.d_ff, n_heads: hp.n_heads, n_kv_heads: hp.n_kv_heads, vocab_size: hp.vocab_size };
   const ternary = weights.linearType === 'TQ2_0' || weights.linearType === 'TQ1_0';
   const bytes = weightBytesPerToken(weights);
   const bandwidth = measureBandwidth();

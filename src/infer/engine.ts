@@ -62,8 +62,8 @@ export function loadEngine(file: string, opts: EngineOptions = {}): Engine {
   } finally {
     f.close();
   }
-  if (tokenizer.vocabSize !== weights.hp.vocab)
-    throw new InputError(file, `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${weights.hp.vocab}`);
+  if (tokenizer.vocabSize !== weights.hp.vocab_size)
+    throw new InputError(file, `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${weights.hp.vocab_size}`);
   const model = new Model(weights, { kernels, maxSeq: opts.maxSeq, maxBatch: opts.maxBatch, store });
   return {
     file, weights, tokenizer, model, kernels, threads, fallback,

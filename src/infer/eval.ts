@@ -17,7 +17,7 @@ export interface EvalResult {
 
 /** Mean NLL over `tokens` in windows of `window` (default: the model's cache size); logits in chunks of the model's batch. */
 export function evaluate(model: Model, tokens: Int32Array, bytesPerToken: number, window = model.maxSeq, onWindow?: (done: number, total: number) => void): EvalResult {
-  const V = model.hp.vocab;
+  const V = model.hp.vocab_size;
   const logits = new Float32Array(model.maxBatch * V);
   let nll = 0;
   let count = 0;

@@ -34,7 +34,7 @@ export function generate(model: Model, tokenizer: GGUFTokenizer, opts: GenerateO
   if (!(Number.isInteger(opts.maxTokens) && opts.maxTokens >= 0)) throw new InputError('--max-tokens', `must be a non-negative integer, got ${opts.maxTokens}`);
   const prompt = tokenizer.promptIds(opts.prompt);
   if (prompt.length >= model.maxSeq) throw new InputError('--prompt', `is ${prompt.length} tokens; the model's context holds ${model.maxSeq}`);
-  const sampler = new Sampler(model.hp.vocab, opts.sampler, opts.seed);
+  const sampler = new Sampler(model.hp.vocab_size, opts.sampler, opts.seed);
   const decoder = new TextDecoder('utf-8');
   const history: number[] = Array.from(prompt);
   const ids: number[] = [];

@@ -97,41 +97,41 @@ export class Model {
     const hp = (this.hp = weights.hp);
     this.w = weights;
     this.kernels = opts.kernels;
-    this.maxSeq = Math.min(opts.maxSeq ?? hp.context, hp.context);
+    this.maxSeq = Math.min(opts.maxSeq ?? hp.context_length, hp.context_length);
     this.maxBatch = Math.max(1, Math.min(opts.maxBatch ?? 128, this.maxSeq));
     if (!(Number.isInteger(this.maxSeq) && this.maxSeq >= 1)) throw new RangeError(`Model: maxSeq must be a positive integer, got ${opts.maxSeq}`);
     const B = this.maxBatch;
-    const wide = Math.max(hp.d, hp.ff);
+    const wide = Math.max(hp.d_model, hp.d_ff);
     const store = opts.store ?? jsStore();
-    this.kCache = Array.from({ length: hp.layers }, () => store.f32(kvTiledLength(this.maxSeq) * hp.kvDim));
-    this.vCache = Array.from({ length: hp.layers }, () => store.f32(this.maxSeq * hp.kvDim));
-    const half = hp.headDim / 2;
+    this.kCache = Array.from({ length: hp.n_layers }, () => store.f32(kvTiledLength(this.maxSeq) * hp.kv_dim));
+    this.vCache = Array.from({ length: hp.n_layers }, () => store.f32(this.maxSeq * hp.kv_dim));
+    const half = hp.head_dim / 2;
     this.cos = new Float32Array(this.maxSeq * half);
     this.sin = new Float32Array(this.maxSeq * half);
     for (let p = 0; p < this.maxSeq; p++)
       for (let i = 0; i < half; i++) {
-        const a = p * hp.ropeBase ** ((-2 * i) / hp.headDim);
+        const a = p * hp.rope_theta ** ((-2 * i) / hp.head_dim);
         this.cos[p * half + i] = Math.cos(a);
         this.sin[p * half + i] = Math.sin(a);
       }
-    this.x = new Float32Array(B * hp.d);
+    this.x = new Float32Array(B * hp.d_model);
     this.xn = new Float32Array(B * wide);
     this.xq = new Int8Array(B * wide);
     const floatLinears = weights.layers.some((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].some((m) => m.kind !== 'ternary'));
-    this.xf = new Float32Array(floatLinears && hp.actQuant !== 'none' ? B * wide : 0);
+    this.xf = new Float32Array(floatLinears && hp.act_quant !== 'none' ? B * wide : 0);
     this.sx = new Float32Array(B);
-    this.q = new Float32Array(B * hp.d);
-    this.k = new Float32Array(B * hp.kvDim);
-    this.v = new Float32Array(B * hp.kvDim);
-    this.att = new Float32Array(B * hp.d);
-    this.hb = new Float32Array(B * hp.ff);
-    this.hb2 = new Float32Array(B * hp.ff);
-    this.y = new Float32Array(B * hp.d);
-    this.logits = new Float32Array(hp.vocab);
-    this.qkv1 = new Float32Array(hp.d + 2 * hp.kvDim);
-    this.qkvViews = [this.qkv1.subarray(0, hp.d), this.qkv1.subarray(hp.d, hp.d + hp.kvDim), this.qkv1.subarray(hp.d + hp.kvDim)];
-    this.gateUp1 = new Float32Array(2 * hp.ff);
-    this.gateUpViews = [this.gateUp1.subarray(0, hp.ff), this.gateUp1.subarray(hp.ff)];
+    this.q = new Float32Array(B * hp.d_model);
+    this.k = new Float32Array(B * hp.kv_dim);
+    this.v = new Float32Array(B * hp.kv_dim);
+    this.att = new Float32Array(B * hp.d_model);
+    this.hb = new Float32Array(B * hp.d_ff);
+    this.hb2 = new Float32Array(B * hp.d_ff);
+    this.y = new Float32Array(B * hp.d_model);
+    this.logits = new Float32Array(hp.vocab_size);
+    this.qkv1 = new Float32Array(hp.d_model + 2 * hp.kv_dim);
+    this.qkvViews = [this.qkv1.subarray(0, hp.d_model), this.qkv1.subarray(hp.d_model, hp.d_model + hp.kv_dim), this.qkv1.subarray(hp.d_model + hp.kv_dim)];
+    this.gateUp1 = new Float32Array(2 * hp.d_ff);
+    this.gateUpViews = [this.gateUp1.subarray(0, hp.d_ff), this.gateUp1.subarray(hp.d_ff)];
     this.viewsFor(1);
   }
 
@@ -155,7 +155,7 @@ export class Model {
    */
   forward(tokens: ArrayLike<number>, out?: Float32Array): Float32Array {
     const n = tokens.length;
-    const V = this.hp.vocab;
+    const V = this.hp.vocab_size;
     if (n === 0) throw new RangeError('Model.forward: no tokens');
     if (this.pos + n > this.maxSeq) throw new RangeError(`Model.forward: ${this.pos} cached + ${n} new tokens exceed the ${this.maxSeq} positions of the cache`);
     if (out !== undefined && out.length !== n * V) throw new RangeError(`Model.forward: out has length ${out.length}, expected tokens*vocab = ${n * V}`);
@@ -174,7 +174,7 @@ export class Model {
   private viewsFor(n: number): Views {
     let v = this.views.get(n);
     if (v) return v;
-    const { d, ff, kvDim } = this.hp;
+    const { d_model: d, d_ff: ff, kv_dim: kvDim } = this.hp;
     const f = <T extends Float32Array | Int8Array>(a: T, width: number): T => a.subarray(0, n * width) as T;
     v = {
       x: f(this.x, d), xnD: f(this.xn, d), xnF: f(this.xn, ff), xqD: f(this.xq, d), xqF: f(this.xq, ff),
@@ -188,12 +188,12 @@ export class Model {
 
   /** One chunk of n ≤ maxBatch tokens at positions pos..pos+n-1; logits of all n rows, or of the last, or none. */
   private step(tokens: ArrayLike<number>, t0: number, n: number, logitsOut: Float32Array | null): void {
-    const { d, ff, eps, activation } = this.hp;
+    const { d_model: d, d_ff: ff, norm_eps: eps, activation } = this.hp;
     const vw = this.viewsFor(n);
     const pos0 = this.pos;
     for (let i = 0; i < n; i++) this.embed(tokens[t0 + i]!, vw.x, i * d);
 
-    for (let l = 0; l < this.hp.layers; l++) {
+    for (let l = 0; l < this.hp.n_layers; l++) {
       const L = this.w.layers[l]!;
       // attention
       this.kernels.rmsNorm(vw.x, L.attnNorm, n, d, eps, vw.xnD);
@@ -208,7 +208,7 @@ export class Model {
         this.linear(L.k, n, vw.xqD, inD, k);
         this.linear(L.v, n, vw.xqD, inD, v);
       }
-      this.kernels.ropeStore(q, k, v, n, pos0, this.hp.heads, this.hp.kvHeads, this.hp.headDim, this.cos, this.sin, this.kCache[l]!, this.vCache[l]!, this.maxSeq);
+      this.kernels.ropeStore(q, k, v, n, pos0, this.hp.n_heads, this.hp.n_kv_heads, this.hp.head_dim, this.cos, this.sin, this.kCache[l]!, this.vCache[l]!, this.maxSeq);
       this.attention(l, n, pos0, q, vw.att);
       let src = vw.att;
       if (L.attnSubNorm) {
@@ -228,7 +228,7 @@ export class Model {
         this.linear(L.gate, n, vw.xqD, inF, hb);
         this.linear(L.up, n, vw.xqD, inF, hb2);
       }
-      this.kernels.glu(hb, hb2, activation === 'silu');
+      this.kernels.glu(hb, hb2, activation === 'swiglu');
       src = hb;
       if (L.ffnSubNorm) {
         this.kernels.rmsNorm(hb, L.ffnSubNorm, n, ff, eps, vw.xnF);
@@ -253,7 +253,7 @@ export class Model {
 
   private embed(token: number, x: Float32Array, at: number): void {
     const e = this.w.embedding;
-    const d = this.hp.d;
+    const d = this.hp.d_model;
     const w = e.w;
     if (e.kind === 'f32') for (let j = 0; j < d; j++) x[at + j] = w[token * d + j]!;
     else {
@@ -268,7 +268,7 @@ export class Model {
    * when activations are not quantized.
    */
   private quantize(src: Float32Array, n: number, cols: number, xq: Int8Array, xf: Float32Array): Float32Array {
-    const aq = this.hp.actQuant;
+    const aq = this.hp.act_quant;
     if (aq === 'none') return src;
     const sx = this.viewsFor(n).sx;
     if (aq === 'int8') this.kernels.quantizeActivations(src, n, cols, xq, sx);
@@ -301,7 +301,7 @@ export class Model {
 
   /** Causal attention with GQA (kernels.attention): query head h reads kv head floor(h / (heads / kvHeads)); out [n, d]. */
   private attention(l: number, n: number, pos0: number, q: Float32Array, out: Float32Array): void {
-    const { heads, kvHeads, headDim } = this.hp;
+    const { n_heads: heads, n_kv_heads: kvHeads, head_dim: headDim } = this.hp;
     this.kernels.attention(q, n, pos0, this.kCache[l]!, this.vCache[l]!, heads, kvHeads, headDim, this.maxSeq, out);
   }
 }

@@ -10,7 +10,8 @@
  * embedding in row chunks), each generated only when its turn comes: a 2b4t file never sits in memory.
  */
 import { InputError } from '../errors.ts';
-import { BITNET_ARCH, FileType, GGMLType, Keys, TensorNames, TokenType, writeGGUF, type GGUFTensorSpec, type GGUFValue } from '../format/gguf/index.ts';
+import { FileType, GGMLType, Keys, TokenType, writeGGUF, type GGUFTensorSpec, type GGUFValue } from '../format/gguf/index.ts';
+import { neOf, tensorTable, hparamsKv, type BitnetShape } from '../format/gguf/bitnet.ts';
 import { BYTE_TO_UNICODE } from '../data/tokenizer/byte-unicode.ts';
 import { EOS_TEXT } from '../data/tokenizer/types.ts';
 import { mixSeed, Rng } from '../data/rng.ts';
@@ -18,20 +19,15 @@ import { f32ToF16Bits } from '../quant/fp16.ts';
 import { blockScales, quantizeTernary } from '../quant/weights.ts';
 import { TERNARY_CODECS } from '../quant/codecs.ts';
 
-export interface SynthShape {
-  d: number;
-  layers: number;
-  ff: number;
-  heads: number;
-  kvHeads: number;
-  vocab: number;
-}
+export type SynthShape = BitnetShape;
 
-/** The shapes of issue 4/6's benchmarks. */
+const shape = (d_model: number, n_layers: number, d_ff: number, n_heads: number, n_kv_heads: number, vocab_size: number): SynthShape => ({ d_model, n_layers, d_ff, n_heads, n_kv_heads, vocab_size });
+
+/** The shapes of the benchmarks. */
 export const SYNTH_SHAPES: Readonly<Record<string, SynthShape>> = {
-  '125m': { d: 768, layers: 12, ff: 2048, heads: 12, kvHeads: 12, vocab: 32000 },
-  '700m': { d: 1536, layers: 24, ff: 4096, heads: 24, kvHeads: 24, vocab: 32000 },
-  '2b4t': { d: 2560, layers: 30, ff: 6912, heads: 20, kvHeads: 5, vocab: 128256 },
+  '125m': shape(768, 12, 2048, 12, 12, 32000),
+  '700m': shape(1536, 24, 4096, 24, 24, 32000),
+  '2b4t': shape(2560, 30, 6912, 20, 5, 128256),
 };
 
 const SYNTH_CONTEXT = 2048;
@@ -49,11 +45,10 @@ export function parseShape(s: string): SynthShape {
     const parts = s.split(',').map((p) => Number(p.trim()));
     if (parts.length !== 6 || parts.some((v) => !(Number.isSafeInteger(v) && v > 0)))
       fail(`"${s}" is neither ${Object.keys(SYNTH_SHAPES).join(', ')} nor six positive integers d,layers,ff,heads,kvheads,vocab`);
-    const [d, layers, ff, heads, kvHeads, vocab] = parts as [number, number, number, number, number, number];
-    shape = { d, layers, ff, heads, kvHeads, vocab };
+    shape = { d_model: parts[0]!, n_layers: parts[1]!, d_ff: parts[2]!, n_heads: parts[3]!, n_kv_heads: parts[4]!, vocab_size: parts[5]! };
   }
-  const { d, ff, heads, kvHeads, vocab } = shape;
-  const limits: [string, number, number][] = [['d', d, 65536], ['layers', shape.layers, 512], ['ff', ff, 1 << 18], ['heads', heads, 1024], ['vocab', vocab, 1 << 20]];
+  const { d_model: d, d_ff: ff, n_heads: heads, n_kv_heads: kvHeads, vocab_size: vocab } = shape;
+  const limits: [string, number, number][] = [['d', d, 65536], ['layers', shape.n_layers, 512], ['ff', ff, 1 << 18], ['heads', heads, 1024], ['vocab', vocab, 1 << 20]];
   for (const [name, v, max] of limits) if (v > max) fail(`${name} ${v} is larger than this generator makes (at most ${max})`);
   if (d % 256 !== 0 || ff % 256 !== 0) fail(`d ${d} and ff ${ff} must be multiples of 256 (TQ1_0/TQ2_0 rows)`);
   if (d % heads !== 0 || (d / heads) % 2 !== 0) fail(`d ${d} must split into ${heads} heads of an even size`);
@@ -113,61 +108,35 @@ function* f16Rows(rows: number, cols: number, seed: number): Generator<Uint8Arra
 
 /** Writes the model; returns nothing until the file is complete (atomic: no half file on failure). */
 export async function synthModel(out: string, shape: SynthShape, type: 'tq2_0' | 'tq1_0', seed = 1): Promise<void> {
-  const { d, layers, ff, heads, kvHeads, vocab } = shape;
-  const kvDim = kvHeads * (d / heads);
-  const { tokens, types, merges } = synthVocab(vocab);
+  const { tokens, types, merges } = synthVocab(shape.vocab_size);
   const u32 = (value: number): GGUFValue => ({ type: 'u32', value });
-  const f32 = (value: number): GGUFValue => ({ type: 'f32', value });
   const str = (value: string): GGUFValue => ({ type: 'string', value });
+  const [arch, ...archKv] = hparamsKv({ arch: 'bitnet', ...shape, context_length: SYNTH_CONTEXT, norm_eps: 1e-5, rope_theta: 10000, activation: 'swiglu' });
   const kv: [string, GGUFValue][] = [
-    [Keys.general.architecture, str(BITNET_ARCH)],
-    [Keys.general.name, str(`bitnet-ts synth ${d}x${layers}`)],
+    arch!,
+    [Keys.general.name, str(`bitnet-ts synth ${shape.d_model}x${shape.n_layers}`)],
     [Keys.general.fileType, u32(type === 'tq2_0' ? FileType.MOSTLY_TQ2_0 : FileType.MOSTLY_TQ1_0)],
     [Keys.general.quantizationVersion, u32(2)],
-    [Keys.bitnet.contextLength, u32(SYNTH_CONTEXT)],
-    [Keys.bitnet.embeddingLength, u32(d)],
-    [Keys.bitnet.blockCount, u32(layers)],
-    [Keys.bitnet.feedForwardLength, u32(ff)],
-    [Keys.bitnet.headCount, u32(heads)],
-    [Keys.bitnet.headCountKv, u32(kvHeads)],
-    [Keys.bitnet.rmsEpsilon, f32(1e-5)],
-    [Keys.bitnet.ropeFreqBase, f32(10000)],
-    [Keys.bitnet.ropeDimensionCount, u32(d / heads)],
-    [Keys.bitnet.vocabSize, u32(vocab)],
-    [Keys.bitnet.hiddenActivation, str('silu')],
+    ...archKv,
     [Keys.tokenizer.model, str('gpt2')],
     [Keys.tokenizer.pre, str('gpt-2')],
     [Keys.tokenizer.tokens, { type: 'array', value: { elemType: 'string', items: tokens } }],
     [Keys.tokenizer.tokenType, { type: 'array', value: { elemType: 'i32', items: types } }],
     [Keys.tokenizer.merges, { type: 'array', value: { elemType: 'string', items: merges } }],
-    [Keys.tokenizer.bosId, u32(vocab - 1)],
-    [Keys.tokenizer.eosId, u32(vocab - 1)],
+    [Keys.tokenizer.bosId, u32(shape.vocab_size - 1)],
+    [Keys.tokenizer.eosId, u32(shape.vocab_size - 1)],
     [Keys.tokenizer.addBos, { type: 'bool', value: false }],
   ];
+  // Seeds: the embedding first, then the linears in order (each tensor its own stream).
   let index = 0;
-  const tensors: GGUFTensorSpec[] = [];
-  const ones = (n: number) => new Float32Array(n).fill(1);
-  const norm = (name: string, n: number) => tensors.push({ name, ne: [n], type: GGMLType.F32, data: () => ones(n) });
-  const linear = (name: string, rows: number, cols: number) => {
-    const s = mixSeed(seed, index++);
-    tensors.push({ name, ne: [cols, rows], type: type === 'tq2_0' ? GGMLType.TQ2_0 : GGMLType.TQ1_0, data: () => ternaryTensor(rows, cols, type, s) });
-  };
   const embSeed = mixSeed(seed, index++);
-  tensors.push({ name: TensorNames.tokenEmbd, ne: [d, vocab], type: GGMLType.F16, data: () => f16Rows(vocab, d, embSeed) });
-  for (let i = 0; i < layers; i++) {
-    const b = (kind: Parameters<typeof TensorNames.block>[1]) => TensorNames.block(i, kind);
-    norm(b('attn_norm'), d);
-    linear(b('attn_q'), d, d);
-    linear(b('attn_k'), kvDim, d);
-    linear(b('attn_v'), kvDim, d);
-    norm(b('attn_sub_norm'), d);
-    linear(b('attn_output'), d, d);
-    norm(b('ffn_norm'), d);
-    linear(b('ffn_gate'), ff, d);
-    linear(b('ffn_up'), ff, d);
-    norm(b('ffn_sub_norm'), ff);
-    linear(b('ffn_down'), d, ff);
-  }
-  norm(TensorNames.outputNorm, d);
+  const tensors: GGUFTensorSpec[] = tensorTable(shape, { subln: true, tied: true }).map((t) => {
+    const ne = neOf(t.shape);
+    if (t.role === 'embedding') return { name: t.name, ne, type: GGMLType.F16, data: () => f16Rows(t.shape[0]!, t.shape[1]!, embSeed) };
+    if (t.role === 'norm') return { name: t.name, ne, type: GGMLType.F32, data: () => new Float32Array(t.shape[0]!).fill(1) };
+    const s = mixSeed(seed, index++);
+    const [rows, cols] = t.shape as [number, number];
+    return { name: t.name, ne, type: type === 'tq2_0' ? GGMLType.TQ2_0 : GGMLType.TQ1_0, data: () => ternaryTensor(rows, cols, type, s) };
+  });
   await writeGGUF(out, { kv, tensors });
 }

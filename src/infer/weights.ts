@@ -17,31 +17,21 @@
  * file and the key or tensor.
  */
 import { InputError } from '../errors.ts';
-import { BITNET_ARCH, GGMLType, ggmlTypeById, Keys, TensorNames, type BitnetBlockTensor, type GGUFFile, type GGUFTensorInfo } from '../format/gguf/index.ts';
+import { GGMLType, ggmlTypeById, type GGUFFile, type GGUFTensorInfo } from '../format/gguf/index.ts';
+import { BLOCK_LINEARS, headDimOf, kvDimOf, linearShape, OurKeys, readBitnetHparams, TensorNames, type BitnetHparams, type BlockLinear, type BlockTensor } from '../format/gguf/bitnet.ts';
 import { f16BitsToF32 } from '../quant/fp16.ts';
 import { unpackTQ1_0 } from '../quant/tq1_0.ts';
 import { packedBytes, repackTernary, tq2_0ToPacked, unpackTernary } from './kernels/index.ts';
 import { jsStore, type WeightStore } from './store.ts';
 
-export type Activation = 'silu' | 'relu2';
 export type ActQuant = 'int8' | 'int4' | 'none';
 
-/** The model's hyperparameters, from the file's keys. */
-export interface Hparams {
-  vocab: number;
-  d: number;
-  layers: number;
-  ff: number;
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-  /** kvHeads · headDim: the width of k and v. */
-  kvDim: number;
-  context: number;
-  eps: number;
-  ropeBase: number;
-  activation: Activation;
-  actQuant: ActQuant;
+/** The model's hyperparameters, from the file's keys (src/format/gguf/bitnet.ts), by the config's names. */
+export interface Hparams extends BitnetHparams {
+  head_dim: number;
+  /** n_kv_heads · head_dim: the width of k and v. */
+  kv_dim: number;
+  act_quant: ActQuant;
 }
 
 /** A ternary linear [rows = out, cols = in]: value = t · scale (per tensor, per row or per group of input columns). */
@@ -96,56 +86,20 @@ export interface Weights {
   linearType: string;
 }
 
-const LINEARS = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] as const;
 const LINEAR_TYPES = new Set<number>([GGMLType.TQ2_0, GGMLType.TQ1_0, GGMLType.F16, GGMLType.F32]);
 const FLOAT_TYPES = new Set<number>([GGMLType.F16, GGMLType.F32]);
 const TERNARY_TYPES = new Set<number>([GGMLType.TQ2_0, GGMLType.TQ1_0]);
 /** Linears that read the same input, loaded into adjacent memory for fuseLinears. */
 const FUSED_GROUPS = [['attn_q', 'attn_k', 'attn_v'], ['ffn_gate', 'ffn_up']] as const;
-/** The newest version of our `bitnet_ts.*` keys this engine reads. */
-const OUR_KEYS_VERSION = 1;
-const k = (name: string): string => `bitnet.${name}`;
 
-/** Reads and checks the hyperparameters. */
+/** Reads and checks the hyperparameters: the architecture's, and ours (act_quant, and the keys' version). */
 export function readHparams(f: GGUFFile): Hparams {
-  const fail = (key: string, problem: string): never => {
-    throw new InputError(f.path, `${key} ${problem}`);
-  };
-  const arch = f.getString(Keys.general.architecture);
-  if (arch !== BITNET_ARCH) fail(Keys.general.architecture, `is "${arch}", this engine runs "${BITNET_ARCH}" models only`);
-  const ours = f.getNumber(`${Keys.oursPrefix}version`, 0);
-  if (ours > OUR_KEYS_VERSION) fail(`${Keys.oursPrefix}version`, `is ${ours}, this engine reads up to ${OUR_KEYS_VERSION} (a newer bitnet-ts wrote it)`);
-  const positive = (key: string, fallback?: number): number => {
-    const v = f.getNumber(key, fallback);
-    if (!Number.isSafeInteger(v) || v < 1) fail(key, `is ${v}, expected a positive integer`);
-    return v;
-  };
-  const d = positive(Keys.bitnet.embeddingLength);
-  const heads = positive(Keys.bitnet.headCount);
-  const kvHeads = positive(Keys.bitnet.headCountKv, heads);
-  if (d % heads !== 0) fail(Keys.bitnet.headCount, `${heads} does not divide embedding_length ${d}`);
-  if (heads % kvHeads !== 0) fail(Keys.bitnet.headCountKv, `${kvHeads} does not divide head_count ${heads}`);
-  const headDim = d / heads;
-  if (headDim % 2 !== 0) fail(Keys.bitnet.headCount, `gives an odd head dimension ${headDim} (RoPE pairs dimensions)`);
-  const ropeDim = positive(Keys.bitnet.ropeDimensionCount, headDim);
-  if (ropeDim !== headDim) fail(Keys.bitnet.ropeDimensionCount, `is ${ropeDim}; only RoPE over the whole head (${headDim}) is supported`);
-  const eps = f.getNumber(Keys.bitnet.rmsEpsilon);
-  if (!(eps > 0 && eps < 1)) fail(Keys.bitnet.rmsEpsilon, `is ${eps}, expected a small positive number`);
-  const ropeBase = f.getNumber(Keys.bitnet.ropeFreqBase, 10000);
-  if (!(ropeBase > 1 && Number.isFinite(ropeBase))) fail(Keys.bitnet.ropeFreqBase, `is ${ropeBase}, expected a number > 1`);
-  const act = f.getString(Keys.bitnet.hiddenActivation, 'silu');
-  if (act !== 'silu' && act !== 'relu2') fail(Keys.bitnet.hiddenActivation, `is "${act}", expected "silu" or "relu2"`);
-  const aq = f.getString(`${Keys.oursPrefix}act_quant`, 'int8');
-  if (aq !== 'int8' && aq !== 'int4' && aq !== 'none') fail(`${Keys.oursPrefix}act_quant`, `is "${aq}", expected "int8", "int4" or "none"`);
-  const embd = f.hasTensor(TensorNames.tokenEmbd) ? f.tensor(TensorNames.tokenEmbd) : undefined;
-  const vocab = positive(Keys.bitnet.vocabSize, embd?.ne[1] ?? f.getStringArray(Keys.tokenizer.tokens).length);
-  return {
-    vocab, d, heads, kvHeads, headDim, kvDim: kvHeads * headDim, eps, ropeBase,
-    layers: positive(Keys.bitnet.blockCount),
-    ff: positive(Keys.bitnet.feedForwardLength),
-    context: positive(Keys.bitnet.contextLength),
-    activation: act as Activation, actQuant: aq as ActQuant,
-  };
+  const h = readBitnetHparams(f);
+  const ours = f.getNumber(OurKeys.names.version, 0);
+  if (ours > OurKeys.version) throw new InputError(f.path, `${OurKeys.names.version} is ${ours}, this engine reads up to ${OurKeys.version} (a newer bitnet-ts wrote it)`);
+  const aq = f.getString(OurKeys.names.actQuant, 'int8');
+  if (aq !== 'int8' && aq !== 'int4' && aq !== 'none') throw new InputError(f.path, `${OurKeys.names.actQuant} is "${aq}", expected "int8", "int4" or "none"`);
+  return { ...h, head_dim: headDimOf(h), kv_dim: kvDimOf(h), act_quant: aq };
 }
 
 /** Tensor lookup and checks against the hyperparameters, all failing with the file's name. */
@@ -300,13 +254,30 @@ export function dequantizeTernary(l: TernaryLinear): Float32Array {
   return out;
 }
 
-/** Reads a linear; a ternary one's packed codes go to `into` when given (a slice of a fused group). */
-function readLinear(tr: TensorReader, name: string, rows: number, cols: number, hp: Hparams, into?: Uint8Array): { linear: Linear; info: GGUFTensorInfo } {
+/** A per-tensor output scale `blk.N.KIND.scale` {1} (1bitLLM conversions), or 1 when the file has none. */
+function outputScale(tr: TensorReader, scaleName: string): number {
+  if (!tr.f.hasTensor(scaleName)) return 1;
+  const s = tr.vector(scaleName, 1)[0]!;
+  if (!(Number.isFinite(s) && s !== 0)) tr.fail(scaleName, `is ${s}, expected a finite non-zero scale`);
+  return s;
+}
+
+/**
+ * Reads a linear; a ternary one's packed codes go to `into` when given (a slice of a fused group). A
+ * separate per-tensor output scale multiplies its scales (ternary) or its weights (float, then F32).
+ */
+function readLinear(tr: TensorReader, name: string, rows: number, cols: number, hp: Hparams, into: Uint8Array | undefined, scaleName: string): { linear: Linear; info: GGUFTensorInfo } {
   const t = tr.info(name, [cols, rows], LINEAR_TYPES);
-  if (FLOAT_TYPES.has(t.type)) return { linear: tr.matrix(name, rows, cols), info: t };
+  const out = outputScale(tr, scaleName);
+  if (FLOAT_TYPES.has(t.type)) {
+    const m = tr.matrix(name, rows, cols);
+    if (out === 1) return { linear: m, info: t };
+    const w = m.kind === 'f32' ? m.w : toF32(new Uint8Array(m.w.buffer, m.w.byteOffset, m.w.byteLength), GGMLType.F16, rows * cols);
+    return { linear: { kind: 'f32', rows, cols, w: w.map((v) => v * out) }, info: t };
+  }
   const { packed, d } = readTernary(tr, name, t, rows, cols, into);
   let lin: TernaryLinear;
-  const gsName = name.replace(/\.weight$/, '.group_scales');
+  const gsName = TensorNames.groupScales(name);
   if (tr.f.hasTensor(gsName)) {
     const gsInfo = tr.f.tensor(gsName);
     const groups = gsInfo.ne[0]!;
@@ -319,7 +290,8 @@ function readLinear(tr: TensorReader, name: string, rows: number, cols: number, 
   } else {
     lin = { kind: 'ternary', rows, cols, packed, ...collapseScales(d, rows, cols) };
   }
-  if (hp.actQuant === 'none') return { linear: { kind: 'f32', rows, cols, w: dequantizeTernary(lin) }, info: t };
+  if (out !== 1) lin = { ...lin, scale: lin.scale.map((v) => v * out) };
+  if (hp.act_quant === 'none') return { linear: { kind: 'f32', rows, cols, w: dequantizeTernary(lin) }, info: t };
   return { linear: lin, info: t };
 }
 
@@ -331,26 +303,23 @@ function readLinear(tr: TensorReader, name: string, rows: number, cols: number, 
 export function readWeights(f: GGUFFile, store: WeightStore = jsStore()): Weights {
   const hp = readHparams(f);
   const tr = new TensorReader(f, store);
-  const { d, ff, kvDim, vocab } = hp;
+  const { d_model: d, d_ff: ff, vocab_size: vocab } = hp;
   if (!f.hasTensor(TensorNames.tokenEmbd)) throw new InputError(f.path, `missing tensor ${TensorNames.tokenEmbd}`);
   const embedding = tr.matrix(TensorNames.tokenEmbd, vocab, d);
   let linearBytes = 0;
   let linearElements = 0;
   const types = new Set<string>();
   const layers: LayerWeights[] = [];
-  for (let i = 0; i < hp.layers; i++) {
-    const name = (kind: BitnetBlockTensor) => TensorNames.block(i, kind);
-    const shapes: Record<(typeof LINEARS)[number], [number, number]> = {
-      attn_q: [d, d], attn_k: [kvDim, d], attn_v: [kvDim, d], attn_output: [d, d],
-      ffn_gate: [ff, d], ffn_up: [ff, d], ffn_down: [d, ff],
-    };
-    const lin = {} as Record<(typeof LINEARS)[number], Linear>;
+  for (let i = 0; i < hp.n_layers; i++) {
+    const name = (kind: BlockTensor) => TensorNames.block(i, kind);
+    const shapes = Object.fromEntries(BLOCK_LINEARS.map((kind) => [kind, linearShape(hp, kind)])) as Record<BlockLinear, [number, number]>;
+    const lin = {} as Record<BlockLinear, Linear>;
     // q, k, v (and gate, up) read the same input: their packed codes are placed back to back in one
     // buffer, so that fuseLinears can run each group as one matrix
     const slot = new Map<string, Uint8Array>();
     for (const group of FUSED_GROUPS) {
       const kinds = group.map((g) => name(g));
-      if (hp.actQuant === 'none' || !kinds.every((t) => f.hasTensor(t) && TERNARY_TYPES.has(f.tensor(t).type))) continue;
+      if (hp.act_quant === 'none' || !kinds.every((t) => f.hasTensor(t) && TERNARY_TYPES.has(f.tensor(t).type))) continue;
       const sizes = group.map((g) => packedBytes(...shapes[g]));
       const buf = tr.store.bytes(sizes.reduce((a, b) => a + b, 0));
       let o = 0;
@@ -359,9 +328,9 @@ export function readWeights(f: GGUFFile, store: WeightStore = jsStore()): Weight
         o += sizes[i]!;
       });
     }
-    for (const kind of LINEARS) {
+    for (const kind of BLOCK_LINEARS) {
       const [rows, cols] = shapes[kind];
-      const { linear, info } = readLinear(tr, name(kind), rows, cols, hp, slot.get(kind));
+      const { linear, info } = readLinear(tr, name(kind), rows, cols, hp, slot.get(kind), TensorNames.scale(i, kind));
       lin[kind] = linear;
       linearBytes += info.byteLength;
       linearElements += info.nElements;

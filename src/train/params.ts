@@ -1,13 +1,13 @@
 /**
- * The model's parameters by GGUF name (llama.cpp "bitnet" arch), with their shapes in PyTorch order
- * (out, in) and how they are initialized and regularized. The checkpoint, the export and the engine
- * all use these names, so nothing is renamed between the halves.
+ * The model's parameters by GGUF name: the architecture's tensor table (src/format/gguf/bitnet.ts, the
+ * one home of names, shapes and order), with how each is initialized and regularized. The checkpoint,
+ * the export and the engine all use these names, so nothing is renamed between the halves.
  */
 import type { ModelConfig } from '../config/model.ts';
-import { headDim } from '../config/model.ts';
 import { Rng, mixSeed } from '../data/rng.ts';
+import { tensorTable, type TensorRole, type TensorSpec } from '../format/gguf/bitnet.ts';
 
-export type ParamKind = 'embedding' | 'norm' | 'linear' | 'head';
+export type ParamKind = TensorRole;
 
 export interface ParamSpec {
   name: string;
@@ -16,43 +16,8 @@ export interface ParamSpec {
   kind: ParamKind;
 }
 
-/** The names of the quantized linears of block i, in the order of the forward pass. */
-export const LINEARS = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] as const;
-export type LinearName = (typeof LINEARS)[number];
-
-export function linearShape(c: ModelConfig, l: LinearName): [number, number] {
-  const kv = c.n_kv_heads * headDim(c);
-  switch (l) {
-    case 'attn_q':
-    case 'attn_output':
-      return [c.d_model, c.d_model];
-    case 'attn_k':
-    case 'attn_v':
-      return [kv, c.d_model];
-    case 'ffn_gate':
-    case 'ffn_up':
-      return [c.d_ff, c.d_model];
-    case 'ffn_down':
-      return [c.d_model, c.d_ff];
-  }
-}
-
 export function paramSpecs(c: ModelConfig): ParamSpec[] {
-  const specs: ParamSpec[] = [{ name: 'token_embd.weight', shape: [c.vocab_size, c.d_model], kind: 'embedding' }];
-  for (let i = 0; i < c.n_layers; i++) {
-    const b = `blk.${i}`;
-    specs.push({ name: `${b}.attn_norm.weight`, shape: [c.d_model], kind: 'norm' });
-    for (const l of LINEARS.slice(0, 3)) specs.push({ name: `${b}.${l}.weight`, shape: linearShape(c, l), kind: 'linear' });
-    if (c.subln === 'on') specs.push({ name: `${b}.attn_sub_norm.weight`, shape: [c.d_model], kind: 'norm' });
-    specs.push({ name: `${b}.attn_output.weight`, shape: linearShape(c, 'attn_output'), kind: 'linear' });
-    specs.push({ name: `${b}.ffn_norm.weight`, shape: [c.d_model], kind: 'norm' });
-    for (const l of ['ffn_gate', 'ffn_up'] as const) specs.push({ name: `${b}.${l}.weight`, shape: linearShape(c, l), kind: 'linear' });
-    if (c.subln === 'on') specs.push({ name: `${b}.ffn_sub_norm.weight`, shape: [c.d_ff], kind: 'norm' });
-    specs.push({ name: `${b}.ffn_down.weight`, shape: linearShape(c, 'ffn_down'), kind: 'linear' });
-  }
-  specs.push({ name: 'output_norm.weight', shape: [c.d_model], kind: 'norm' });
-  if (!c.tie_embeddings) specs.push({ name: 'output.weight', shape: [c.vocab_size, c.d_model], kind: 'head' });
-  return specs;
+  return tensorTable(c, { subln: c.subln === 'on', tied: c.tie_embeddings }).map((t: TensorSpec) => ({ name: t.name, shape: t.shape, kind: t.role }));
 }
 
 /** The quantized linears (every BitLinear weight), by name. */

@@ -62,7 +62,7 @@ export async function fuzzTargets(dir: string): Promise<Target[]> {
   })();
 
   const model = path.join(dir, 'model.gguf');
-  await synthModel(model, { d: 256, layers: 1, ff: 256, heads: 4, kvHeads: 4, vocab }, 'tq2_0', 3);
+  await synthModel(model, { d_model: 256, n_layers: 1, d_ff: 256, n_heads: 4, n_kv_heads: 4, vocab_size: vocab }, 'tq2_0', 3);
   const modelHead = (() => {
     const g = openGGUF(model);
     const end = g.dataOffset;
@@ -120,7 +120,7 @@ export async function fuzzTargets(dir: string): Promise<Target[]> {
         const e = loadEngine(model, { engine: 'auto', maxSeq: 16 });
         try {
           e.model.forward(Int32Array.from([1, 2, 3]));
-          e.model.forward(Int32Array.from([Math.min(4, e.weights.hp.vocab - 1)]));
+          e.model.forward(Int32Array.from([Math.min(4, e.weights.hp.vocab_size - 1)]));
           e.tokenizer.decode(e.tokenizer.encode(SAMPLE));
         } finally {
           e.close();

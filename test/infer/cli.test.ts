@@ -81,7 +81,7 @@ describe('infer/cli: bitnet synth, generate, bench, eval', function () {
 
   it('eval --json prints loss, perplexity, bits per byte and tokens', async () => {
     data = await tinyData(dir, 'byte');
-    const { file } = await writeTinyModel(dir, 'byte.gguf', { vocab: 257, context: 64, layers: 1 });
+    const { file } = await writeTinyModel(dir, 'byte.gguf', { vocab_size: 257, context_length: 64, n_layers: 1 });
     const r = bitnet('eval', file, '--data', data, '--json');
     expect(r.status, r.stderr).to.equal(0);
     const j = JSON.parse(r.stdout) as Record<string, number>;

@@ -15,7 +15,7 @@ describe('infer/eval', function () {
 
   it('gives the mean NLL of the reference over non-overlapping windows, perplexity and bits per byte', async () => {
     const data = loadPrepared(await tinyData(dir, 'byte'));
-    const { file, ref } = await writeTinyModel(dir, 'm.gguf', { vocab: 257, context: 64, layers: 1, seed: 2 });
+    const { file, ref } = await writeTinyModel(dir, 'm.gguf', { vocab_size: 257, context_length: 64, n_layers: 1, seed: 2 });
     const tokens = data.val.subarray(0, 200); // windows of 64, 64, 64 and 8
     let nll = 0;
     let count = 0;

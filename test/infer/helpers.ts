@@ -5,7 +5,7 @@
  * plain loops and no cache. Declared as the reference (llm.c's habit): slow on purpose.
  */
 import path from 'node:path';
-import { GGMLType, Keys, TensorNames, writeGGUF, type GGUFTensorSpec, type GGUFValue } from '../../src/format/index.ts';
+import { GGMLType, hparamsKv, Keys, neOf, OurKeys, tensorTable, TensorNames, writeGGUF, type BlockTensor, type GGUFTensorSpec, type GGUFValue } from '../../src/format/index.ts';
 import { Rng } from '../../src/data/rng.ts';
 import { synthVocab } from '../../src/infer/synth.ts';
 import { fakeQuantActivations } from '../../src/quant/activations.ts';
@@ -14,20 +14,20 @@ import { packTQ1_0 } from '../../src/quant/tq1_0.ts';
 import { packTQ2_0 } from '../../src/quant/tq2_0.ts';
 
 export interface TinySpec {
-  d?: number;
-  layers?: number;
-  ff?: number;
-  heads?: number;
-  kvHeads?: number;
-  vocab?: number;
-  context?: number;
-  activation?: 'silu' | 'relu2';
+  d_model?: number;
+  n_layers?: number;
+  d_ff?: number;
+  n_heads?: number;
+  n_kv_heads?: number;
+  vocab_size?: number;
+  context_length?: number;
+  activation?: 'swiglu' | 'relu2';
   subln?: boolean;
   /** Type of the block linears. */
   type?: 'TQ2_0' | 'TQ1_0' | 'F16' | 'F32';
   /** How the TQ block scales d vary: one per tensor, per row, per block (other tools), or d = 1 + group_scales of g columns. */
   scales?: 'tensor' | 'row' | 'block' | { group: number };
-  actQuant?: 'int8' | 'int4' | 'none';
+  act_quant?: 'int8' | 'int4' | 'none';
   embedding?: 'F16' | 'F32';
   tied?: boolean;
   seed?: number;
@@ -36,7 +36,7 @@ export interface TinySpec {
 /** The float model the reference runs: every weight as the file defines its value. */
 export interface RefModel {
   d: number; layers: number; ff: number; heads: number; kvHeads: number; vocab: number; eps: number; base: number;
-  activation: 'silu' | 'relu2';
+  activation: 'swiglu' | 'relu2';
   actBits: 8 | 4 | 0;
   emb: Float32Array;
   head: Float32Array;
@@ -54,32 +54,19 @@ function randCodes(rng: Rng, n: number): Int8Array {
 
 /** Writes the model to dir/name and returns its path and the reference weights. */
 export async function writeTinyModel(dir: string, name: string, spec: TinySpec = {}): Promise<{ file: string; ref: RefModel; codes: Map<string, Int8Array> }> {
-  const s = { d: 256, layers: 2, ff: 512, heads: 4, kvHeads: 2, vocab: 300, context: 64, activation: 'silu' as const, subln: true, type: 'TQ2_0' as const, scales: 'tensor' as const, actQuant: 'int8' as const, embedding: 'F16' as const, tied: true, seed: 1, ...spec };
+  const s = { d_model: 256, n_layers: 2, d_ff: 512, n_heads: 4, n_kv_heads: 2, vocab_size: 300, context_length: 64, activation: 'swiglu' as const, subln: true, type: 'TQ2_0' as const, scales: 'tensor' as const, act_quant: 'int8' as const, embedding: 'F16' as const, tied: true, seed: 1, ...spec };
   const rng = new Rng(s.seed);
-  const hd = s.d / s.heads;
-  const kvDim = s.kvHeads * hd;
   const file = path.join(dir, name);
-  const { tokens, types, merges } = synthVocab(s.vocab);
+  const { tokens, types, merges } = synthVocab(s.vocab_size);
   const kv: [string, GGUFValue][] = [
-    [Keys.general.architecture, { type: 'string', value: 'bitnet' }],
-    [Keys.bitnet.contextLength, { type: 'u32', value: s.context }],
-    [Keys.bitnet.embeddingLength, { type: 'u32', value: s.d }],
-    [Keys.bitnet.blockCount, { type: 'u32', value: s.layers }],
-    [Keys.bitnet.feedForwardLength, { type: 'u32', value: s.ff }],
-    [Keys.bitnet.headCount, { type: 'u32', value: s.heads }],
-    [Keys.bitnet.headCountKv, { type: 'u32', value: s.kvHeads }],
-    [Keys.bitnet.rmsEpsilon, { type: 'f32', value: 1e-5 }],
-    [Keys.bitnet.ropeFreqBase, { type: 'f32', value: 10000 }],
-    [Keys.bitnet.ropeDimensionCount, { type: 'u32', value: hd }],
-    [Keys.bitnet.vocabSize, { type: 'u32', value: s.vocab }],
-    [Keys.bitnet.hiddenActivation, { type: 'string', value: s.activation }],
-    [`${Keys.oursPrefix}act_quant`, { type: 'string', value: s.actQuant }],
+    ...hparamsKv({ arch: 'bitnet', ...s, norm_eps: 1e-5, rope_theta: 10000 }),
+    [OurKeys.names.actQuant, { type: 'string', value: s.act_quant }],
     [Keys.tokenizer.model, { type: 'string', value: 'gpt2' }],
     [Keys.tokenizer.pre, { type: 'string', value: 'gpt-2' }],
     [Keys.tokenizer.tokens, { type: 'array', value: { elemType: 'string', items: tokens } }],
     [Keys.tokenizer.tokenType, { type: 'array', value: { elemType: 'i32', items: types } }],
     [Keys.tokenizer.merges, { type: 'array', value: { elemType: 'string', items: merges } }],
-    [Keys.tokenizer.eosId, { type: 'u32', value: s.vocab - 1 }],
+    [Keys.tokenizer.eosId, { type: 'u32', value: s.vocab_size - 1 }],
   ];
   const tensors: GGUFTensorSpec[] = [];
   const codesByName = new Map<string, Int8Array>();
@@ -113,7 +100,7 @@ export async function writeTinyModel(dir: string, name: string, spec: TinySpec =
     const g = typeof s.scales === 'object' ? s.scales.group : 0;
     if (g > 0) {
       gs = Float32Array.from({ length: rows * (cols / g) }, () => base * (0.5 + rng.next()));
-      tensors.push({ name: name.replace(/\.weight$/, '.group_scales'), ne: [cols / g, rows], type: GGMLType.F32, data: gs });
+      tensors.push({ name: TensorNames.groupScales(name), ne: [cols / g, rows], type: GGMLType.F32, data: gs });
     }
     for (let r = 0; r < rows; r++)
       for (let c = 0; c < cols; c++) {
@@ -123,30 +110,29 @@ export async function writeTinyModel(dir: string, name: string, spec: TinySpec =
     return w;
   };
 
-  const emb = floatTensor(TensorNames.tokenEmbd, [s.d, s.vocab], normal(s.vocab * s.d, 1), s.embedding);
+  // Every tensor of the architecture's table, in its order, drawn from one stream.
+  const values = new Map<string, Float32Array>();
+  for (const t of tensorTable(s, { subln: s.subln, tied: s.tied })) {
+    const [rows, cols] = t.shape as [number, number];
+    if (t.role === 'embedding' || t.role === 'head') values.set(t.name, floatTensor(t.name, neOf(t.shape), normal(rows * cols, 1), s.embedding));
+    else if (t.role === 'norm') values.set(t.name, norm(t.name, rows));
+    else values.set(t.name, linear(t.name, rows, cols));
+  }
+  const emb = values.get(TensorNames.tokenEmbd)!;
   const blocks: RefModel['blocks'] = [];
-  for (let i = 0; i < s.layers; i++) {
-    const b = (k: Parameters<typeof TensorNames.block>[1]) => TensorNames.block(i, k);
+  for (let i = 0; i < s.n_layers; i++) {
+    const b = (k: BlockTensor) => values.get(TensorNames.block(i, k)) ?? null;
     blocks.push({
-      attn_norm: norm(b('attn_norm'), s.d),
-      q: linear(b('attn_q'), s.d, s.d),
-      k: linear(b('attn_k'), kvDim, s.d),
-      v: linear(b('attn_v'), kvDim, s.d),
-      attn_sub_norm: s.subln ? norm(b('attn_sub_norm'), s.d) : null,
-      o: linear(b('attn_output'), s.d, s.d),
-      ffn_norm: norm(b('ffn_norm'), s.d),
-      gate: linear(b('ffn_gate'), s.ff, s.d),
-      up: linear(b('ffn_up'), s.ff, s.d),
-      ffn_sub_norm: s.subln ? norm(b('ffn_sub_norm'), s.ff) : null,
-      down: linear(b('ffn_down'), s.d, s.ff),
+      attn_norm: b('attn_norm'), q: b('attn_q'), k: b('attn_k'), v: b('attn_v'), attn_sub_norm: b('attn_sub_norm'), o: b('attn_output'),
+      ffn_norm: b('ffn_norm'), gate: b('ffn_gate'), up: b('ffn_up'), ffn_sub_norm: b('ffn_sub_norm'), down: b('ffn_down'),
     });
   }
-  const outNorm = norm(TensorNames.outputNorm, s.d);
-  const head = s.tied ? emb : floatTensor(TensorNames.output, [s.d, s.vocab], normal(s.vocab * s.d, 1), s.embedding);
+  const outNorm = values.get(TensorNames.outputNorm)!;
+  const head = s.tied ? emb : values.get(TensorNames.output)!;
   await writeGGUF(file, { kv, tensors });
   const ref: RefModel = {
-    d: s.d, layers: s.layers, ff: s.ff, heads: s.heads, kvHeads: s.kvHeads, vocab: s.vocab, eps: Math.fround(1e-5), base: 10000,
-    activation: s.activation, actBits: s.actQuant === 'int8' ? 8 : s.actQuant === 'int4' ? 4 : 0, emb, head, outNorm, blocks,
+    d: s.d_model, layers: s.n_layers, ff: s.d_ff, heads: s.n_heads, kvHeads: s.n_kv_heads, vocab: s.vocab_size, eps: Math.fround(1e-5), base: 10000,
+    activation: s.activation, actBits: s.act_quant === 'int8' ? 8 : s.act_quant === 'int4' ? 4 : 0, emb, head, outNorm, blocks,
   };
   return { file, ref, codes: codesByName };
 }
@@ -234,7 +220,7 @@ export function referenceForward(m: RefModel, ids: ArrayLike<number>): Float32Ar
     const hf = refNorm(x, d, b.ffn_norm!, m.eps);
     const g = refLinear(hf, d, b.gate!, m.actBits);
     const u = refLinear(hf, d, b.up!, m.actBits);
-    let a: Float32Array<ArrayBufferLike> = g.map((gv, i) => (m.activation === 'silu' ? gv / (1 + Math.exp(-gv)) : Math.max(gv, 0) ** 2) * u[i]!);
+    let a: Float32Array<ArrayBufferLike> = g.map((gv, i) => (m.activation === 'swiglu' ? gv / (1 + Math.exp(-gv)) : Math.max(gv, 0) ** 2) * u[i]!);
     if (b.ffn_sub_norm) a = refNorm(a, ff, b.ffn_sub_norm, m.eps);
     const dn = refLinear(a, ff, b.down!, m.actBits);
     x = x.map((xv, i) => xv + dn[i]!);

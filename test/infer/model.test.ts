@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isInputError } from '../../src/errors.ts';
-import { GGMLType, Keys, openGGUF, writeGGUF, type GGUFTensorSpec, type GGUFValue } from '../../src/format/index.ts';
+import { archKeys, GGMLType, Keys, openGGUF, writeGGUF, type GGUFTensorSpec, type GGUFValue } from '../../src/format/index.ts';
 import { Rng } from '../../src/data/rng.ts';
 import { loadEngine, type Engine } from '../../src/infer/engine.ts';
 import { nativeKernels, type Kernels, tsKernels } from '../../src/infer/kernels/index.ts';
@@ -23,7 +23,7 @@ function randomIds(n: number, vocab: number, seed: number): Int32Array {
 
 function allLogits(e: Engine, ids: Int32Array): Float32Array {
   e.model.reset();
-  const out = new Float32Array(ids.length * e.weights.hp.vocab);
+  const out = new Float32Array(ids.length * e.weights.hp.vocab_size);
   e.model.forward(ids, out);
   return out;
 }
@@ -60,13 +60,13 @@ describe('infer/model: the engine against the reference forward', function () {
 
   const cases: Array<[string, TinySpec]> = [
     ['TQ2_0, per-tensor d, SwiGLU, SubLN, GQA 4/2, tied F16 embedding', {}],
-    ['TQ1_0, per-row d, ReLU², no SubLN, MHA, untied F32 head', { type: 'TQ1_0', scales: 'row', activation: 'relu2', subln: false, kvHeads: 4, embedding: 'F32', tied: false, layers: 1 }],
-    ['TQ2_0, d varying per block (other tools), GQA 4/1', { scales: 'block', kvHeads: 1, seed: 5 }],
-    ['TQ2_0, group scales of 64 columns, int4 activations', { scales: { group: 64 }, actQuant: 'int4', seed: 7 }],
-    ['TQ1_0, group scales of 128 columns, ReLU², 8 heads of 32', { type: 'TQ1_0', scales: { group: 128 }, activation: 'relu2', heads: 8, kvHeads: 2, seed: 9 }],
-    ['TQ2_0 with fp activations (act_quant none)', { actQuant: 'none', seed: 11 }],
-    ['F16 linears (the fp baseline) with fp activations', { type: 'F16', actQuant: 'none', seed: 13, layers: 1 }],
-    ['F32 linears with int8 activations', { type: 'F32', seed: 15, layers: 1 }],
+    ['TQ1_0, per-row d, ReLU², no SubLN, MHA, untied F32 head', { type: 'TQ1_0', scales: 'row', activation: 'relu2', subln: false, n_kv_heads: 4, embedding: 'F32', tied: false, n_layers: 1 }],
+    ['TQ2_0, d varying per block (other tools), GQA 4/1', { scales: 'block', n_kv_heads: 1, seed: 5 }],
+    ['TQ2_0, group scales of 64 columns, int4 activations', { scales: { group: 64 }, act_quant: 'int4', seed: 7 }],
+    ['TQ1_0, group scales of 128 columns, ReLU², 8 heads of 32', { type: 'TQ1_0', scales: { group: 128 }, activation: 'relu2', n_heads: 8, n_kv_heads: 2, seed: 9 }],
+    ['TQ2_0 with fp activations (act_quant none)', { act_quant: 'none', seed: 11 }],
+    ['F16 linears (the fp baseline) with fp activations', { type: 'F16', act_quant: 'none', seed: 13, n_layers: 1 }],
+    ['F32 linears with int8 activations', { type: 'F32', seed: 15, n_layers: 1 }],
   ];
 
   cases.forEach(([title, spec], ci) => {
@@ -109,7 +109,7 @@ describe('infer/model: the engine against the reference forward', function () {
   });
 
   it('KV-cache decoding (one token at a time, and in chunks) equals the full-sequence forward', async () => {
-    const { file, ref } = await writeTinyModel(dir, 'kv.gguf', { seed: 31, kvHeads: 1 });
+    const { file, ref } = await writeTinyModel(dir, 'kv.gguf', { seed: 31, n_kv_heads: 1 });
     const ids = randomIds(T, ref.vocab, 4);
     for (const k of kernelSets()) {
       const e = loadEngine(file, { engine: k.name });
@@ -137,8 +137,8 @@ describe('infer/model: the engine against the reference forward', function () {
 
   it('TQ1_0 and TQ2_0 files of the same codes and scales give identical logits', async () => {
     for (const scales of ['tensor', 'block'] as const) {
-      const a = await writeTinyModel(dir, `same2-${scales}.gguf`, { type: 'TQ2_0', scales, seed: 41, layers: 1 });
-      const b = await writeTinyModel(dir, `same1-${scales}.gguf`, { type: 'TQ1_0', scales, seed: 41, layers: 1 });
+      const a = await writeTinyModel(dir, `same2-${scales}.gguf`, { type: 'TQ2_0', scales, seed: 41, n_layers: 1 });
+      const b = await writeTinyModel(dir, `same1-${scales}.gguf`, { type: 'TQ1_0', scales, seed: 41, n_layers: 1 });
       expect([...b.codes.get('blk.0.ffn_down.weight')!]).to.deep.equal([...a.codes.get('blk.0.ffn_down.weight')!]);
       const ids = randomIds(T, a.ref.vocab, 5);
       for (const k of kernelSets()) {
@@ -158,10 +158,10 @@ describe('infer/model: the engine against the reference forward', function () {
       for (const L of w.layers) {
         expect(L.qkv, 'q|k|v fused').to.not.equal(null);
         expect(L.gateUp, 'gate|up fused').to.not.equal(null);
-        expect(L.qkv!.rows).to.equal(w.hp.d + 2 * w.hp.kvDim);
+        expect(L.qkv!.rows).to.equal(w.hp.d_model + 2 * w.hp.kv_dim);
       }
       const unfused = { ...w, layers: w.layers.map((L) => ({ ...L, qkv: null, gateUp: null })) };
-      const ids = randomIds(T, w.hp.vocab, 6);
+      const ids = randomIds(T, w.hp.vocab_size, 6);
       for (const k of kernelSets()) {
         const a = new Model(w, { kernels: k });
         const b = new Model(unfused, { kernels: k });
@@ -169,18 +169,18 @@ describe('infer/model: the engine against the reference forward', function () {
       }
     }
     // not fusable: different kinds, or codes not back to back in one buffer
-    const f = openGGUF((await writeTinyModel(dir, 'fused-no.gguf', { seed: 18, layers: 1 })).file);
+    const f = openGGUF((await writeTinyModel(dir, 'fused-no.gguf', { seed: 18, n_layers: 1 })).file);
     const w = readWeights(f);
     f.close();
     const L = w.layers[0]!;
     expect(fuseLinears([L.q, L.v])).to.equal(null); // k lies between them
-    expect(fuseLinears([L.q, { kind: 'f32', rows: 1, cols: w.hp.d, w: new Float32Array(w.hp.d) }])).to.equal(null);
+    expect(fuseLinears([L.q, { kind: 'f32', rows: 1, cols: w.hp.d_model, w: new Float32Array(w.hp.d_model) }])).to.equal(null);
     if (L.q.kind === 'ternary') expect(fuseLinears([L.q, { ...L.q, packed: L.q.packed.slice() }])).to.equal(null);
   });
 
   it('collapses equal block scales to one per tensor or per row, else keeps one per block', async () => {
     for (const [scales, len, group] of [['tensor', 1, 0], ['row', 256, 0], ['block', 512, 256]] as const) {
-      const { file } = await writeTinyModel(dir, `collapse-${scales}.gguf`, { scales, layers: 1, seed: 3 });
+      const { file } = await writeTinyModel(dir, `collapse-${scales}.gguf`, { scales, n_layers: 1, seed: 3 });
       const f = openGGUF(file);
       const w = readWeights(f);
       f.close();
@@ -198,7 +198,7 @@ describe('infer/weights: bad files are InputErrors naming the file', function ()
   let good: string;
   before(async () => {
     dir = tmpDir('engine-bad');
-    good = (await writeTinyModel(dir, 'good.gguf', { layers: 1 })).file;
+    good = (await writeTinyModel(dir, 'good.gguf', { n_layers: 1 })).file;
   });
   after(() => rmDir(dir));
 
@@ -230,7 +230,7 @@ describe('infer/weights: bad files are InputErrors naming the file', function ()
 
   it('loads the unedited file', () => {
     const e = loadEngine(good, { engine: 'ts' });
-    expect(e.weights.hp.layers).to.equal(1);
+    expect(e.weights.hp.n_layers).to.equal(1);
   });
 
   it('a wrong architecture', async () => {
@@ -244,14 +244,14 @@ describe('infer/weights: bad files are InputErrors naming the file', function ()
   });
 
   it('a missing required key', async () => {
-    const f = await variant('nokey.gguf', (kv) => kv.delete(Keys.bitnet.feedForwardLength));
+    const f = await variant('nokey.gguf', (kv) => kv.delete(archKeys('bitnet').feedForwardLength));
     expectInputError(f, /bitnet\.feed_forward_length/);
   });
 
   it('a tensor shape that contradicts the keys', async () => {
-    const f = await variant('ff.gguf', (kv) => kv.set(Keys.bitnet.feedForwardLength, { type: 'u32', value: 768 }));
+    const f = await variant('ff.gguf', (kv) => kv.set(archKeys('bitnet').feedForwardLength, { type: 'u32', value: 768 }));
     expectInputError(f, /tensor blk\.0\.ffn_gate\.weight: shape \[256, 512\] contradicts the metadata, expected \[256, 768\]/);
-    const g = await variant('heads.gguf', (kv) => kv.set(Keys.bitnet.headCountKv, { type: 'u32', value: 3 }));
+    const g = await variant('heads.gguf', (kv) => kv.set(archKeys('bitnet').headCountKv, { type: 'u32', value: 3 }));
     expectInputError(g, /head_count_kv 3 does not divide head_count 4/);
   });
 

@@ -29,14 +29,14 @@ export const benchCommand: CommandModule<object, Args> = {
     const e = loadEngine(argv.file, { ...engineOptions(argv), maxSeq: Math.max(pp, tg), maxBatch: pp });
     try {
       engineNotes(e);
-      if (e.model.maxSeq < Math.max(pp, tg)) throw new InputError(argv.file, `its context length ${e.weights.hp.context} is shorter than ${Math.max(pp, tg)} tokens`);
+      if (e.model.maxSeq < Math.max(pp, tg)) throw new InputError(argv.file, `its context length ${e.weights.hp.context_length} is shorter than ${Math.max(pp, tg)} tokens`);
       const r = bench(e, pp, tg);
       if (argv.json) {
         console.log(JSON.stringify(r));
         return;
       }
       const hp = e.weights.hp;
-      console.log(`${argv.file}: d${hp.d} L${hp.layers} ff${hp.ff} heads ${hp.heads}/${hp.kvHeads} vocab ${hp.vocab}, ${r.linear_type} linears at ${r.bits_per_weight.toFixed(4)} bits per weight`);
+      console.log(`${argv.file}: d${hp.d_model} L${hp.n_layers} ff${hp.d_ff} heads ${hp.n_heads}/${hp.n_kv_heads} vocab ${hp.vocab_size}, ${r.linear_type} linears at ${r.bits_per_weight.toFixed(4)} bits per weight`);
       console.log(`engine ${r.engine}, ${r.threads} thread${r.threads === 1 ? '' : 's'}; loaded in ${r.load_s.toFixed(2)} s; peak RSS ${r.peak_rss_mb.toFixed(0)} MB`);
       console.log(`pp ${pp}: ${r.pp_tokens_per_s.toFixed(1)} tokens/s`);
       console.log(`tg ${tg}: ${r.tg_tokens_per_s.toFixed(1)} tokens/s`);

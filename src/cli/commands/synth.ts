@@ -27,6 +27,6 @@ export const synthCommand: CommandModule<object, Args> = {
     mkdirSync(path.dirname(path.resolve(argv.out)), { recursive: true });
     await synthModel(argv.out, shape, type, argv.seed);
     const mb = statSync(argv.out).size / 1e6;
-    console.log(`wrote ${argv.out}: d${shape.d} L${shape.layers} ff${shape.ff} heads ${shape.heads}/${shape.kvHeads} vocab ${shape.vocab}, ${type.toUpperCase()}, ${mb.toFixed(1)} MB in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`wrote ${argv.out}: d${shape.d_model} L${shape.n_layers} ff${shape.d_ff} heads ${shape.n_heads}/${shape.n_kv_heads} vocab ${shape.vocab_size}, ${type.toUpperCase()}, ${mb.toFixed(1)} MB in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   },
 };

@@ -1,7 +1,7 @@
 /**
- * GGUF constants: magic, versions, value types, the ggml tensor type table, file types and the key
- * and tensor names of the "bitnet" architecture. Kept apart from the writer and the reader (gguf-py's
- * layout), so both and the engine share one table.
+ * GGUF constants: magic, versions, value types, the ggml tensor type table, file types and the general
+ * and tokenizer key names (the bitnet architecture's keys and tensor names are in ./bitnet.ts). Kept
+ * apart from the writer and the reader (gguf-py's layout), so both and the engine share one table.
  *
  * Type ids and block sizes follow ggml (ggml.h `enum ggml_type`, gguf-py `GGML_QUANT_SIZES`); ids that
  * ggml removed from GGUF files (4, 5, 31-33, 36-38) are not listed and a reader rejects them.
@@ -172,8 +172,6 @@ export const TokenType = {
   BYTE: 6,
 } as const;
 
-export const BITNET_ARCH = 'bitnet';
-
 /** KV key names this project writes or reads. */
 export const Keys = {
   general: {
@@ -183,19 +181,6 @@ export const Keys = {
     alignment: 'general.alignment',
     fileType: 'general.file_type',
     quantizationVersion: 'general.quantization_version',
-  },
-  bitnet: {
-    contextLength: 'bitnet.context_length',
-    embeddingLength: 'bitnet.embedding_length',
-    blockCount: 'bitnet.block_count',
-    feedForwardLength: 'bitnet.feed_forward_length',
-    headCount: 'bitnet.attention.head_count',
-    headCountKv: 'bitnet.attention.head_count_kv',
-    rmsEpsilon: 'bitnet.attention.layer_norm_rms_epsilon',
-    ropeFreqBase: 'bitnet.rope.freq_base',
-    ropeDimensionCount: 'bitnet.rope.dimension_count',
-    vocabSize: 'bitnet.vocab_size',
-    hiddenActivation: 'bitnet.hidden_activation',
   },
   tokenizer: {
     model: 'tokenizer.ggml.model',
@@ -211,19 +196,4 @@ export const Keys = {
     addBos: 'tokenizer.ggml.add_bos_token',
     addEos: 'tokenizer.ggml.add_eos_token',
   },
-  /** Prefix of this project's own keys (training config, quantization settings, source run). */
-  oursPrefix: 'bitnet_ts.',
-} as const;
-
-/** Per-block tensor kinds of llama.cpp's bitnet architecture. */
-export type BitnetBlockTensor =
-  | 'attn_norm' | 'attn_q' | 'attn_k' | 'attn_v' | 'attn_output' | 'attn_sub_norm'
-  | 'ffn_norm' | 'ffn_gate' | 'ffn_up' | 'ffn_down' | 'ffn_sub_norm';
-
-export const TensorNames = {
-  tokenEmbd: 'token_embd.weight',
-  outputNorm: 'output_norm.weight',
-  output: 'output.weight',
-  /** `blk.3.attn_q.weight` */
-  block: (i: number, kind: BitnetBlockTensor): string => `blk.${i}.${kind}.weight`,
 } as const;

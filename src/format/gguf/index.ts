@@ -1,5 +1,6 @@
 /** GGUF alone (constants, reader, writer, summary): what the engine imports, without the training formats' dependencies. */
 export * from './constants.ts';
+export * from './bitnet.ts';
 export * from './reader.ts';
 export type { GGUFArray, GGUFValue } from './value.ts';
 export * from './writer.ts';
