@@ -3,7 +3,7 @@
  * wasm backend's matmuls on the native addon and, as peers measured in the same run, on plain
  * tfjs-wasm (one thread) and the same model in PyTorch (bench/peers/torch_bitnet.py, all cores), when
  * a Python with torch is found (BITNET_TORCH_PYTHON, else /usr/bin/python3 or python3; Debian:
- * `apt install python3-torch`, the issue's PyTorch 1.13 with OpenBLAS). Each measurement is a fresh
+ * `apt install python3-torch`), in fp32 and under bf16 autocast, each at its best thread count. Each measurement is a fresh
  * child process training STEPS steps; the first log window (warm-up, kernel compilation) is excluded.
  * Prints what it measured, where and at which commit.
  *
@@ -13,6 +13,7 @@ import { execSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { nativeAddon } from '../src/native/addon.ts';
 import { readMetrics } from '../src/train/metrics.ts';
 
 const arg = (name: string, def: string) => {
@@ -73,11 +74,11 @@ function torchPython(): string | null {
 }
 
 /** The peer at its best: every thread count from 1 to the cores (on this VM 2 OpenMP threads ran slower than 1). */
-function measureTorch(py: string, config: string): { tps: number; version: string; threads: number; all: string } {
+function measureTorch(py: string, config: string, precision: 'fp32' | 'bf16'): { tps: number; version: string; threads: number; all: string } {
   let best = { tps: 0, version: '', threads: 0, all: '' };
   const all: string[] = [];
   for (let threads = 1; threads <= os.availableParallelism(); threads++) {
-    const r = spawnSync(py, ['bench/peers/torch_bitnet.py', `experiments/configs/${config}.json`, String(steps), String(threads)], { encoding: 'utf8' });
+    const r = spawnSync(py, ['bench/peers/torch_bitnet.py', `experiments/configs/${config}.json`, String(steps), String(threads), precision], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`torch peer failed: ${r.stderr}`);
     const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { tokens_per_s: number; torch: string };
     all.push(`${threads} thread(s) ${j.tokens_per_s.toFixed(0)}`);
@@ -88,22 +89,26 @@ function measureTorch(py: string, config: string): { tps: number; version: strin
 
 const py = torchPython();
 console.log(`bench:train — ${os.cpus()[0]?.model} × ${os.availableParallelism()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, commit ${commit()}`);
+console.log(`native kernels: ${nativeAddon()?.isa() ?? 'not built (TS/wasm only)'}`);
 console.log(`command: npm run bench:train -- --steps ${steps} --configs ${configs.join(',')}; data/moby-dick; tokens/s over steps ${logEvery + 1}-${steps}\n`);
 console.log(py ? `PyTorch peer: ${py} (bench/peers/torch_bitnet.py, random token ids), best of 1-${os.availableParallelism()} threads` : 'PyTorch peer: no Python with torch found (apt install python3-torch, or set BITNET_TORCH_PYTHON): column empty');
 console.log('');
-console.log('| config | wasm + native matmul (tok/s) | plain wasm (tok/s) | ratio | PyTorch (tok/s) | ours / PyTorch | peak RSS (MB) |');
-console.log('|---|--:|--:|--:|--:|--:|--:|');
+console.log('| config | wasm + native matmul (tok/s) | plain wasm (tok/s) | ratio | PyTorch fp32 (tok/s) | ours / PyTorch fp32 | PyTorch bf16 (tok/s) | ours / PyTorch bf16 | peak RSS (MB) |');
+console.log('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
 let torchVersion = '';
 const torchDetail: string[] = [];
 for (const c of configs) {
   const nat = measure(c, true);
   const plain = measure(c, false);
-  const t = py ? measureTorch(py, c) : null;
-  if (t) {
-    torchVersion = t.version;
-    torchDetail.push(`${c}: ${t.all}`);
+  const cols: string[] = [];
+  for (const precision of ['fp32', 'bf16'] as const) {
+    const t = py ? measureTorch(py, c, precision) : null;
+    if (t) {
+      torchVersion = t.version;
+      torchDetail.push(`${c} ${precision}: ${t.all}`);
+    }
+    cols.push(t ? `${t.tps.toFixed(0)} | ${(nat.tps / t.tps).toFixed(2)}` : '— | —');
   }
-  const tcol = t ? `${t.tps.toFixed(0)} | ${(nat.tps / t.tps).toFixed(2)}` : '— | —';
-  console.log(`| ${c} | ${nat.tps.toFixed(0)} | ${plain.tps.toFixed(0)} | ${(nat.tps / plain.tps).toFixed(2)} | ${tcol} | ${nat.rssMb.toFixed(0)} |`);
+  console.log(`| ${c} | ${nat.tps.toFixed(0)} | ${plain.tps.toFixed(0)} | ${(nat.tps / plain.tps).toFixed(2)} | ${cols.join(' | ')} | ${nat.rssMb.toFixed(0)} |`);
 }
 if (torchVersion) console.log(`\nPyTorch ${torchVersion}, tokens/s by thread count: ${torchDetail.join('; ')}.`);

@@ -117,6 +117,11 @@ class Model(torch.nn.Module):
 def main():
     cfg = json.load(open(sys.argv[1]))
     steps, threads = int(sys.argv[2]), int(sys.argv[3])
+    # "bf16": the forward and its backward under CPU autocast (bf16 matmul inputs, fp32 master
+    # weights and optimizer), the mixed precision a PyTorch user would reach for first.
+    precision = sys.argv[4] if len(sys.argv) > 4 else "fp32"
+    if precision not in ("fp32", "bf16"):
+        sys.exit(f"torch_bitnet.py: precision must be fp32 or bf16, got {precision}")
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     m, t = cfg["model"], cfg["train"]
@@ -130,14 +135,15 @@ def main():
         if step == warm:
             t0 = time.perf_counter()
         ids = torch.randint(0, V, (B, T + 1))
-        logits = model(ids[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, V), ids[:, 1:].reshape(-1))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            logits = model(ids[:, :-1])
+        loss = F.cross_entropy(logits.float().reshape(-1, V), ids[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
     dt = time.perf_counter() - t0
-    print(json.dumps({"tokens_per_s": (steps - warm) * B * T / dt, "steps": steps - warm, "threads": threads,
+    print(json.dumps({"tokens_per_s": (steps - warm) * B * T / dt, "steps": steps - warm, "threads": threads, "precision": precision,
                       "torch": torch.__version__, "params": sum(p.numel() for p in model.parameters())}))
 
 
