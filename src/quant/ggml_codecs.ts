@@ -14,7 +14,7 @@ import { checkCount, type IntBlock } from './ggml_block.ts';
 import { dequantizeI2_S, I2_S_BLOCK, I2_S_BLOCK_BYTES, i2sByteLength, quantizeI2_S } from './i2_s.ts';
 import { dequantizeRowQ4_0, quantizeRowQ4_0, Q4_0_BLOCK, Q4_0_BLOCK_BYTES, unpackQ4_0 } from './q4_0.ts';
 import { dequantizeRowQ4_K, Q4_K_BLOCK, Q4_K_BLOCK_BYTES, unpackQ4_K } from './q4_k.ts';
-import { dequantizeRowQ6_K, Q6_K_BLOCK, Q6_K_BLOCK_BYTES, unpackQ6_K } from './q6_k.ts';
+import { dequantizeRowQ6_K, Q6_K_BLOCK, Q6_K_BLOCK_BYTES, quantizeRowQ6_K, unpackQ6_K } from './q6_k.ts';
 import { dequantizeRowQ8_0, quantizeRowQ8_0, Q8_0_BLOCK, Q8_0_BLOCK_BYTES, unpackQ8_0 } from './q8_0.ts';
 
 export type GgmlTypeName = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K' | 'BF16' | 'I2_S';
@@ -61,7 +61,7 @@ export const GGML_CODECS: Readonly<Record<GgmlTypeName, GgmlCodec>> = {
   },
   Q6_K: {
     name: 'Q6_K', blockSize: Q6_K_BLOCK, blockBytes: Q6_K_BLOCK_BYTES, byteLength: blockLength('Q6_K', Q6_K_BLOCK, Q6_K_BLOCK_BYTES),
-    dequantizeRow: dequantizeRowQ6_K, unpackBlock: unpackQ6_K,
+    dequantizeRow: dequantizeRowQ6_K, quantizeRow: quantizeRowQ6_K, unpackBlock: unpackQ6_K,
   },
   BF16: {
     name: 'BF16', blockSize: BF16_BLOCK, blockBytes: BF16_BLOCK_BYTES, byteLength: blockLength('BF16', BF16_BLOCK, BF16_BLOCK_BYTES),

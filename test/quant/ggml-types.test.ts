@@ -130,6 +130,21 @@ function expectSame(got: ArrayLike<number>, want: ArrayLike<number>, what: strin
   for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) expect.fail(`${what}: element ${i} is ${got[i]}, expected ${want[i]}`);
 }
 
+/** The input of the golden cases, as the C harness wrote it in float32: block 0 ((i mod 37) − 18)·0.013 with
+ * x[200] − 0.9; block 1 a 32-bit LCG (s·1664525 + 1013904223, s0 = 12345) mapped to [−0.05, 0.05), its
+ * elements 16..31 zero. */
+function harnessInput(): Float32Array {
+  const x = new Float32Array(512);
+  for (let i = 0; i < 256; i++) x[i] = f(f(((i % 37) - 18) * f(0.013)) + (i === 200 ? f(-0.9) : 0));
+  let s = 12345;
+  for (let i = 256; i < 512; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    x[i] = f(f(((s >>> 9) - (1 << 22)) / (1 << 22)) * f(0.05));
+  }
+  x.fill(0, 256 + 16, 256 + 32);
+  return x;
+}
+
 // ---- random blocks: random bytes with finite fp16 scales where the type has them ----
 
 const finiteF16 = fc.integer({ min: 0, max: 0xffff }).filter((h) => (h & 0x7c00) !== 0x7c00);
@@ -197,6 +212,14 @@ describe('quant/ggml types', () => {
       expect(i8(q[2]!)).to.equal(-127);
       expect(i8(q[2 + 31]!)).to.equal(119);
       expect(Array.from(quantizeRowQ8_0(new Float32Array(32)))).to.deep.equal(new Array(34).fill(0)); // all zero: d = 0, id = 0
+    });
+
+    it('quantizes as llama.cpp\'s quantize_row_q8_0_ref, byte for byte (golden bytes from the C reference)', () => {
+      // harnessInput()'s elements 256..319: two blocks, the first with its last 16 elements zero
+      const want =
+        '3d0e82810b236c9aff0d194a87407a9034f600000000000000000000000000000000' +
+        '400ef6c913798149ccd1770c2c2920a77046f53bd4381445f1b3f52d0662e4703fa2';
+      expect(hex(quantizeRowQ8_0(harnessInput().subarray(256, 320)))).to.equal(want);
     });
 
     it('round-trips within d/2 plus the fp16 rounding of d (property)', () => {
@@ -368,6 +391,54 @@ describe('quant/ggml types', () => {
       const b = handBlock();
       const got = decode('Q6_K', b, 256);
       expect(Object.is(got[32], -0)).to.equal(true); // scale 2 − 8 = −6 < 0, Q = 32: (0.25·−6)·0 = −0
+    });
+
+    it('quantizes a hand case as quantize_row_q6_K_ref: sixteen equal values → the code −32 and the scale −128 of d = ∓2^−12', () => {
+      // Sub-block 0 all −1, the rest 0. make_qx_quants: max = −1, iscale = −32/−1 = 32, l = −32 (L = 0) for all,
+      // Σ(w·x)·l = 16·32 = 512, Σ(w·l)·l = 16·1024, scale = 1/32; no other iscale does better (l stays −32 or
+      // becomes −31: 496²/(16·961) = 16, not > 16). The zero sub-blocks have scale 0. Then iscale = −128/(1/32)
+      // = −4096, d = fp16(−2^−12) = 0x8c00, scales[0] = −128 (0x80), dj = 2^−5, L = −1/2^−5 + 32 = 0. The zero
+      // sub-blocks (dj = 0) keep make_qx_quants' L = 0. So every ql/qh byte is 0.
+      const x = new Float32Array(256);
+      x.fill(-1, 0, 16);
+      const b = GGML_CODECS.Q6_K.quantizeRow!(x);
+      expect(hex(b)).to.equal('00'.repeat(192) + '80' + '00'.repeat(15) + '008c');
+      expectSame(decode('Q6_K', b, 256).subarray(0, 16), new Array(16).fill(-1), 'Q6_K hand case');
+      // +1 instead: max = 1, scale −1/32, d = fp16(+2^−12) = 0x0c00, the same scale byte and codes
+      x.fill(1, 0, 16);
+      expect(hex(GGML_CODECS.Q6_K.quantizeRow!(x))).to.equal('00'.repeat(192) + '80' + '00'.repeat(15) + '000c');
+      expect(Array.from(GGML_CODECS.Q6_K.quantizeRow!(new Float32Array(256)))).to.deep.equal(new Array(210).fill(0)); // all zero
+    });
+
+    it('quantizes as llama.cpp\'s quantize_row_q6_K_ref, byte for byte (golden bytes from the C reference, built without FMA)', () => {
+      const x = harnessInput();
+      const want =
+        '10f2d4b5a7896b5d3e10f2d4b5a7896b0522508eabd90624518fbcda0735528098766543211ffddbbaa8866553311ffe0c2844607c98b4d0fc1834507c88a4c0b2c0cecbd9d7' +
+        'e5e200fe0c0907151320766543211ffddbbaa8866553311ffedc05224e6b87a4c0ec0925426e8ba7c4e00fedcbaa88563513f1dfbd9b7a58360550404040404c0c0c0c0d3d3d' +
+        '3d3d39f90e0e0e0d0909191915545454606060601e1e19191919191545546460606060609050505053434343030f0f0f0f0e3e3ee017210e21eb21e2192110218021e41b838b' +
+        'f04043899b560083f63331b07ff4ad5d7020e030601090b080e07080d0a030e0fe52257e80f2d3845e131b2aa85aacf2632f5dc01afc64e69383fe6428c0ae5bc5651109856a' +
+        '00ae1673814158aa6228302a1e9ccd52712966ec1c2dd6b44b71641c659107e7d0ea6607c3318e7a315e209586c80ccf97b537d789f411a211c224d4da7e330cc656fefb28cb' +
+        'dbb03edd88d0580414c068cc88f454103890803ce4a3d991f29ec47cf1268a02e212acb230d65a052be8e042ba924551666dd6a878007a966094698089607f7985837b9bd200';
+      expect(hex(GGML_CODECS.Q6_K.quantizeRow!(x))).to.equal(want);
+    });
+
+    it('round-trips within half a sub-block step plus the fp16 rounding of d (property)', () => {
+      fc.assert(
+        fc.property(fc.float32Array({ minLength: 256, maxLength: 256, noNaN: true, noDefaultInfinity: true, min: -100, max: 100 }), (x) => {
+          const b = GGML_CODECS.Q6_K.quantizeRow!(x);
+          const back = decode('Q6_K', b, 256);
+          const d = h16(b, 208);
+          for (let j = 0; j < 16; j++) {
+            const dj = Math.abs(d * i8(b[192 + j]!));
+            let amax = 0;
+            for (let i = 16 * j; i < 16 * j + 16; i++) amax = Math.max(amax, Math.abs(x[i]!));
+            // codes −32..31: a value beyond 31.5·dj (the sub-block's positive extreme) is clamped; scales
+            // clamp at 127; so bound the error by the larger of half a step and the clamp's shortfall
+            for (let i = 16 * j; i < 16 * j + 16; i++) expect(Math.abs(back[i]! - x[i]!)).to.be.at.most(Math.max(dj / 2, amax - 31 * dj) * 1.001 + 1e-6 * amax + 1e-30);
+          }
+        }),
+        { numRuns: 60 },
+      );
     });
 
     it('random super-blocks decode to finite values within |d|·128·32, as ggml\'s loop (property)', () => {
