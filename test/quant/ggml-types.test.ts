@@ -350,7 +350,8 @@ describe('quant/ggml types', () => {
           got.forEach((v, e) => {
             const o = 144 * (e >> 8);
             expect(Number.isFinite(v)).to.equal(true);
-            expect(Math.abs(v)).to.be.at.most(Math.abs(h16(bytes, o)) * 945 + Math.abs(h16(bytes, o + 2)) * 63);
+            // (d·sc)·q − dmin·m rounds once in float32 (its subtraction): half an ulp over the exact bound
+            expect(Math.abs(v)).to.be.at.most((Math.abs(h16(bytes, o)) * 945 + Math.abs(h16(bytes, o + 2)) * 63) * (1 + 2 ** -24));
           });
         }),
         { numRuns: 100 },
