@@ -120,11 +120,17 @@ export const GGML_TYPES: readonly GGMLTypeInfo[] = [
   { id: 40, name: 'NVFP4', blockSize: 64, typeSize: 4 + 32 },
 ];
 
-/** Type ids by name, for the types this project writes (I2_S: test fixtures of bitnet.cpp's files). */
+/**
+ * Type ids by name, for the types this project writes or reads by name: its exports, and the foreign
+ * embedding / head / linear types that `bitnet synth` writes so the engine's loader is tested on them.
+ */
 export const GGMLType = {
   F32: 0,
   F16: 1,
+  Q4_0: 2,
   Q8_0: 8,
+  Q4_K: 12,
+  Q6_K: 14,
   I8: 24,
   I32: 26,
   BF16: 30,
@@ -133,8 +139,8 @@ export const GGMLType = {
   I2_S: 36,
 } as const;
 
-/** The ternary types of llama.cpp (PR #8151): what "ternary linears" means in bits-per-weight totals. */
-export const TERNARY_TYPES: ReadonlySet<number> = new Set([GGMLType.TQ1_0, GGMLType.TQ2_0]);
+/** The ternary types of llama.cpp (PR #8151) and bitnet.cpp's I2_S: what "ternary linears" means in bits-per-weight totals. */
+export const TERNARY_TYPES: ReadonlySet<number> = new Set([GGMLType.TQ1_0, GGMLType.TQ2_0, GGMLType.I2_S]);
 
 const TYPES_BY_ID = new Map(GGML_TYPES.map((t) => [t.id, t]));
 const TYPES_BY_NAME = new Map(GGML_TYPES.map((t) => [t.name, t]));
@@ -180,6 +186,8 @@ export const FileType = {
   MOSTLY_BF16: 32,
   MOSTLY_TQ1_0: 36,
   MOSTLY_TQ2_0: 37,
+  /** bitnet.cpp's LLAMA_FTYPE_MOSTLY_I2_S (its converter writes 40; mainline llama.cpp has no such value). */
+  MOSTLY_I2_S: 40,
 } as const;
 
 /** tokenizer.ggml.token_type values. */
