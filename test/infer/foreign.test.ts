@@ -2,14 +2,18 @@
 // (BF16, Q8_0, Q6_K, Q4_K, Q4_0), bitnet.cpp's I2_S linears and the architecture variants, against the
 // slow reference forward of ./helpers.ts (whose head models the int8 quantization of its input per
 // weight block, as llama.cpp's vec_dot does); a quantized embedding against the same file with that
-// tensor dequantized to F32; and the one-line errors for what the loader does not run.
+// tensor dequantized to F32; `bitnet synth`'s foreign files (load, generate, eval; the I2_S bytes
+// against bitnet.cpp's layout); and the one-line errors for what the loader does not run.
 import { expect } from 'chai';
 import path from 'node:path';
 import { Rng } from '../../src/data/rng.ts';
 import { isInputError } from '../../src/errors.ts';
-import { GGMLType, TensorNames } from '../../src/format/index.ts';
+import { GGMLType, openGGUF, TensorNames } from '../../src/format/index.ts';
 import { loadEngine, type Engine } from '../../src/infer/engine.ts';
-import { nativeKernels, type Kernels, tsKernels } from '../../src/infer/kernels/index.ts';
+import { evaluate } from '../../src/infer/eval.ts';
+import { generate } from '../../src/infer/generate.ts';
+import { nativeKernels, type Kernels, tsKernels, unpackTernary } from '../../src/infer/kernels/index.ts';
+import { synthModel } from '../../src/infer/synth.ts';
 import { GGML_CODECS, type GgmlTypeName } from '../../src/quant/ggml_codecs.ts';
 import { rmDir, tmpDir } from '../support/tiny.ts';
 import { referenceForward, rewriteGGUF, writeTinyModel, type TinySpec } from './helpers.ts';
@@ -111,5 +115,86 @@ describe('infer/foreign layouts: llama.cpp\'s and bitnet.cpp\'s tensor types in 
     }
     expect(isInputError(err), String(err)).to.equal(true);
     expect((err as Error).message).to.equal(`${q5}: tensor output.weight: type Q5_K is not supported here (supported: F16, F32, BF16, Q8_0, Q6_K, Q4_K, Q4_0)`);
+  });
+
+  describe('bitnet synth in bitnet.cpp\'s layout (bitnet-b1.58, I2_S, Q6_K embedding)', () => {
+    let file: string;
+    // ffn_down rows of 640 = 5 I2_S blocks: not whole TQ blocks of 256, which I2_S does not need
+    const shape = { d_model: 512, n_layers: 2, d_ff: 640, n_heads: 8, n_kv_heads: 2, vocab_size: 300 };
+    before(async () => {
+      file = path.join(dir, 'synth-i2s.gguf');
+      await synthModel(file, shape, 'i2_s', 7, { arch: 'bitnet-b1.58', embeddingType: 'q6_k', outputType: 'q8_0' });
+    });
+
+    it('writes the variant\'s keys and types: ReLU², file type 40, I2_S linears, Q6_K embedding, untied Q8_0 head', () => {
+      const f = openGGUF(file);
+      try {
+        expect(f.getString('general.architecture')).to.equal('bitnet-b1.58');
+        expect(f.getString('bitnet-b1.58.hidden_activation')).to.equal('relu2');
+        expect(f.getNumber('general.file_type')).to.equal(40);
+        expect(f.tensor('blk.0.ffn_down.weight').typeName).to.equal('I2_S');
+        expect(f.tensor(TensorNames.tokenEmbd).typeName).to.equal('Q6_K');
+        expect(f.tensor(TensorNames.output).typeName).to.equal('Q8_0');
+      } finally {
+        f.close();
+      }
+    });
+
+    it('loads, generates the same greedy text with both kernel sets, and evaluates', () => {
+      const texts: string[] = [];
+      for (const k of kernelSets()) {
+        const e = loadEngine(file, { engine: k.name });
+        expect(e.weights.linearType).to.equal('I2_S');
+        expect(e.weights.hp.activation).to.equal('relu2');
+        const g = generate(e.model, e.tokenizer, { prompt: 'hello', maxTokens: 6, sampler: { temperature: 0, topK: 0, topP: 1, repeatPenalty: 1, repeatLastN: 64 }, seed: 1 });
+        expect(g.ids).to.have.length(6);
+        texts.push(g.ids.join(','));
+        const r = evaluate(e.model, ids(40, 300, 5), 1);
+        expect(r.tokens).to.equal(39);
+        expect(Number.isFinite(r.loss) && r.loss > 0).to.equal(true);
+        e.close();
+      }
+      expect(new Set(texts).size, 'native and TS agree').to.equal(1);
+    });
+
+    it('lays I2_S out as bitnet.cpp does (src/ggml-bitnet-mad.cpp quantize_i2_s, x86 ACT_PARALLEL; utils/convert-hf-to-gguf-bitnet.py quantize_to_i2_s)', async () => {
+      // What is checked, on a tensor synth wrote from codes we recover independently of our decoders:
+      //   - the tensor is n/4 + 32 bytes (n weights), its blocks of 128 consecutive weights 32 bytes each;
+      //   - byte m of a block holds elements m, m + 32, m + 64, m + 96 in bits 7–6, 5–4, 3–2, 1–0;
+      //   - the 2-bit code is t + 1 (−1 → 0, 0 → 1, +1 → 2; 3 never appears);
+      //   - the float32 scale (β = mean|W|, the only nonzero |value|) sits at byte n/4, then 28 zero bytes.
+      const small = path.join(dir, 'synth-i2s-small.gguf');
+      await synthModel(small, { d_model: 128, n_layers: 1, d_ff: 256, n_heads: 2, n_kv_heads: 2, vocab_size: 300 }, 'i2_s', 9, { arch: 'bitnet-b1.58' });
+      const f = openGGUF(small);
+      const info = f.tensor('blk.0.ffn_gate.weight'); // [256 rows, 128 cols]
+      const bytes = f.readTensor(info.name);
+      f.close();
+      const n = 256 * 128;
+      expect(info.ne).to.deep.equal([128, 256]);
+      expect(bytes.length).to.equal(n / 4 + 32);
+      const scale = new DataView(bytes.buffer, bytes.byteOffset).getFloat32(n / 4, true);
+      expect(scale).to.be.greaterThan(0).and.lessThan(0.05);
+      expect(Array.from(bytes.subarray(n / 4 + 4))).to.deep.equal(new Array(28).fill(0));
+      // decode by the statement above and compare with the engine's view of the same tensor
+      const t = new Int8Array(n);
+      for (let g = 0; g < n / 128; g++)
+        for (let m = 0; m < 32; m++)
+          for (let k = 0; k < 4; k++) {
+            const code = (bytes[32 * g + m]! >> (6 - 2 * k)) & 3;
+            expect(code, `block ${g} byte ${m} field ${k}`).to.not.equal(3);
+            t[128 * g + m + 32 * k] = code - 1;
+          }
+      const counts = [0, 0, 0];
+      t.forEach((v) => counts[v + 1]!++);
+      expect(counts[1]! / n).to.be.within(0.2, 0.45); // absmean ternarization of normals: ~31% zeros
+      const e = loadEngine(small, { engine: 'ts' });
+      const lin = e.weights.layers[0]!.gate;
+      expect(lin.kind).to.equal('ternary');
+      if (lin.kind === 'ternary') {
+        expect(Array.from(lin.scale)).to.deep.equal([scale]);
+        expect(Array.from(unpackTernary(lin.packed, 256, 128))).to.deep.equal(Array.from(t));
+      }
+      e.close();
+    });
   });
 });
