@@ -5,6 +5,7 @@
 // tensor dequantized to F32; `bitnet synth`'s foreign files (load, generate, eval; the I2_S bytes
 // against bitnet.cpp's layout); and the one-line errors for what the loader does not run.
 import { expect } from 'chai';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Rng } from '../../src/data/rng.ts';
 import { isInputError } from '../../src/errors.ts';
@@ -57,6 +58,20 @@ describe('infer/foreign layouts: llama.cpp\'s and bitnet.cpp\'s tensor types in 
   before(() => (dir = tmpDir('foreign')));
   after(() => rmDir(dir));
 
+  /** The load's error, which must be a one-line InputError naming the file. */
+  function loadError(file: string): string {
+    let err: unknown;
+    try {
+      loadEngine(file, { engine: 'ts' });
+    } catch (e) {
+      err = e;
+    }
+    expect(isInputError(err), String(err)).to.equal(true);
+    const msg = (err as Error).message;
+    expect(msg).to.contain(file).and.not.contain('\n');
+    return msg;
+  }
+
   const cases: Array<[string, TinySpec]> = [
     ['I2_S linears, bitnet-b1.58, ReLU², tied Q6_K embedding (bitnet.cpp\'s 2B4T layout)', { arch: 'bitnet-b1.58', type: 'I2_S', activation: 'relu2', embedding: 'Q6_K', seed: 31 }],
     ['I2_S linears, bitnet-25, F16 embedding and an untied Q6_K head', { arch: 'bitnet-25', type: 'I2_S', activation: 'relu2', embedding: 'F16', output: 'Q6_K', tied: false, seed: 32 }],
@@ -107,14 +122,25 @@ describe('infer/foreign layouts: llama.cpp\'s and bitnet.cpp\'s tensor types in 
       const t = tensors.find((x) => x.name === TensorNames.output)!;
       Object.assign(t, { type: 13 /* Q5_K */, data: new Uint8Array((t.ne[0]! * t.ne[1]!) / 256 * 176) });
     });
-    let err: unknown;
-    try {
-      loadEngine(q5, { engine: 'ts' });
-    } catch (e) {
-      err = e;
-    }
-    expect(isInputError(err), String(err)).to.equal(true);
-    expect((err as Error).message).to.equal(`${q5}: tensor output.weight: type Q5_K is not supported here (supported: F16, F32, BF16, Q8_0, Q6_K, Q4_K, Q4_0)`);
+    expect(loadError(q5)).to.equal(`${q5}: tensor output.weight: type Q5_K is not supported here (supported: F16, F32, BF16, Q8_0, Q6_K, Q4_K, Q4_0)`);
+  });
+
+  it('an I2_S tensor whose rows are not whole 128-weight blocks, or that holds the unused code 3, is a one-line InputError', async () => {
+    const { file } = await writeTinyModel(dir, 'i2s-bad.gguf', { type: 'I2_S', n_layers: 1 });
+    // ne {256, 256} → {64, 1024}: the same weights and bytes, rows of half a block (the writer refuses
+    // such a tensor, so the header is patched: the name, then n_dims (u32) and ne0, ne1 (u64))
+    const bytes = readFileSync(file);
+    const at = bytes.indexOf('blk.0.attn_q.weight') + 'blk.0.attn_q.weight'.length + 4;
+    expect([bytes.readBigUInt64LE(at), bytes.readBigUInt64LE(at + 8)]).to.deep.equal([256n, 256n]);
+    bytes.writeBigUInt64LE(64n, at);
+    bytes.writeBigUInt64LE(1024n, at + 8);
+    const narrow = path.join(dir, 'i2s-narrow.gguf');
+    writeFileSync(narrow, bytes);
+    expect(loadError(narrow)).to.match(/tensor "?blk\.0\.attn_q\.weight"?: ne0 = 64 is not a multiple of the I2_S block size 128/);
+    const code3 = await rewriteGGUF(file, path.join(dir, 'i2s-code3.gguf'), (_, tensors) => {
+      (tensors.find((x) => x.name === 'blk.0.ffn_up.weight')!.data as Uint8Array)[9] = 0x3c; // fields 0, 3, 3, 0: code 3 twice
+    });
+    expect(loadError(code3)).to.match(/tensor blk\.0\.ffn_up\.weight: .*byte 9 holds the unused 2-bit code 3/);
   });
 
   describe('bitnet synth in bitnet.cpp\'s layout (bitnet-b1.58, I2_S, Q6_K embedding)', () => {
