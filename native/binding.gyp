@@ -14,6 +14,7 @@
         "src/watchdog.cc",
         "src/ternary.cc",
         "src/fmatmul.cc",
+        "src/quants.cc",
         "src/attention.cc",
         "src/glu.cc",
         "src/norm.cc",

@@ -9,6 +9,7 @@
 //   ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y)
 //   quantizeActivations(x, n, cols, xq, sx)
 //   matmulF32(x, n, cols, w, rows, y)                  matmulF16(x, n, cols, wBits, rows, y)
+//   matmulQuant(type, x, n, cols, w, rows, y)         dequantRows(type, w, rows, cols, ids, out)
 //   f16ToF32(src, dst)
 //   attention(q, n, pos0, kCache, vCache, heads, kvHeads, headDim, maxSeq, out)
 //   glu(gate, up, silu)
@@ -158,6 +159,31 @@ bool check_len(Args& a, const char* name, int64_t have, std::initializer_list<in
                            std::to_string(want));
 }
 
+// A GGUF block type name, exactly as src/native/engine-kernels.ts QuantType spells it.
+bool get_quant_type(Args& a, size_t i, const char* name, QuantType* out) {
+  napi_valuetype t;
+  napi_typeof(a.env, a.v[i], &t);
+  if (t != napi_string) return fail_type(a, std::string(name) + " must be a string");
+  char buf[16] = {};
+  size_t len = 0;
+  napi_get_value_string_utf8(a.env, a.v[i], buf, sizeof(buf), &len);
+  const std::string s(buf, len);
+  const std::pair<const char*, QuantType> names[] = {
+      {"Q8_0", QuantType::Q8_0}, {"Q4_0", QuantType::Q4_0}, {"Q4_K", QuantType::Q4_K}, {"Q6_K", QuantType::Q6_K}, {"BF16", QuantType::BF16}};
+  for (const auto& [n, q] : names)
+    if (s == n) {
+      *out = q;
+      return true;
+    }
+  return fail_range(a, std::string(name) + " must be one of Q8_0, Q4_0, Q4_K, Q6_K, BF16, got '" + s + "'");
+}
+
+// cols must be whole blocks of the type: each row of W is a run of blocks.
+bool check_quant_cols(Args& a, QuantType t, int64_t cols) {
+  if (cols % quant_block(t) == 0) return true;
+  return fail_range(a, "cols must be a multiple of the block size " + std::to_string(quant_block(t)) + ", got " + std::to_string(cols));
+}
+
 napi_value undefined(napi_env env) {
   napi_value u;
   napi_get_undefined(env, &u);
@@ -292,6 +318,48 @@ napi_value TernaryMatmulScaledJs(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   ternary_matmul_scaled(packed, rows, cols, xq, sx, n, scale, mode, group, y);
+  return undefined(env);
+}
+
+napi_value MatmulQuantJs(napi_env env, napi_callback_info info) {
+  Args a;
+  QuantType t = QuantType::Q8_0;
+  const float* x = nullptr;
+  const uint8_t* w = nullptr;
+  float* y = nullptr;
+  int64_t n = 0, cols = 0, rows = 0, lx = 0, lw = 0, ly = 0;
+  if (!get_args(env, info, "matmulQuant", 7, a) || !get_quant_type(a, 0, "type", &t) ||
+      !get_array(a, 1, "x", napi_float32_array, const_cast<float**>(&x), &lx) || !get_dim(a, 2, "n", &n) ||
+      !get_dim(a, 3, "cols", &cols) || !get_array(a, 4, "w", napi_uint8_array, const_cast<uint8_t**>(&w), &lw) ||
+      !get_dim(a, 5, "rows", &rows) || !get_array(a, 6, "y", napi_float32_array, &y, &ly) || !check_quant_cols(a, t, cols) ||
+      !check_len(a, "x", lx, {n, cols}, "n*cols") ||
+      !check_len(a, "w", lw, {rows, cols / quant_block(t), quant_block_bytes(t)}, "rows*cols/blockSize*blockBytes") ||
+      !check_len(a, "y", ly, {n, rows}, "n*rows"))
+    return nullptr;
+  matmul_quant(t, x, n, cols, w, rows, y);
+  return undefined(env);
+}
+
+napi_value DequantRowsJs(napi_env env, napi_callback_info info) {
+  Args a;
+  QuantType t = QuantType::Q8_0;
+  const uint8_t* w = nullptr;
+  const int32_t* ids = nullptr;
+  float* out = nullptr;
+  int64_t rows = 0, cols = 0, lw = 0, li = 0, lo = 0;
+  if (!get_args(env, info, "dequantRows", 6, a) || !get_quant_type(a, 0, "type", &t) ||
+      !get_array(a, 1, "w", napi_uint8_array, const_cast<uint8_t**>(&w), &lw) || !get_dim(a, 2, "rows", &rows) ||
+      !get_dim(a, 3, "cols", &cols) || !get_array(a, 4, "ids", napi_int32_array, const_cast<int32_t**>(&ids), &li) ||
+      !get_array(a, 5, "out", napi_float32_array, &out, &lo) || !check_quant_cols(a, t, cols) ||
+      !check_len(a, "w", lw, {rows, cols / quant_block(t), quant_block_bytes(t)}, "rows*cols/blockSize*blockBytes") ||
+      !check_len(a, "out", lo, {li, cols}, "ids.length*cols"))
+    return nullptr;
+  for (int64_t i = 0; i < li; i++)
+    if (ids[i] < 0 || ids[i] >= rows) {
+      fail_range(a, "ids[" + std::to_string(i) + "] = " + std::to_string(ids[i]) + " is outside [0, rows)");
+      return nullptr;
+    }
+  dequant_rows(t, w, cols, ids, li, out);
   return undefined(env);
 }
 
@@ -837,6 +905,8 @@ NAPI_MODULE_INIT() {
       {"quantizeActivations", nullptr, QuantizeActivationsJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"matmulF32", nullptr, MatmulFloatJs<false>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"matmulF16", nullptr, MatmulFloatJs<true>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"matmulQuant", nullptr, MatmulQuantJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"dequantRows", nullptr, DequantRowsJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"attention", nullptr, AttentionJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"glu", nullptr, GluJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"rmsNorm", nullptr, RmsNormJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

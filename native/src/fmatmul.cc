@@ -5,37 +5,13 @@
 #include <algorithm>
 #include <cstring>
 
+#include "fp.h"
 #include "kernels.h"
 #include "pool.h"
 
 namespace bitnet {
 
 namespace {
-
-// IEEE binary16 -> binary32, exact; a NaN keeps its payload and becomes quiet, as F16C's vcvtph2ps does.
-inline float half_to_float(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  const uint32_t exp = (h >> 10) & 0x1f;
-  uint32_t mant = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0);
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {  // subnormal: normalize
-    int e = 113;
-    while (!(mant & 0x400)) {
-      mant <<= 1;
-      e--;
-    }
-    bits = sign | (static_cast<uint32_t>(e) << 23) | ((mant & 0x3ff) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
 
 struct LoadF32 {
   static float scalar(const float* w, int64_t k) { return w[k]; }
@@ -51,13 +27,6 @@ struct LoadF16 {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k)));
   }
 };
-
-BITNET_AVX2 inline float hsum_ps(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 constexpr int kTok = 4;   // tokens per register tile
 constexpr int kRows = 2;  // weight rows per register tile

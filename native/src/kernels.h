@@ -48,6 +48,20 @@ void matmul_f32(const float* x, int64_t n, int64_t cols, const float* w, int64_t
 void matmul_f16(const float* x, int64_t n, int64_t cols, const uint16_t* w, int64_t rows, float* y);
 void f16_to_f32(const uint16_t* src, float* dst, int64_t count);
 
+// ---- GGUF block types for heads and embeddings (quants.cc; layouts in src/quant, contract in
+//      src/native/engine-kernels.ts matmulQuant / dequantRows) ----
+enum class QuantType { Q8_0 = 0, Q4_0 = 1, Q4_K = 2, Q6_K = 3, BF16 = 4 };
+constexpr int64_t quant_block(QuantType t) {  // elements per block
+  return t == QuantType::BF16 ? 1 : (t == QuantType::Q8_0 || t == QuantType::Q4_0) ? 32 : 256;
+}
+constexpr int64_t quant_block_bytes(QuantType t) {
+  return t == QuantType::Q8_0 ? 34 : t == QuantType::Q4_0 ? 18 : t == QuantType::Q4_K ? 144 : t == QuantType::Q6_K ? 210 : 2;
+}
+// y[n, rows] = x[n, cols] . W[rows, cols]^T, W as rows of blocks (cols a multiple of quant_block)
+void matmul_quant(QuantType t, const float* x, int64_t n, int64_t cols, const uint8_t* w, int64_t rows, float* y);
+// out[i, :] = row ids[i] of W dequantized (ids already checked to be in [0, rows))
+void dequant_rows(QuantType t, const uint8_t* w, int64_t cols, const int32_t* ids, int64_t n, float* out);
+
 // ---- sgemm: C[b] = op(A[b]) . op(B[b]), row-major; op(A) is m x k, op(B) is k x n ----
 void sgemm_batched(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, int64_t stride_a,
                    bool trans_a, const float* b, int64_t stride_b, bool trans_b, float* c,

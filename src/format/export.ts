@@ -1,6 +1,7 @@
 /**
  * Checkpoint → GGUF v3, arch "bitnet", exactly as llama.cpp reads it (DESIGN.md, Formats):
- * embeddings F16 or F32, norms F32, ternary/binary linears as TQ2_0 or TQ1_0 with the quantizer's
+ * embeddings (and an untied head) F16 or F32, or Q8_0 / Q6_K through src/quant's ports of llama.cpp's
+ * reference quantizers (the bytes llama-quantize would write for them), norms F32, ternary/binary linears as TQ2_0 or TQ1_0 with the quantizer's
  * scale β folded into each 256-weight block's fp16 d (binary models are ternary codes without zeros,
  * so they export losslessly), the tokenizer as tokenizer.ggml.* ("gpt2"), our own keys under
  * `bitnet_ts.`. Models llama.cpp cannot express still export; the result says why they are ours alone.
@@ -9,6 +10,7 @@
  * tensor `<linear>.group_scales` (ne {cols/g, rows}) carries one scale per group, read by our engine.
  */
 import { statSync } from 'node:fs';
+import { InputError } from '../errors.ts';
 import {
   blockScales,
   f16BitsToF32,
@@ -16,6 +18,7 @@ import {
   quantizeBinary,
   quantizeTernary,
   TERNARY_CODECS,
+  GGML_CODECS,
   type Granularity,
   type QuantizedWeights,
 } from '../quant/index.ts';
@@ -72,11 +75,14 @@ export interface ExportInput {
 }
 
 export type TernaryType = 'tq2_0' | 'tq1_0';
+export const EMBEDDING_TYPES = ['f16', 'f32', 'q8_0', 'q6_k'] as const;
+/** The type of token_embd and of an untied output.weight. */
+export type EmbeddingType = (typeof EMBEDDING_TYPES)[number];
 
 export interface ExportOptions {
   out: string;
   type: TernaryType;
-  embeddingType: 'f16' | 'f32';
+  embeddingType: EmbeddingType;
 }
 
 export interface ExportResult {
@@ -128,6 +134,18 @@ function f16Bytes(data: Float32Array): Uint16Array {
   const out = new Uint16Array(data.length);
   for (let i = 0; i < data.length; i++) out[i] = f32ToF16Bits(data[i]!);
   return out;
+}
+
+const BLOCK_EMBEDDING = { q8_0: { codec: GGML_CODECS.Q8_0, ggml: GGMLType.Q8_0 }, q6_k: { codec: GGML_CODECS.Q6_K, ggml: GGMLType.Q6_K } } as const;
+
+/** An embedding or head tensor of `type` (quantized lazily, when the writer reaches it). */
+function tableTensor(t: ExportTensor, ne: number[], type: EmbeddingType): GGUFTensorSpec {
+  if (type === 'f32') return { name: t.name, ne, type: GGMLType.F32, data: t.data };
+  if (type === 'f16') return { name: t.name, ne, type: GGMLType.F16, data: () => f16Bytes(t.data) };
+  const { codec, ggml } = BLOCK_EMBEDDING[type];
+  if (t.shape[1]! % codec.blockSize !== 0)
+    throw new InputError('--embedding-type', `${type} stores rows of whole ${codec.blockSize}-weight blocks; ${t.name} rows have ${t.shape[1]} weights (choose d_model as a multiple of ${codec.blockSize}, or f16)`);
+  return { name: t.name, ne, type: ggml, data: () => codec.quantizeRow!(t.data) };
 }
 
 const u32 = (value: number): GGUFValue => ({ type: 'u32', value });
@@ -189,10 +207,9 @@ export async function exportGGUF(input: ExportInput, opts: ExportOptions): Promi
   for (const t of input.tensors) {
     const ne = [...t.shape].reverse();
     if (t.kind === 'norm') tensors.push({ name: t.name, ne, type: GGMLType.F32, data: t.data });
-    else if (t.kind === 'embedding' || t.kind === 'head' || !ternary) {
-      const asF32 = (t.kind === 'embedding' || t.kind === 'head') && opts.embeddingType === 'f32';
-      tensors.push({ name: t.name, ne, type: asF32 ? GGMLType.F32 : GGMLType.F16, data: () => (asF32 ? t.data : f16Bytes(t.data)) });
-    } else {
+    else if (t.kind === 'embedding' || t.kind === 'head') tensors.push(tableTensor(t, ne, opts.embeddingType));
+    else if (!ternary) tensors.push(tableTensor(t, ne, 'f16'));
+    else {
       const [rows, cols] = t.shape as [number, number];
       // Quantized lazily, one tensor at a time, when the writer reaches it.
       let q: QuantizedWeights | undefined;

@@ -96,7 +96,7 @@ function benchWatched(e: Engine, promptTokens: number, genTokens: number, seed: 
   const peakRss = process.resourceUsage().maxRSS / 1024;
 
   const shape: ModelShape = { d_model: hp.d_model, n_layers: hp.n_layers, d_ff: hp.d_ff, n_heads: hp.n_heads, n_kv_heads: hp.n_kv_heads, vocab_size: hp.vocab_size };
-  const ternary = weights.linearType === 'TQ2_0' || weights.linearType === 'TQ1_0';
+  const ternary = weights.linearType === 'TQ2_0' || weights.linearType === 'TQ1_0' || weights.linearType === 'I2_S';
   const bytes = weightBytesPerToken(weights);
   const bandwidth = measureBandwidth();
   return {

@@ -25,7 +25,7 @@ import { type Kernels, KV_TILE, kvTiledLength } from './kernels/index.ts';
 import { quantizeActivations } from '../quant/activations.ts';
 import { f16Table } from '../quant/fp16.ts';
 import { jsStore, type WeightStore } from './store.ts';
-import type { FloatMatrix, Hparams, Linear, Weights } from './weights.ts';
+import type { FloatMatrix, Hparams, Linear, TableMatrix, Weights } from './weights.ts';
 
 export interface ModelOptions {
   kernels: Kernels;
@@ -86,6 +86,8 @@ export class Model {
   private readonly hb2: Float32Array;
   private readonly y: Float32Array;
   private readonly logits: Float32Array;
+  /** The one token id of a quantized embedding's row lookup (dequantRows), reused: a step allocates nothing. */
+  private readonly tokenId = new Int32Array(1);
   // one token's fused q|k|v and gate|up outputs (LayerWeights.qkv, gateUp) and their parts
   private readonly qkv1: Float32Array;
   private readonly qkvViews: [Float32Array, Float32Array, Float32Array];
@@ -244,21 +246,23 @@ export class Model {
       const last = n === 1 ? vw.x : this.x.subarray((n - 1) * d, n * d);
       const xn = this.viewsFor(1).xnD;
       this.kernels.rmsNorm(last, this.w.outputNorm, 1, d, eps, xn);
-      this.matmulFloat(this.w.head, 1, xn, logitsOut);
+      this.matmulTable(this.w.head, 1, xn, logitsOut);
     } else {
       this.kernels.rmsNorm(vw.x, this.w.outputNorm, n, d, eps, vw.xnD);
-      this.matmulFloat(this.w.head, n, vw.xnD, logitsOut);
+      this.matmulTable(this.w.head, n, vw.xnD, logitsOut);
     }
   }
 
   private embed(token: number, x: Float32Array, at: number): void {
     const e = this.w.embedding;
     const d = this.hp.d_model;
-    const w = e.w;
-    if (e.kind === 'f32') for (let j = 0; j < d; j++) x[at + j] = w[token * d + j]!;
+    if (e.kind === 'quant') {
+      this.tokenId[0] = token;
+      this.kernels.dequantRows(e.type, e.w, e.rows, e.cols, this.tokenId, x.subarray(at, at + d));
+    } else if (e.kind === 'f32') for (let j = 0; j < d; j++) x[at + j] = e.w[token * d + j]!;
     else {
       const t = f16Table();
-      for (let j = 0; j < d; j++) x[at + j] = t[w[token * d + j]!]!;
+      for (let j = 0; j < d; j++) x[at + j] = t[e.w[token * d + j]!]!;
     }
   }
 
@@ -292,6 +296,12 @@ export class Model {
       const sx = this.viewsFor(n).sx;
       this.kernels.ternaryMatmulScaled(lin.packed, lin.rows, lin.cols, xq, sx, n, lin.scale, lin.groupSize, y);
     } else this.matmulFloat(lin, n, xf, y);
+  }
+
+  /** The head: a float matmul, or the quantized kernel on the file's blocks. */
+  private matmulTable(m: TableMatrix, n: number, x: Float32Array, y: Float32Array): void {
+    if (m.kind === 'quant') this.kernels.matmulQuant(m.type, x, n, m.cols, m.w, m.rows, y);
+    else this.matmulFloat(m, n, x, y);
   }
 
   private matmulFloat(m: FloatMatrix, n: number, x: Float32Array, y: Float32Array): void {

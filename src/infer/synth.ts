@@ -1,9 +1,16 @@
 /**
  * `bitnet synth`: a random-weight ternary model of a BitNet shape (microsoft/BitNet's dummy-model
- * generator), so the engine can be tested and benchmarked without a trained checkpoint.
+ * generator), so the engine can be tested and benchmarked without a trained checkpoint, in our own
+ * layout or in the layouts llama.cpp and bitnet.cpp write (the architecture variants of
+ * src/format/gguf/bitnet.ts, I2_S linears, block-quantized embeddings and heads): the foreign loader
+ * is then tested and benchmarked without downloads.
  *
- * Linears: normals (std 0.02) ternarized with the absmean quantizer per tensor (src/quant: ~1/3 zeros,
- * β folded into every block's d), packed as TQ2_0 or TQ1_0. Embedding F16 normals (tied head), norms 1.
+ * Linears: normals (std 0.02) ternarized with the absmean quantizer per tensor (src/quant: ~1/3 zeros),
+ * packed as TQ2_0 or TQ1_0 (β folded into every block's d) or I2_S (β as the tensor's one scale, as
+ * bitnet.cpp's converter writes it). Embedding normals (std 0.02) as F16, or through src/quant's
+ * reference quantizers as Q8_0 / Q6_K (llama.cpp's bytes), tied to the head unless an output type
+ * asks for an untied head (normals of its own stream). Norms 1. The variant sets the FFN: "bitnet"
+ * SwiGLU, "bitnet-b1.58" / "bitnet-25" ReLU² (bitnet.cpp's graph).
  * Tokenizer: a byte-level "gpt2" vocabulary of the right size: the 256 byte tokens, then merged tokens
  * (two bytes, then three) each with its merge line, then <|endoftext|> last (CONTROL), the layout of our
  * own exports, so llama.cpp loads the file too. Written with writeGGUF one tensor at a time (the
@@ -11,15 +18,36 @@
  */
 import { InputError } from '../errors.ts';
 import { FileType, GGMLType, Keys, TokenType, writeGGUF, type GGUFTensorSpec, type GGUFValue } from '../format/gguf/index.ts';
-import { neOf, tensorTable, hparamsKv, type BitnetShape } from '../format/gguf/bitnet.ts';
+import { neOf, tensorTable, hparamsKv, type BitnetArch, type BitnetShape } from '../format/gguf/bitnet.ts';
 import { BYTE_TO_UNICODE } from '../data/tokenizer/byte-unicode.ts';
 import { EOS_TEXT } from '../data/tokenizer/types.ts';
 import { mixSeed, Rng } from '../data/rng.ts';
 import { f32ToF16Bits } from '../quant/fp16.ts';
 import { blockScales, quantizeTernary } from '../quant/weights.ts';
 import { TERNARY_CODECS } from '../quant/codecs.ts';
+import { GGML_CODECS } from '../quant/ggml_codecs.ts';
+import { packI2_S } from '../quant/i2_s.ts';
 
 export type SynthShape = BitnetShape;
+export const SYNTH_LINEAR_TYPES = ['tq2_0', 'tq1_0', 'i2_s'] as const;
+export type SynthLinearType = (typeof SYNTH_LINEAR_TYPES)[number];
+export const SYNTH_TABLE_TYPES = ['f16', 'q8_0', 'q6_k'] as const;
+/** The type of the embedding, and of an untied head. */
+export type SynthTableType = (typeof SYNTH_TABLE_TYPES)[number];
+
+export interface SynthOptions {
+  /** general.architecture (default "bitnet"). */
+  arch?: BitnetArch;
+  /** default f16 */
+  embeddingType?: SynthTableType;
+  /** An untied head (output.weight) of this type; absent: the head is tied to the embedding. */
+  outputType?: SynthTableType;
+}
+
+/** Columns of a row that each linear type needs whole (I2_S: its 128-weight blocks). */
+const LINEAR_ROW_MULTIPLE: Record<SynthLinearType, number> = { tq2_0: 256, tq1_0: 256, i2_s: 128 };
+const TABLE_GGML = { f16: GGMLType.F16, q8_0: GGMLType.Q8_0, q6_k: GGMLType.Q6_K } as const;
+const FILE_TYPE: Record<SynthLinearType, number> = { tq2_0: FileType.MOSTLY_TQ2_0, tq1_0: FileType.MOSTLY_TQ1_0, i2_s: FileType.MOSTLY_I2_S };
 
 const shape = (d_model: number, n_layers: number, d_ff: number, n_heads: number, n_kv_heads: number, vocab_size: number): SynthShape => ({ d_model, n_layers, d_ff, n_heads, n_kv_heads, vocab_size });
 
@@ -33,8 +61,8 @@ export const SYNTH_SHAPES: Readonly<Record<string, SynthShape>> = {
 const SYNTH_CONTEXT = 2048;
 const WEIGHT_STD = 0.02;
 
-/** A named shape or "d,layers,ff,heads,kvheads,vocab"; InputError('--shape') when it cannot make a TQ model. */
-export function parseShape(s: string): SynthShape {
+/** A named shape or "d,layers,ff,heads,kvheads,vocab"; InputError('--shape') when it cannot make a model with `type` linears. */
+export function parseShape(s: string, type: SynthLinearType = 'tq2_0'): SynthShape {
   const named = SYNTH_SHAPES[s];
   const fail = (problem: string): never => {
     throw new InputError('--shape', problem);
@@ -50,7 +78,8 @@ export function parseShape(s: string): SynthShape {
   const { d_model: d, d_ff: ff, n_heads: heads, n_kv_heads: kvHeads, vocab_size: vocab } = shape;
   const limits: [string, number, number][] = [['d', d, 65536], ['layers', shape.n_layers, 512], ['ff', ff, 1 << 18], ['heads', heads, 1024], ['vocab', vocab, 1 << 20]];
   for (const [name, v, max] of limits) if (v > max) fail(`${name} ${v} is larger than this generator makes (at most ${max})`);
-  if (d % 256 !== 0 || ff % 256 !== 0) fail(`d ${d} and ff ${ff} must be multiples of 256 (TQ1_0/TQ2_0 rows)`);
+  const m = LINEAR_ROW_MULTIPLE[type];
+  if (d % m !== 0 || ff % m !== 0) fail(`d ${d} and ff ${ff} must be multiples of ${m} (${type === 'i2_s' ? 'I2_S' : 'TQ1_0/TQ2_0'} rows)`);
   if (d % heads !== 0 || (d / heads) % 2 !== 0) fail(`d ${d} must split into ${heads} heads of an even size`);
   if (heads % kvHeads !== 0) fail(`kv heads ${kvHeads} must divide heads ${heads}`);
   if (vocab < 257) fail(`vocab ${vocab} must be at least 257 (256 byte tokens and <|endoftext|>)`);
@@ -86,36 +115,55 @@ export function synthVocab(vocab: number): { tokens: string[]; types: Int32Array
   return { tokens, types, merges };
 }
 
-function ternaryTensor(rows: number, cols: number, type: 'tq2_0' | 'tq1_0', seed: number): Uint8Array {
+function ternaryTensor(rows: number, cols: number, type: SynthLinearType, seed: number): Uint8Array {
   const rng = new Rng(seed);
   const w = rng.fillNormal(new Float32Array(rows * cols), WEIGHT_STD);
   const q = quantizeTernary(w, rows, cols, { kind: 'tensor' });
+  if (type === 'i2_s') return packI2_S(q.codes, q.scales[0]!);
   const codec = TERNARY_CODECS[type === 'tq2_0' ? 'TQ2_0' : 'TQ1_0'];
   return codec.pack(q.codes, blockScales(q, codec.blockSize));
 }
 
-/** F16 normals, streamed in chunks of rows. */
-function* f16Rows(rows: number, cols: number, seed: number): Generator<Uint8Array> {
+/** Normals as F16 or quantized to Q8_0 / Q6_K, streamed in chunks of whole rows. */
+function* tableRows(rows: number, cols: number, type: SynthTableType, seed: number): Generator<Uint8Array> {
   const rng = new Rng(seed);
   const chunk = Math.max(1, Math.floor((1 << 20) / cols));
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const n = Math.min(chunk, rows - r0) * cols;
-    const h = new Uint16Array(n);
-    for (let i = 0; i < n; i++) h[i] = f32ToF16Bits(rng.normal() * WEIGHT_STD);
-    yield new Uint8Array(h.buffer);
+    if (type === 'f16') {
+      const h = new Uint16Array(n);
+      for (let i = 0; i < n; i++) h[i] = f32ToF16Bits(rng.normal() * WEIGHT_STD);
+      yield new Uint8Array(h.buffer);
+    } else yield GGML_CODECS[type === 'q8_0' ? 'Q8_0' : 'Q6_K'].quantizeRow!(rng.fillNormal(new Float32Array(n), WEIGHT_STD));
   }
 }
 
-/** Writes the model; returns nothing until the file is complete (atomic: no half file on failure). */
-export async function synthModel(out: string, shape: SynthShape, type: 'tq2_0' | 'tq1_0', seed = 1): Promise<void> {
+/** InputError naming the flag when the shape cannot hold the embedding / head type (whole blocks per row). */
+function checkTableType(shape: SynthShape, flag: string, type: SynthTableType | undefined): void {
+  if (type === undefined || type === 'f16') return;
+  const bs = GGML_CODECS[type === 'q8_0' ? 'Q8_0' : 'Q6_K'].blockSize;
+  if (shape.d_model % bs !== 0) throw new InputError(flag, `${type} needs d a multiple of its block size ${bs}, got d ${shape.d_model}`);
+}
+
+/**
+ * Writes the model; returns nothing until the file is complete (atomic: no half file on failure). A
+ * shape whose d the embedding or head type cannot split into whole blocks is an InputError naming
+ * --embedding-type / --output-type.
+ */
+export async function synthModel(out: string, shape: SynthShape, type: SynthLinearType, seed = 1, opts: SynthOptions = {}): Promise<void> {
+  const archName = opts.arch ?? 'bitnet';
+  const embeddingType = opts.embeddingType ?? 'f16';
+  checkTableType(shape, '--embedding-type', embeddingType);
+  checkTableType(shape, '--output-type', opts.outputType);
   const { tokens, types, merges } = synthVocab(shape.vocab_size);
   const u32 = (value: number): GGUFValue => ({ type: 'u32', value });
   const str = (value: string): GGUFValue => ({ type: 'string', value });
-  const [arch, ...archKv] = hparamsKv({ arch: 'bitnet', ...shape, context_length: SYNTH_CONTEXT, norm_eps: 1e-5, rope_theta: 10000, activation: 'swiglu' });
+  const activation = archName === 'bitnet' ? 'swiglu' : 'relu2';
+  const [arch, ...archKv] = hparamsKv({ arch: archName, ...shape, context_length: SYNTH_CONTEXT, norm_eps: 1e-5, rope_theta: 10000, activation });
   const kv: [string, GGUFValue][] = [
     arch!,
     [Keys.general.name, str(`bitnet-ts synth ${shape.d_model}x${shape.n_layers}`)],
-    [Keys.general.fileType, u32(type === 'tq2_0' ? FileType.MOSTLY_TQ2_0 : FileType.MOSTLY_TQ1_0)],
+    [Keys.general.fileType, u32(FILE_TYPE[type])],
     [Keys.general.quantizationVersion, u32(2)],
     ...archKv,
     [Keys.tokenizer.model, str('gpt2')],
@@ -127,16 +175,21 @@ export async function synthModel(out: string, shape: SynthShape, type: 'tq2_0' |
     [Keys.tokenizer.eosId, u32(shape.vocab_size - 1)],
     [Keys.tokenizer.addBos, { type: 'bool', value: false }],
   ];
-  // Seeds: the embedding first, then the linears in order (each tensor its own stream).
+  // Seeds: the embedding first, then the linears in order, then an untied head (each tensor its own stream).
   let index = 0;
   const embSeed = mixSeed(seed, index++);
-  const tensors: GGUFTensorSpec[] = tensorTable(shape, { subln: true, tied: true }).map((t) => {
+  const linearType = type === 'tq2_0' ? GGMLType.TQ2_0 : type === 'tq1_0' ? GGMLType.TQ1_0 : GGMLType.I2_S;
+  const tensors: GGUFTensorSpec[] = tensorTable(shape, { subln: true, tied: opts.outputType === undefined }).map((t) => {
     const ne = neOf(t.shape);
-    if (t.role === 'embedding') return { name: t.name, ne, type: GGMLType.F16, data: () => f16Rows(t.shape[0]!, t.shape[1]!, embSeed) };
+    const [rows, cols] = t.shape as [number, number];
+    if (t.role === 'embedding') return { name: t.name, ne, type: TABLE_GGML[embeddingType], data: () => tableRows(rows, cols, embeddingType, embSeed) };
     if (t.role === 'norm') return { name: t.name, ne, type: GGMLType.F32, data: () => new Float32Array(t.shape[0]!).fill(1) };
     const s = mixSeed(seed, index++);
-    const [rows, cols] = t.shape as [number, number];
-    return { name: t.name, ne, type: type === 'tq2_0' ? GGMLType.TQ2_0 : GGMLType.TQ1_0, data: () => ternaryTensor(rows, cols, type, s) };
+    if (t.role === 'head') {
+      const headType = opts.outputType!;
+      return { name: t.name, ne, type: TABLE_GGML[headType], data: () => tableRows(rows, cols, headType, s) };
+    }
+    return { name: t.name, ne, type: linearType, data: () => ternaryTensor(rows, cols, type, s) };
   });
   await writeGGUF(out, { kv, tensors });
 }

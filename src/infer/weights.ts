@@ -4,24 +4,29 @@
  * `readWeights(gguf)` validates an open GGUF of architecture "bitnet" against the model it describes
  * (every required key, every tensor's presence, ggml type and shape) and converts it, tensor by tensor,
  * into what the forward pass runs on:
- *   - ternary linears (TQ2_0, TQ1_0) → the kernels' packed 2-bit layout (src/infer/kernels/layout.ts)
- *     plus scales, collapsed to one per tensor or one per row when the blocks' d allow it, else one per
- *     256-weight block (groupSize 256); our group-scale files (d = 1 and a `.group_scales` F32 tensor
- *     {cols/g, rows}) give one scale per group of g input columns;
+ *   - ternary linears (TQ2_0, TQ1_0, and bitnet.cpp's I2_S) → the kernels' packed 2-bit layout
+ *     (src/infer/kernels/layout.ts) plus scales, collapsed to one per tensor or one per row when the
+ *     blocks' d allow it, else one per 256-weight block (groupSize 256); I2_S has one scale per tensor;
+ *     our group-scale files (d = 1 and a `.group_scales` F32 tensor {cols/g, rows}) give one scale per
+ *     group of g input columns;
  *   - F16/F32 linears (the "fp" baseline) stay float; with act_quant "none" ternary linears are
  *     dequantized to F32 at load (those models are ablations, small by construction);
- *   - norms as F32, the embedding and head as F16 (raw bits) or F32.
+ *   - norms as F32; the embedding and the head as the file stores them: F16 (raw bits), F32, or the
+ *     file's blocks of BF16, Q8_0, Q6_K, Q4_K, Q4_0 (what llama.cpp and bitnet.cpp write), which the
+ *     kernels read directly (matmulQuant for the head, dequantRows for a token's row): widening a
+ *     128k-row head to F32 at load would multiply the bytes every generated token reads.
  * Only one tensor's file bytes are in memory at a time beside what is kept, so peak memory stays near
  * the engine's own size; what is kept (packed linears, float matrices) lives in a WeightStore
  * (./store.ts: aligned, huge-page memory for the kernels). Every problem is an InputError naming the
  * file and the key or tensor.
  */
 import { InputError } from '../errors.ts';
-import { GGMLType, ggmlTypeById, type GGUFFile, type GGUFTensorInfo } from '../format/gguf/index.ts';
+import { GGMLType, ggmlTypeById, TERNARY_TYPES, type GGUFFile, type GGUFTensorInfo } from '../format/gguf/index.ts';
 import { BLOCK_LINEARS, headDimOf, kvDimOf, linearShape, OurKeys, readBitnetHparams, TensorNames, type BitnetHparams, type BlockLinear, type BlockTensor } from '../format/gguf/bitnet.ts';
 import { f16BitsToF32 } from '../quant/fp16.ts';
 import { unpackTQ1_0 } from '../quant/tq1_0.ts';
-import { packedBytes, repackTernary, tq2_0ToPacked, unpackTernary } from './kernels/index.ts';
+import type { QuantType } from '../native/engine-kernels.ts';
+import { i2sToPacked, packedBytes, repackTernary, tq2_0ToPacked, unpackTernary } from './kernels/index.ts';
 import { jsStore, type WeightStore } from './store.ts';
 
 export type ActQuant = 'int8' | 'int4' | 'none';
@@ -48,6 +53,18 @@ export interface TernaryLinear {
 /** A float matrix [rows, cols] (row-major = GGUF's ne {cols, rows}); F16 kept as raw bits. */
 export type FloatMatrix = { kind: 'f32'; rows: number; cols: number; w: Float32Array } | { kind: 'f16'; rows: number; cols: number; w: Uint16Array };
 
+/** token_embd / output in a GGUF block type: the file's bytes, rows of blocks (EngineKernels.matmulQuant). */
+export interface QuantMatrix {
+  kind: 'quant';
+  type: QuantType;
+  rows: number;
+  cols: number;
+  w: Uint8Array;
+}
+
+/** What the embedding and the head may be. */
+export type TableMatrix = FloatMatrix | QuantMatrix;
+
 export type Linear = TernaryLinear | FloatMatrix;
 
 export interface LayerWeights {
@@ -73,22 +90,26 @@ export interface Weights {
   file: string;
   hp: Hparams;
   /** token_embd [vocab, d]. */
-  embedding: FloatMatrix;
+  embedding: TableMatrix;
   /** output [vocab, d], or the embedding itself when tied. */
-  head: FloatMatrix;
+  head: TableMatrix;
   tied: boolean;
   outputNorm: Float32Array;
   layers: LayerWeights[];
   /** The block linears as stored in the file: their bytes and weights (bits per weight = bytes·8/elements). */
   linearBytes: number;
   linearElements: number;
-  /** 'TQ2_0', 'TQ1_0', 'F16', 'F32' or 'mixed': the file's type of the block linears. */
+  /** 'TQ2_0', 'TQ1_0', 'I2_S', 'F16', 'F32' or 'mixed': the file's type of the block linears. */
   linearType: string;
 }
 
-const LINEAR_TYPES = new Set<number>([GGMLType.TQ2_0, GGMLType.TQ1_0, GGMLType.F16, GGMLType.F32]);
+const LINEAR_TYPES = new Set<number>([GGMLType.TQ2_0, GGMLType.TQ1_0, GGMLType.I2_S, GGMLType.F16, GGMLType.F32]);
 const FLOAT_TYPES = new Set<number>([GGMLType.F16, GGMLType.F32]);
-const TERNARY_TYPES = new Set<number>([GGMLType.TQ2_0, GGMLType.TQ1_0]);
+/** The block types the kernels run embeddings and heads on, by ggml type id. */
+const TABLE_QUANT: ReadonlyMap<number, QuantType> = new Map<number, QuantType>([
+  [GGMLType.BF16, 'BF16'], [GGMLType.Q8_0, 'Q8_0'], [GGMLType.Q6_K, 'Q6_K'], [GGMLType.Q4_K, 'Q4_K'], [GGMLType.Q4_0, 'Q4_0'],
+]);
+const TABLE_TYPES = new Set<number>([...FLOAT_TYPES, ...TABLE_QUANT.keys()]);
 /** Linears that read the same input, loaded into adjacent memory for fuseLinears. */
 const FUSED_GROUPS = [['attn_q', 'attn_k', 'attn_v'], ['ffn_gate', 'ffn_up']] as const;
 
@@ -148,8 +169,15 @@ class TensorReader {
 
   /** A float matrix [rows, cols] (ne {cols, rows}). */
   matrix(name: string, rows: number, cols: number): FloatMatrix {
-    const t = this.info(name, [cols, rows], FLOAT_TYPES);
+    return this.table(name, rows, cols, FLOAT_TYPES) as FloatMatrix;
+  }
+
+  /** The embedding or the head [rows, cols]: a float matrix, or the file's blocks of a TABLE_QUANT type. */
+  table(name: string, rows: number, cols: number, types: ReadonlySet<number> = TABLE_TYPES): TableMatrix {
+    const t = this.info(name, [cols, rows], types);
     const bytes = this.f.readTensor(name, this.store.bytes(t.byteLength));
+    const quant = TABLE_QUANT.get(t.type);
+    if (quant) return { kind: 'quant', type: quant, rows, cols, w: bytes };
     if (t.type === GGMLType.F16) return { kind: 'f16', rows, cols, w: new Uint16Array(bytes.buffer, bytes.byteOffset, rows * cols) };
     return { kind: 'f32', rows, cols, w: new Float32Array(bytes.buffer, bytes.byteOffset, rows * cols) };
   }
@@ -183,11 +211,15 @@ export function collapseScales(d: Float32Array, rows: number, cols: number): { s
   return { scale, groupSize: 0 };
 }
 
-/** A ternary tensor's packed codes and per-256-block scales. */
+/** A ternary tensor's packed codes and per-256-block scales (I2_S: its one scale, as a d of length 1). */
 function readTernary(tr: TensorReader, name: string, t: GGUFTensorInfo, rows: number, cols: number, into?: Uint8Array): { packed: Uint8Array; d: Float32Array } {
   const bytes = tr.transient(name);
   try {
     const out = into ?? tr.store.bytes(packedBytes(rows, cols));
+    if (t.type === GGMLType.I2_S) {
+      const { packed, scale } = i2sToPacked(bytes, rows, cols, out);
+      return { packed, d: Float32Array.of(scale) };
+    }
     if (t.type === GGMLType.TQ2_0) {
       const { packed, scaleBits } = tq2_0ToPacked(bytes, rows, cols, out);
       const d = new Float32Array(scaleBits.length);
@@ -305,7 +337,7 @@ export function readWeights(f: GGUFFile, store: WeightStore = jsStore()): Weight
   const tr = new TensorReader(f, store);
   const { d_model: d, d_ff: ff, vocab_size: vocab } = hp;
   if (!f.hasTensor(TensorNames.tokenEmbd)) throw new InputError(f.path, `missing tensor ${TensorNames.tokenEmbd}`);
-  const embedding = tr.matrix(TensorNames.tokenEmbd, vocab, d);
+  const embedding = tr.table(TensorNames.tokenEmbd, vocab, d);
   let linearBytes = 0;
   let linearElements = 0;
   const types = new Set<string>();
@@ -349,7 +381,7 @@ export function readWeights(f: GGUFFile, store: WeightStore = jsStore()): Weight
   }
   const outputNorm = tr.vector(TensorNames.outputNorm, d);
   const tied = !f.hasTensor(TensorNames.output);
-  const head = tied ? embedding : tr.matrix(TensorNames.output, vocab, d);
+  const head = tied ? embedding : tr.table(TensorNames.output, vocab, d);
   return {
     file: f.path, hp, embedding, head, tied, outputNorm, layers, linearBytes, linearElements,
     linearType: types.size === 1 ? [...types][0]! : 'mixed',

@@ -2,6 +2,9 @@
  * The engine's kernel contract: what the addon's engine kernels compute, which src/infer/kernels/
  * implements again in TypeScript (the reference and its fast twin) and tests the addon against.
  */
+/** The GGUF block types of the quantized head / embedding kernels (matmulQuant, dequantRows); layouts in src/quant/ (ggml_codecs.ts). */
+export type QuantType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K' | 'BF16';
+
 /**
  * The kernels the addon exports; src/infer/kernels/ implements the same functions in TypeScript (the
  * reference) and picks one set or the other. Shapes are row-major; every length is checked by the addon
@@ -58,6 +61,41 @@ export interface EngineKernels {
    * 8 interleaved partial sums (j mod 8) combined ((s0+s1)+(s2+s3))+((s4+s5)+(s6+s7)), then the tail.
    */
   rmsNorm(x: Float32Array, w: Float32Array, n: number, cols: number, eps: number, out: Float32Array): void;
+  /**
+   * y[n, rows] = x[n, cols]·W[rows, cols]ᵀ with W in GGUF block type `type`, rows of blocks one after
+   * the other (a tensor's data as the file holds it: w.length = rows·cols/blockSize·blockBytes; cols a
+   * multiple of the block size: 32 for Q8_0/Q4_0, 256 for Q4_K/Q6_K, 1 for BF16). The LM head of a
+   * generated token is n = 1. The result is defined exactly, so every implementation (TS reference,
+   * native scalar, AVX2, AVX-512, any thread count) gives the same bits:
+   *
+   * BF16: per output, 32 float32 partial sums s[k mod 32] over k < 32⌊cols/32⌋, each s += float(x·w)
+   * (multiply, round, add, round: no FMA) in increasing k; combined lane-wise t[j] = (s[j] + s[16+j]) +
+   * (s[8+j] + s[24+j]) (j = 0..7), then ((t0+t4)+(t2+t6)) + ((t1+t5)+(t3+t7)); then the tail k in order,
+   * y = float(y + float(x·w)). Every operation rounds to float32.
+   *
+   * Q8_0, Q4_0, Q4_K, Q6_K (integer dot products, as llama.cpp's vec_dot with Q8_0 / Q8_K activations):
+   *  1. Each token's x is cut into groups of G = 32 (Q8_0, Q4_0) or 256 (Q4_K, Q6_K) columns, one per
+   *     weight block, and quantized per group exactly as quantizeActivations quantizes a row:
+   *     s = 127/max(max|x|, 1e-5) (float32), xq = clamp(round-half-even(float(x·s)), −128, 127) (finite
+   *     x never reaches −128); dx = float(1/s). x must be finite.
+   *  2. Each weight block in integer form (src/quant IntBlock: value(e) = d·code(e) − dmin·min(e)):
+   *     code = qs (Q8_0), nibble − 8 (Q4_0), sc_j·q (Q4_K), scale_s·q (Q6_K); min only for Q4_K.
+   *  3. Per output, 8 float32 lanes acc[u] = 0 (and for Q4_K a float32 macc = 0). For each block b in
+   *     column order, with I[u] = Σ code(e)·xq(e) over the block's elements e with ⌊(e mod 32)/4⌋ = u
+   *     (exact integers), c = float(d·dx_b): acc[u] = float(acc[u] + float(c·I[u])); for Q4_K also
+   *     M = Σ_j m_j·Σ_{e in sub-block j} xq(e), cm = float(dmin·dx_b), macc = float(macc + float(cm·M)).
+   *  4. y = ((acc0+acc4)+(acc2+acc6)) + ((acc1+acc5)+(acc3+acc7)), each + rounded to float32; Q4_K:
+   *     y = float(y − macc).
+   * The only difference from Σ_k x·w with W dequantized is x's quantization: |error| ≤ Σ_b (dx_b/2)·
+   * Σ_{k in b} |w_k| plus float rounding.
+   */
+  matmulQuant(type: QuantType, x: Float32Array, n: number, cols: number, w: Uint8Array, rows: number, y: Float32Array): void;
+  /**
+   * The embedding lookup: out[i, :] = row ids[i] of the [rows, cols] tensor W in `type` (layout as for
+   * matmulQuant), dequantized bit for bit as src/quant's decoders (ggml's dequantize_row_*); ids must
+   * be in [0, rows) (else a RangeError before anything is written); out: [ids.length, cols].
+   */
+  dequantRows(type: QuantType, w: Uint8Array, rows: number, cols: number, ids: Int32Array, out: Float32Array): void;
   /** dst[i] = the value of the fp16 bits src[i] (NaN stays NaN). */
   f16ToF32(src: Uint16Array, dst: Float32Array): void;
   /** C[m, n] = op(A)·op(B); A is [m, k] ([k, m] if transA), B is [k, n] ([n, k] if transB). */

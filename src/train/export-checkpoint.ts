@@ -7,14 +7,14 @@ import { parseWeightScale } from '../config/model.ts';
 import { loadTokenizer } from '../data/tokenizer/index.ts';
 import { GGUF_PRE } from '../data/tokenizer/bpe.ts';
 import { InputError } from '../errors.ts';
-import { exportGGUF, type ExportResult, type TernaryType } from '../format/export.ts';
+import { exportGGUF, type EmbeddingType, type ExportResult, type TernaryType } from '../format/export.ts';
 import { loadCheckpoint, resolveCheckpoint } from './checkpoint.ts';
 import { paramSpecs } from './params.ts';
 
 export interface ExportCheckpointOptions {
   type?: TernaryType;
   out?: string;
-  embeddingType?: 'f16' | 'f32';
+  embeddingType?: EmbeddingType;
   /** The prepared data directory whose tokenizer to embed (default: the one the run trained on). */
   dataDir?: string;
 }

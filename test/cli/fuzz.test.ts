@@ -98,7 +98,7 @@ describe('cli: property-based fuzz of every command\'s flags', function () {
     bench: { base: () => ['bench', fx.gguf, '--prompt-tokens', '4', '--gen-tokens', '4'], flags: [{ name: '@0', kind: 'path' }, { name: '--prompt-tokens', kind: 'int' }, { name: '--gen-tokens', kind: 'int' }, { name: '--json', kind: 'bool' }, ...engine] },
     synth: {
       base: (n) => ['synth', '--shape', '256,1,256,4,4,300', '--out', `${out('synth')(n)}.gguf`],
-      flags: [{ name: '--shape', kind: 'shape' }, { name: '--type', kind: 'choice' }, { name: '--out', kind: 'out' }, { name: '--seed', kind: 'int' }],
+      flags: [{ name: '--shape', kind: 'shape' }, { name: '--arch', kind: 'choice' }, { name: '--type', kind: 'choice' }, { name: '--embedding-type', kind: 'choice' }, { name: '--output-type', kind: 'choice' }, { name: '--out', kind: 'out' }, { name: '--seed', kind: 'int' }],
     },
     ablate: {
       base: (n) => ['ablate', fx.study, '--out', out('ablate')(n), '--workers', '1'],

@@ -110,7 +110,9 @@ describe('infer/cli: bitnet synth, generate, bench, eval', function () {
       [['generate', model, '--prompt', 'x', '--engine', 'gpu'], '--engine: "gpu" is not one of auto, native, ts'],
       [['generate', model, '--prompt', 'x', '--top-p', '2'], '--top-p: must be a number > 0 and <= 1, got "2"'],
       [['generate', model, '--prompt', 'x', '--threads', '0'], '--threads: must be an integer >= 1 and <= 256, got "0"'],
-      [['synth', '--shape', '256,1,512,4,4,300', '--type', 'q4_0', '--out', path.join(dir, 'y.gguf')], '--type: "q4_0" is not one of tq2_0, tq1_0'],
+      [['synth', '--shape', '256,1,512,4,4,300', '--type', 'q4_0', '--out', path.join(dir, 'y.gguf')], '--type: "q4_0" is not one of tq2_0, tq1_0, i2_s'],
+      [['synth', '--shape', '256,1,512,4,4,300', '--embedding-type', 'q4_k', '--out', path.join(dir, 'y.gguf')], '--embedding-type: "q4_k" is not one of f16, q8_0, q6_k'],
+      [['synth', '--shape', '256,1,512,4,4,300', '--arch', 'llama', '--out', path.join(dir, 'y.gguf')], '--arch: "llama" is not one of bitnet, bitnet-b1.58, bitnet-25'],
       [['bench', model, '--prompt-tokens', '0'], '--prompt-tokens: must be an integer >= 1 and <= 1048576, got "0"'],
       [['eval', model, '--data', data, '--split', 'test'], '--split: "test" is not one of val, train'],
     ];

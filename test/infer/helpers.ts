@@ -5,15 +5,21 @@
  * plain loops and no cache. Declared as the reference (llm.c's habit): slow on purpose.
  */
 import path from 'node:path';
-import { GGMLType, hparamsKv, Keys, neOf, OurKeys, tensorTable, TensorNames, writeGGUF, type BlockTensor, type GGUFTensorSpec, type GGUFValue } from '../../src/format/index.ts';
+import { GGMLType, hparamsKv, Keys, neOf, openGGUF, OurKeys, tensorTable, TensorNames, writeGGUF, type BitnetArch, type BlockTensor, type GGUFTensorSpec, type GGUFValue } from '../../src/format/index.ts';
 import { Rng } from '../../src/data/rng.ts';
 import { synthVocab } from '../../src/infer/synth.ts';
 import { fakeQuantActivations } from '../../src/quant/activations.ts';
 import { f16BitsToF32, f32ToF16Bits } from '../../src/quant/fp16.ts';
+import { GGML_CODECS } from '../../src/quant/ggml_codecs.ts';
+import { packI2_S } from '../../src/quant/i2_s.ts';
 import { packTQ1_0 } from '../../src/quant/tq1_0.ts';
 import { packTQ2_0 } from '../../src/quant/tq2_0.ts';
 
+/** The types an embedding or a head may have in a tiny file. */
+export type TableType = 'F16' | 'F32' | 'BF16' | 'Q8_0' | 'Q6_K' | 'Q4_K' | 'Q4_0';
+
 export interface TinySpec {
+  arch?: BitnetArch;
   d_model?: number;
   n_layers?: number;
   d_ff?: number;
@@ -23,12 +29,14 @@ export interface TinySpec {
   context_length?: number;
   activation?: 'swiglu' | 'relu2';
   subln?: boolean;
-  /** Type of the block linears. */
-  type?: 'TQ2_0' | 'TQ1_0' | 'F16' | 'F32';
+  /** Type of the block linears (I2_S: one scale per tensor, whatever `scales` says). */
+  type?: 'TQ2_0' | 'TQ1_0' | 'I2_S' | 'F16' | 'F32';
   /** How the TQ block scales d vary: one per tensor, per row, per block (other tools), or d = 1 + group_scales of g columns. */
   scales?: 'tensor' | 'row' | 'block' | { group: number };
   act_quant?: 'int8' | 'int4' | 'none';
-  embedding?: 'F16' | 'F32';
+  embedding?: TableType;
+  /** The untied head's type (default: the embedding's). */
+  output?: TableType;
   tied?: boolean;
   seed?: number;
 }
@@ -40,6 +48,8 @@ export interface RefModel {
   actBits: 8 | 4 | 0;
   emb: Float32Array;
   head: Float32Array;
+  /** 0 for a float head; else the head's input is int8-quantized per group of this many columns (a block type's head). */
+  headGroup: number;
   outNorm: Float32Array;
   blocks: Array<Record<string, Float32Array | null>>;
 }
@@ -54,12 +64,12 @@ function randCodes(rng: Rng, n: number): Int8Array {
 
 /** Writes the model to dir/name and returns its path and the reference weights. */
 export async function writeTinyModel(dir: string, name: string, spec: TinySpec = {}): Promise<{ file: string; ref: RefModel; codes: Map<string, Int8Array> }> {
-  const s = { d_model: 256, n_layers: 2, d_ff: 512, n_heads: 4, n_kv_heads: 2, vocab_size: 300, context_length: 64, activation: 'swiglu' as const, subln: true, type: 'TQ2_0' as const, scales: 'tensor' as const, act_quant: 'int8' as const, embedding: 'F16' as const, tied: true, seed: 1, ...spec };
+  const s = { arch: 'bitnet' as BitnetArch, d_model: 256, n_layers: 2, d_ff: 512, n_heads: 4, n_kv_heads: 2, vocab_size: 300, context_length: 64, activation: 'swiglu' as const, subln: true, type: 'TQ2_0' as const, scales: 'tensor' as const, act_quant: 'int8' as const, embedding: 'F16' as const, tied: true, seed: 1, ...spec };
   const rng = new Rng(s.seed);
   const file = path.join(dir, name);
   const { tokens, types, merges } = synthVocab(s.vocab_size);
   const kv: [string, GGUFValue][] = [
-    ...hparamsKv({ arch: 'bitnet', ...s, norm_eps: 1e-5, rope_theta: 10000 }),
+    ...hparamsKv({ ...s, norm_eps: 1e-5, rope_theta: 10000 }),
     [OurKeys.names.actQuant, { type: 'string', value: s.act_quant }],
     [Keys.tokenizer.model, { type: 'string', value: 'gpt2' }],
     [Keys.tokenizer.pre, { type: 'string', value: 'gpt-2' }],
@@ -71,7 +81,8 @@ export async function writeTinyModel(dir: string, name: string, spec: TinySpec =
   const tensors: GGUFTensorSpec[] = [];
   const codesByName = new Map<string, Int8Array>();
 
-  const floatTensor = (name: string, ne: number[], values: Float32Array, type: 'F16' | 'F32'): Float32Array => {
+  const floatTensor = (name: string, ne: number[], values: Float32Array, type: TableType): Float32Array => {
+    if (type !== 'F16' && type !== 'F32') return blockTensor(name, ne, values, type);
     if (type === 'F32') {
       tensors.push({ name, ne, type: GGMLType.F32, data: values });
       return values;
@@ -80,6 +91,24 @@ export async function writeTinyModel(dir: string, name: string, spec: TinySpec =
     tensors.push({ name, ne, type: GGMLType.F16, data: bits });
     return Float32Array.from(bits, (b) => f16BitsToF32(b));
   };
+  /** A tensor in a block type: `values` quantized by src/quant's reference quantizer (Q4_K, which has none: random blocks); returns the decoded values. */
+  const blockTensor = (name: string, ne: number[], values: Float32Array, type: Exclude<TableType, 'F16' | 'F32'>): Float32Array => {
+    const c = GGML_CODECS[type];
+    let bytes: Uint8Array;
+    if (c.quantizeRow) bytes = c.quantizeRow(values);
+    else {
+      bytes = Uint8Array.from({ length: c.byteLength(values.length) }, () => rng.int(256));
+      for (let o = 0; o < bytes.length; o += c.blockBytes) {
+        const dBits = f32ToF16Bits(0.02 * (0.5 + rng.next()));
+        const mBits = f32ToF16Bits(0.05 * (0.5 + rng.next()));
+        bytes.set([dBits & 0xff, dBits >> 8, mBits & 0xff, mBits >> 8], o); // d, dmin
+      }
+    }
+    tensors.push({ name, ne, type: GGMLType[type], data: bytes });
+    const out = new Float32Array(values.length);
+    c.dequantizeRow(bytes, values.length, out);
+    return out;
+  };
   const normal = (n: number, std: number) => rng.fillNormal(new Float32Array(n), std);
   const norm = (name: string, n: number) => floatTensor(name, [n], Float32Array.from(normal(n, 0.2), (v) => 1 + v), 'F32');
 
@@ -87,6 +116,11 @@ export async function writeTinyModel(dir: string, name: string, spec: TinySpec =
     if (s.type === 'F16' || s.type === 'F32') return floatTensor(name, [cols, rows], normal(rows * cols, 0.05), s.type);
     const codes = randCodes(rng, rows * cols);
     codesByName.set(name, codes);
+    if (s.type === 'I2_S') {
+      const scale = Math.fround(0.01 + 0.04 * rng.next());
+      tensors.push({ name, ne: [cols, rows], type: GGMLType.I2_S, data: packI2_S(codes, scale) });
+      return Float32Array.from(codes, (c) => c * scale);
+    }
     const perRow = cols / 256;
     const base = 0.01 + 0.04 * rng.next();
     const d = new Float32Array(rows * perRow);
@@ -114,7 +148,7 @@ export async function writeTinyModel(dir: string, name: string, spec: TinySpec =
   const values = new Map<string, Float32Array>();
   for (const t of tensorTable(s, { subln: s.subln, tied: s.tied })) {
     const [rows, cols] = t.shape as [number, number];
-    if (t.role === 'embedding' || t.role === 'head') values.set(t.name, floatTensor(t.name, neOf(t.shape), normal(rows * cols, 1), s.embedding));
+    if (t.role === 'embedding' || t.role === 'head') values.set(t.name, floatTensor(t.name, neOf(t.shape), normal(rows * cols, 1), t.role === 'head' ? (s.output ?? s.embedding) : s.embedding));
     else if (t.role === 'norm') values.set(t.name, norm(t.name, rows));
     else values.set(t.name, linear(t.name, rows, cols));
   }
@@ -129,10 +163,12 @@ export async function writeTinyModel(dir: string, name: string, spec: TinySpec =
   }
   const outNorm = values.get(TensorNames.outputNorm)!;
   const head = s.tied ? emb : values.get(TensorNames.output)!;
+  const headType = s.tied ? s.embedding : (s.output ?? s.embedding);
   await writeGGUF(file, { kv, tensors });
   const ref: RefModel = {
     d: s.d_model, layers: s.n_layers, ff: s.d_ff, heads: s.n_heads, kvHeads: s.n_kv_heads, vocab: s.vocab_size, eps: Math.fround(1e-5), base: 10000,
     activation: s.activation, actBits: s.act_quant === 'int8' ? 8 : s.act_quant === 'int4' ? 4 : 0, emb, head, outNorm, blocks,
+    headGroup: headType === 'F16' || headType === 'F32' || headType === 'BF16' ? 0 : GGML_CODECS[headType].blockSize,
   };
   return { file, ref, codes: codesByName };
 }
@@ -225,5 +261,18 @@ export function referenceForward(m: RefModel, ids: ArrayLike<number>): Float32Ar
     const dn = refLinear(a, ff, b.down!, m.actBits);
     x = x.map((xv, i) => xv + dn[i]!);
   }
-  return refLinear(refNorm(x, d, m.outNorm, m.eps), d, m.head, 0);
+  // a block-type head quantizes its input per weight block (EngineKernels.matmulQuant), as llama.cpp's vec_dot with Q8 activations
+  const xn = refNorm(x, d, m.outNorm, m.eps);
+  return refLinear(m.headGroup > 0 ? fakeQuantActivations(xn, m.headGroup, 8) : xn, d, m.head, 0);
+}
+
+/** Rewrites the GGUF at `src` to `out` with its KVs and tensors edited (the tensors' data as read). */
+export async function rewriteGGUF(src: string, out: string, edit: (kv: Map<string, GGUFValue>, tensors: GGUFTensorSpec[]) => void): Promise<string> {
+  const f = openGGUF(src);
+  const kv = new Map(f.kv);
+  const tensors: GGUFTensorSpec[] = f.tensors.map((t) => ({ name: t.name, ne: t.ne, type: t.type, data: f.readTensor(t.name) }));
+  f.close();
+  edit(kv, tensors);
+  await writeGGUF(out, { kv: [...kv], tensors });
+  return out;
 }

@@ -5,14 +5,14 @@ import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isInputError } from '../../src/errors.ts';
-import { archKeys, GGMLType, Keys, openGGUF, writeGGUF, type GGUFTensorSpec, type GGUFValue } from '../../src/format/index.ts';
+import { archKeys, GGMLType, Keys, openGGUF, type GGUFTensorSpec, type GGUFValue } from '../../src/format/index.ts';
 import { Rng } from '../../src/data/rng.ts';
 import { loadEngine, type Engine } from '../../src/infer/engine.ts';
 import { nativeKernels, type Kernels, tsKernels } from '../../src/infer/kernels/index.ts';
 import { Model } from '../../src/infer/model.ts';
 import { fuseLinears, readWeights } from '../../src/infer/weights.ts';
 import { rmDir, tmpDir } from '../support/tiny.ts';
-import { referenceForward, writeTinyModel, type TinySpec } from './helpers.ts';
+import { referenceForward, rewriteGGUF, writeTinyModel, type TinySpec } from './helpers.ts';
 
 const T = 12;
 
@@ -203,16 +203,7 @@ describe('infer/weights: bad files are InputErrors naming the file', function ()
   after(() => rmDir(dir));
 
   /** Rewrites the good file with its KVs and tensors edited. */
-  async function variant(name: string, edit: (kv: Map<string, GGUFValue>, tensors: GGUFTensorSpec[]) => void): Promise<string> {
-    const f = openGGUF(good);
-    const kv = new Map(f.kv);
-    const tensors: GGUFTensorSpec[] = f.tensors.map((t) => ({ name: t.name, ne: t.ne, type: t.type, data: f.readTensor(t.name) }));
-    f.close();
-    edit(kv, tensors);
-    const out = path.join(dir, name);
-    await writeGGUF(out, { kv: [...kv], tensors });
-    return out;
-  }
+  const variant = (name: string, edit: (kv: Map<string, GGUFValue>, tensors: GGUFTensorSpec[]) => void): Promise<string> => rewriteGGUF(good, path.join(dir, name), edit);
 
   function expectInputError(file: string, pattern: RegExp): void {
     let err: unknown;
@@ -260,7 +251,7 @@ describe('infer/weights: bad files are InputErrors naming the file', function ()
       const i = tensors.findIndex((x) => x.name === 'blk.0.attn_q.weight');
       tensors[i] = { name: tensors[i]!.name, ne: [256, 256], type: GGMLType.Q8_0, data: new Uint8Array((256 * 256 / 32) * 34) };
     });
-    expectInputError(f, /blk\.0\.attn_q\.weight: type Q8_0 is not supported here \(supported: TQ2_0, TQ1_0, F16, F32\)/);
+    expectInputError(f, /blk\.0\.attn_q\.weight: type Q8_0 is not supported here \(supported: TQ2_0, TQ1_0, I2_S, F16, F32\)/);
   });
 
   it('a TQ2_0 block with the unused code 3', async () => {

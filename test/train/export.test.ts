@@ -5,7 +5,8 @@ import { parseWeightScale } from '../../src/config/model.ts';
 import { openGGUF } from '../../src/format/gguf/reader.ts';
 import { GGMLType } from '../../src/format/gguf/constants.ts';
 import { f16Round, quantizeLinear } from '../../src/format/export.ts';
-import { f16BitsToF32, unpackTQ1_0, unpackTQ2_0 } from '../../src/quant/index.ts';
+import { f16BitsToF32, GGML_CODECS, unpackTQ1_0, unpackTQ2_0 } from '../../src/quant/index.ts';
+import { loadEngine } from '../../src/infer/engine.ts';
 import { loadPrepared } from '../../src/data/load.ts';
 import { exportCheckpoint } from '../../src/train/export-checkpoint.ts';
 import { loadCheckpoint } from '../../src/train/checkpoint.ts';
@@ -105,6 +106,30 @@ describe('export: checkpoint → GGUF → codes and scales back', function () {
       f.close();
     }
   });
+
+  for (const [type, ggml, codec] of [['q8_0', GGMLType.Q8_0, GGML_CODECS.Q8_0], ['q6_k', GGMLType.Q6_K, GGML_CODECS.Q6_K]] as const)
+    it(`--embedding-type ${type}: token_embd and an untied head as llama.cpp's reference quantizer writes them, and the engine runs the file`, async () => {
+      for (const variant of ['ternary', 'fp'] as const) {
+        const out = path.join(dir, `${variant}-${type}.gguf`);
+        const r = await exportCheckpoint(runs[variant]!, { out, embeddingType: type });
+        if (variant === 'ternary') expect(r.llamaCppCompatible, r.reasons.join('; ')).to.equal(true);
+        const latent = loadCheckpoint(path.join(runs[variant]!, 'checkpoints', 'step-2'), { moments: false }).weights;
+        const f = openGGUF(out);
+        try {
+          const names = variant === 'fp' ? ['token_embd.weight', 'output.weight'] : ['token_embd.weight'];
+          for (const name of names) {
+            expect(f.tensor(name).type, name).to.equal(ggml);
+            expect(Buffer.from(f.readTensor(name)).equals(Buffer.from(codec.quantizeRow!(latent.get(name)!))), name).to.equal(true);
+          }
+        } finally {
+          f.close();
+        }
+        const e = loadEngine(out);
+        expect(e.weights.embedding).to.include({ kind: 'quant', type: type.toUpperCase() });
+        expect(Array.from(e.model.forward([1, 2, 3])).every(Number.isFinite)).to.equal(true);
+        e.close();
+      }
+    });
 
   it('CLI: export then inspect; a missing run is one line and exit 2', () => {
     const out = path.join(dir, 'cli.gguf');

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { EMBEDDING_TYPES, type EmbeddingType } from '../../format/export.ts';
 import { exportCheckpoint } from '../../train/export-checkpoint.ts';
 import { choiceOption, pathPositional, stringOption } from '../flags.ts';
 
@@ -6,7 +7,7 @@ interface Args {
   run: string;
   type: 'tq2_0' | 'tq1_0';
   out?: string;
-  'embedding-type': 'f16' | 'f32';
+  'embedding-type': EmbeddingType;
   data?: string;
 }
 
@@ -18,7 +19,7 @@ export const exportCommand: CommandModule<object, Args> = {
       .positional('run', pathPositional('run', 'run directory (its latest checkpoint) or checkpoint directory'))
       .option('type', choiceOption('type', ['tq2_0', 'tq1_0'] as const, { default: 'tq2_0', describe: 'ternary tensor type: TQ2_0 2.06 bpw (fast), TQ1_0 1.69 bpw' }))
       .option('out', stringOption('out', { nonEmpty: true, describe: 'output file (default: RUN/model.gguf)' }))
-      .option('embedding-type', choiceOption('embedding-type', ['f16', 'f32'] as const, { default: 'f16', describe: 'token embedding / head type' }))
+      .option('embedding-type', choiceOption('embedding-type', EMBEDDING_TYPES, { default: 'f16', describe: 'token embedding / head type (q8_0 / q6_k: llama.cpp\'s reference quantizers)' }))
       .option('data', stringOption('data', { nonEmpty: true, describe: 'prepared data directory whose tokenizer to embed (default: the run\'s)' })),
   handler: async (argv) => {
     const r = await exportCheckpoint(argv.run, { type: argv.type, out: argv.out, embeddingType: argv['embedding-type'], dataDir: argv.data });

@@ -4,7 +4,10 @@
  * apart from the writer and the reader (gguf-py's layout), so both and the engine share one table.
  *
  * Type ids and block sizes follow ggml (ggml.h `enum ggml_type`, gguf-py `GGML_QUANT_SIZES`); ids that
- * ggml removed from GGUF files (4, 5, 31-33, 36-38) are not listed and a reader rejects them.
+ * ggml removed from GGUF files (4, 5, 31-33, 37, 38) are not listed and a reader rejects them. 36,
+ * which mainline ggml no longer uses (its IQ4_NL_4_4 was removed from files), is bitnet.cpp's I2_S:
+ * its ggml fork numbers GGML_TYPE_I2_S = 36 (I8_S = 37, TL1 = 38, TL2 = 39: activation and
+ * lookup-table types that we do not read; 39 is MXFP4 in mainline, which wins here).
  */
 
 /** "GGUF" as the first four bytes of the file (0x46554747 read as a little-endian u32). */
@@ -59,12 +62,16 @@ export function minValueBytes(type: GGUFValueTypeName): number {
   return VALUE_TYPE_SIZE[type]!;
 }
 
-/** One ggml tensor type: `blockSize` elements are stored in `typeSize` bytes. */
+/**
+ * One ggml tensor type: `blockSize` elements are stored in `typeSize` bytes, and a tensor has
+ * `tailBytes` more after all its blocks (only I2_S has a tail).
+ */
 export interface GGMLTypeInfo {
   readonly id: number;
   readonly name: string;
   readonly blockSize: number;
   readonly typeSize: number;
+  readonly tailBytes?: number;
 }
 
 const QK_K = 256;
@@ -102,24 +109,38 @@ export const GGML_TYPES: readonly GGMLTypeInfo[] = [
   { id: 30, name: 'BF16', blockSize: 1, typeSize: 2 },
   { id: 34, name: 'TQ1_0', blockSize: QK_K, typeSize: 2 + 4 * 13 },
   { id: 35, name: 'TQ2_0', blockSize: QK_K, typeSize: 2 + 64 },
+  // bitnet.cpp's I2_S (src/quant/i2_s.ts): 2-bit codes in blocks of 128 weights (32 bytes), then ONE
+  // float32 scale for the tensor and 28 bytes of padding. Its fork's ggml.c sizes a tensor of n
+  // weights as n/4 + 32 (ggml_nbytes special-cases I2_S; its type_traits say blck_size 1, type_size 1,
+  // which ggml_row_size uses for nothing that reaches the file). We describe the real geometry
+  // instead, so a row is ne0/4 bytes here too, and require ne0 % 128 == 0: rows of whole blocks, as
+  // bitnet.cpp's converter and kernels need (every I2_S tensor of a real file is a linear with such rows).
+  { id: 36, name: 'I2_S', blockSize: 128, typeSize: 32, tailBytes: 32 },
   { id: 39, name: 'MXFP4', blockSize: 32, typeSize: 1 + 16 },
   { id: 40, name: 'NVFP4', blockSize: 64, typeSize: 4 + 32 },
 ];
 
-/** Type ids by name, for the types this project writes. */
+/**
+ * Type ids by name, for the types this project writes or reads by name: its exports, and the foreign
+ * embedding / head / linear types that `bitnet synth` writes so the engine's loader is tested on them.
+ */
 export const GGMLType = {
   F32: 0,
   F16: 1,
+  Q4_0: 2,
   Q8_0: 8,
+  Q4_K: 12,
+  Q6_K: 14,
   I8: 24,
   I32: 26,
   BF16: 30,
   TQ1_0: 34,
   TQ2_0: 35,
+  I2_S: 36,
 } as const;
 
-/** The ternary types of llama.cpp (PR #8151): what "ternary linears" means in bits-per-weight totals. */
-export const TERNARY_TYPES: ReadonlySet<number> = new Set([GGMLType.TQ1_0, GGMLType.TQ2_0]);
+/** The ternary types of llama.cpp (PR #8151) and bitnet.cpp's I2_S: what "ternary linears" means in bits-per-weight totals. */
+export const TERNARY_TYPES: ReadonlySet<number> = new Set([GGMLType.TQ1_0, GGMLType.TQ2_0, GGMLType.I2_S]);
 
 const TYPES_BY_ID = new Map(GGML_TYPES.map((t) => [t.id, t]));
 const TYPES_BY_NAME = new Map(GGML_TYPES.map((t) => [t.name, t]));
@@ -149,7 +170,12 @@ export function tensorByteLength(type: GGMLTypeInfo, ne: readonly number[]): num
   if (ne[0]! % type.blockSize !== 0) {
     return `ne0 = ${ne[0]} is not a multiple of the ${type.name} block size ${type.blockSize}`;
   }
-  return (n / type.blockSize) * type.typeSize;
+  return typeByteLength(type, n);
+}
+
+/** Bytes of nElements (a multiple of the block size) of this type as one tensor: its blocks and its tail. */
+export function typeByteLength(type: GGMLTypeInfo, nElements: number): number {
+  return (nElements / type.blockSize) * type.typeSize + (type.tailBytes ?? 0);
 }
 
 /** general.file_type values (llama.cpp `enum llama_ftype`) that this project writes. */
@@ -160,6 +186,8 @@ export const FileType = {
   MOSTLY_BF16: 32,
   MOSTLY_TQ1_0: 36,
   MOSTLY_TQ2_0: 37,
+  /** bitnet.cpp's LLAMA_FTYPE_MOSTLY_I2_S (its converter writes 40; mainline llama.cpp has no such value). */
+  MOSTLY_I2_S: 40,
 } as const;
 
 /** tokenizer.ggml.token_type values. */

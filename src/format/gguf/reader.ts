@@ -23,6 +23,7 @@ import {
   GGUF_READ_VERSIONS,
   Keys,
   ggmlTypeById,
+  typeByteLength,
   minValueBytes,
   valueTypeName,
   type GGUFBigIntTypeName,
@@ -393,7 +394,7 @@ function parse(fd: number, path: string, size: number): GGUFFile {
       c.fail(`tensor ${q(name)}: ne0 = ${ne[0]} is not a multiple of the ${info.name} block size ${info.blockSize}`);
     }
     const nElements = Number(n);
-    const byteLength = (nElements / info.blockSize) * info.typeSize;
+    const byteLength = typeByteLength(info, nElements);
     const rel = c.u64(`offset of ${q(name)}`);
     if (rel % BigInt(alignment) !== 0n) c.fail(`tensor ${q(name)} offset ${rel} is not a multiple of the alignment ${alignment}`);
     raw.push({ name, ne, type, typeName: info.name, rel, byteLength, nElements });

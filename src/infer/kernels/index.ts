@@ -11,7 +11,8 @@ import { referenceKernels } from './reference.ts';
 
 export type { EngineKernels } from '../../native/engine-kernels.ts';
 export { referenceKernels, ArgCheck, engineExp, KV_TILE, kvTiledLength } from './reference.ts';
-export { BLOCK_BYTES, BLOCK_COLS, packedBytes, packedRowBytes, repackTernary, tq2_0ToPacked, unpackTernary } from './layout.ts';
+export { BLOCK_BYTES, BLOCK_COLS, i2sToPacked, packedBytes, packedRowBytes, repackTernary, tq2_0ToPacked, unpackTernary } from './layout.ts';
+export { quantRowBytes } from './quant.ts';
 
 export interface Kernels extends EngineKernels {
   readonly name: 'native' | 'ts';
@@ -39,6 +40,8 @@ export function nativeKernels(): Kernels | null {
     quantizeActivations: a.quantizeActivations,
     matmulF32: a.matmulF32,
     matmulF16: a.matmulF16,
+    matmulQuant: a.matmulQuant,
+    dequantRows: a.dequantRows,
     f16ToF32: a.f16ToF32,
     attention: a.attention,
     glu: a.glu,

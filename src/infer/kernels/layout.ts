@@ -9,14 +9,22 @@
  *
  * These are exactly the bytes of the `qs` halves of GGUF's TQ2_0 blocks (src/quant/tq2_0.ts), so a TQ2_0
  * tensor becomes this layout by dropping each block's fp16 scale (tq2_0ToPacked), with no bit shuffling.
+ * bitnet.cpp's I2_S (src/quant/i2_s.ts) has the same blocks of 128 columns in 32 bytes and the same
+ * codes, with the four fields of a byte in the opposite order (column m in bits 7–6): i2sToPacked
+ * reverses the fields of each byte and keeps the tensor's one scale.
  * The AVX2 kernel (native/src/ternary.cc) loads a 32-byte block, isolates the four 2-bit fields with a
  * shift and a mask into four vectors of 32 codes that line up with 32 consecutive activations each, and
  * multiplies unsigned codes by signed int8 activations with maddubs; subtracting Σx turns Σc·x into Σt·x.
  */
+import { I2_S_BLOCK, I2_S_TAIL_BYTES, i2sScale } from '../../quant/i2_s.ts';
+
 export const BLOCK_COLS = 128;
 export const BLOCK_BYTES = 32;
 /** TQ2_0: 256 weights in 64 code bytes plus an fp16 scale. */
 const TQ2_0_BLOCK_BYTES = 66;
+
+/** byte → the byte with its four 2-bit fields in reverse order (I2_S field k ↔ engine field 3 − k). */
+const REVERSE_FIELDS = Uint8Array.from({ length: 256 }, (_, b) => ((b & 3) << 6) | ((b & 12) << 2) | ((b >> 2) & 12) | (b >> 6));
 
 function checkDims(fn: string, rows: number, cols: number): void {
   for (const [name, v] of [['rows', rows], ['cols', cols]] as const)
@@ -103,4 +111,27 @@ export function tq2_0ToPacked(data: Uint8Array, rows: number, cols: number, out?
     scaleBits[b] = data[o + 64]! | (data[o + 65]! << 8);
   }
   return { packed, scaleBits };
+}
+
+/**
+ * bitnet.cpp's I2_S tensor of [rows, cols] (cols a multiple of 128; rows·cols/4 code bytes, then the
+ * float32 scale and 28 bytes of padding: src/quant/i2_s.ts) as the packed layout plus its one scale,
+ * for ternaryMatmulScaled with scale = [scale] (per tensor). A row of I2_S is ne0/4 bytes of whole
+ * blocks, so rows land where packedRowBytes puts them and only the fields of each byte move. Code 3,
+ * which bitnet.cpp never writes, is rejected. The packed bytes go to `out` when given.
+ */
+export function i2sToPacked(data: Uint8Array, rows: number, cols: number, out?: Uint8Array): { packed: Uint8Array; scale: number } {
+  checkDims('i2sToPacked', rows, cols);
+  if (cols % I2_S_BLOCK !== 0) throw new RangeError(`i2sToPacked: cols ${cols} is not a multiple of ${I2_S_BLOCK}`);
+  const codeBytes = (rows * cols) / 4;
+  if (data.length !== codeBytes + I2_S_TAIL_BYTES)
+    throw new RangeError(`i2sToPacked: data has length ${data.length}, expected rows*cols/4 + ${I2_S_TAIL_BYTES} = ${codeBytes + I2_S_TAIL_BYTES}`);
+  const packed = out ?? new Uint8Array(codeBytes);
+  if (packed.length !== codeBytes) throw new RangeError(`i2sToPacked: out has length ${packed.length}, expected ${codeBytes}`);
+  for (let i = 0; i < codeBytes; i++) {
+    const byte = data[i]!;
+    if ((byte & (byte >> 1) & 0x55) !== 0) throw new RangeError(`i2sToPacked: byte ${i} holds the unused 2-bit code 3`);
+    packed[i] = REVERSE_FIELDS[byte]!;
+  }
+  return { packed, scale: i2sScale(data, rows * cols) };
 }

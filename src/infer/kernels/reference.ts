@@ -5,10 +5,12 @@
  * They are also what the engine runs when the addon is missing. They check their arguments like the
  * addon does: a wrong array type is a TypeError, a wrong size or length a RangeError.
  */
-import type { EngineKernels } from '../../native/engine-kernels.ts';
+import type { EngineKernels, QuantType } from '../../native/engine-kernels.ts';
 import { f16BitsToF32 } from '../../quant/fp16.ts';
 import { quantizeActivations as quantizeRows } from '../../quant/activations.ts';
+import { GGML_CODECS } from '../../quant/ggml_codecs.ts';
 import { BLOCK_BYTES, BLOCK_COLS, packedRowBytes } from './layout.ts';
+import { dequantRows, matmulQuant, quantRowBytes } from './quant.ts';
 
 type ArrayCtor = Int8ArrayConstructor | Uint8ArrayConstructor | Uint16ArrayConstructor | Int32ArrayConstructor | Float32ArrayConstructor;
 
@@ -46,6 +48,13 @@ export class ArgCheck {
     return this;
   }
 
+  /** A quantized tensor type name, as QuantType. */
+  quantType(name: string, v: unknown): this {
+    if (typeof v !== 'string') throw new TypeError(`${this.fn}: ${name} must be a string`);
+    if (!QUANT_TYPES.includes(v as QuantType)) throw new RangeError(`${this.fn}: ${name} must be one of ${QUANT_TYPES.join(', ')}, got '${v}'`);
+    return this;
+  }
+
   range(msg: string): never {
     throw new RangeError(`${this.fn}: ${msg}`);
   }
@@ -60,6 +69,19 @@ function checkTernary(fn: string, packed: Uint8Array, rows: number, cols: number
     .dim('n', n)
     .array('packed', packed, Uint8Array, rows * packedRowBytes(cols), 'rows*ceil(cols/128)*32')
     .array('xq', xq, Int8Array, n * cols, 'n*cols');
+}
+
+const QUANT_TYPES: readonly QuantType[] = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K', 'BF16'];
+
+/**
+ * The weight tensor of matmulQuant / dequantRows: a known type, [rows, cols] with cols whole blocks
+ * of it (each row a run of blocks), and w exactly that many bytes.
+ */
+function checkQuantTensor(c: ArgCheck, type: QuantType, w: Uint8Array, rows: number, cols: number): ArgCheck {
+  c.quantType('type', type).array('w', w, Uint8Array).dim('rows', rows).dim('cols', cols);
+  const bs = GGML_CODECS[type].blockSize;
+  if (cols % bs !== 0) c.range(`cols must be a multiple of the ${type} block size ${bs}, got ${cols}`);
+  return c.array('w', w, Uint8Array, rows * quantRowBytes(type, cols), 'rows*cols/blockSize*blockBytes');
 }
 
 /** ternaryMatmulScaled's arguments checked as the addon does; returns the number of scale groups (0: one scale per tensor or per row). */
@@ -143,6 +165,20 @@ export const referenceKernels: EngineKernels = {
   matmulF16(x, n, cols, w, rows, y) {
     checkFloatMatmul('matmulF16', x, n, cols, w, Uint16Array, rows, y);
     floatMatmul(x, n, cols, (k) => f16BitsToF32(w[k]!), rows, y);
+  },
+
+  matmulQuant(type, x, n, cols, w, rows, y) {
+    const c = checkQuantTensor(new ArgCheck('matmulQuant').array('x', x, Float32Array).dim('n', n).array('y', y, Float32Array), type, w, rows, cols);
+    c.array('x', x, Float32Array, n * cols, 'n*cols').array('y', y, Float32Array, n * rows, 'n*rows');
+    matmulQuant(type, x, n, cols, w, rows, y);
+  },
+
+  dequantRows(type, w, rows, cols, ids, out) {
+    const c = checkQuantTensor(new ArgCheck('dequantRows').array('ids', ids, Int32Array).array('out', out, Float32Array), type, w, rows, cols);
+    c.array('out', out, Float32Array, ids.length * cols, 'ids.length*cols');
+    for (let i = 0; i < ids.length; i++)
+      if (ids[i]! < 0 || ids[i]! >= rows) c.range(`ids[${i}] = ${ids[i]} is outside [0, rows)`);
+    dequantRows(type, w, cols, ids, out);
   },
 
   attention(q, n, pos0, kCache, vCache, heads, kvHeads, headDim, maxSeq, out) {

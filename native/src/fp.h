@@ -1,0 +1,47 @@
+// Float helpers shared by the float kernels (fmatmul.cc, quants.cc): IEEE binary16 -> binary32 in
+// portable C++, and the horizontal sum of 8 float lanes in one fixed order.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels.h"
+
+namespace bitnet {
+
+// Exact; a NaN keeps its payload and becomes quiet, as F16C's vcvtph2ps does, so scalar and SIMD bodies agree.
+inline float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  const uint32_t exp = (h >> 10) & 0x1f;
+  uint32_t mant = h & 0x3ff;
+  uint32_t bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0);
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  } else if (mant == 0) {
+    bits = sign;
+  } else {  // subnormal: normalize
+    int e = 113;
+    while (!(mant & 0x400)) {
+      mant <<= 1;
+      e--;
+    }
+    bits = sign | (static_cast<uint32_t>(e) << 23) | ((mant & 0x3ff) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)), each add rounded to float: the order quants.cc's contract names.
+BITNET_AVX2 inline float hsum_ps(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+}  // namespace bitnet
