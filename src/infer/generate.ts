@@ -35,7 +35,7 @@ export function generate(model: Model, tokenizer: GGUFTokenizer, opts: GenerateO
   const prompt = tokenizer.promptIds(opts.prompt);
   if (prompt.length >= model.maxSeq) throw new InputError('--prompt', `is ${prompt.length} tokens; the model's context holds ${model.maxSeq}`);
   const sampler = new Sampler(model.hp.vocab_size, opts.sampler, opts.seed);
-  const decoder = new TextDecoder('utf-8');
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true }); // a generated U+FEFF is text, not a byte order mark
   const history: number[] = Array.from(prompt);
   const ids: number[] = [];
   let text = '';
@@ -56,7 +56,7 @@ export function generate(model: Model, tokenizer: GGUFTokenizer, opts: GenerateO
     let stop: GenerateResult['stop'] = 'max-tokens';
     for (let i = 0; i < opts.maxTokens; i++) {
       const next = sampler.sample(logits, history);
-      if (next === tokenizer.eosId) {
+      if (tokenizer.isEog(next)) {
         stop = 'eos';
         break;
       }

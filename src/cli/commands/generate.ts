@@ -20,10 +20,9 @@ export function engineOptions(argv: EngineArgs): Pick<EngineOptions, 'engine' | 
   return { engine: (argv.engine ?? 'auto') as EngineChoice, threads: argv.threads };
 }
 
-/** Says on stderr when the default engine fell back to TypeScript, or the vocabulary's pre-tokenizer is not GPT-2's. */
+/** Says on stderr when the default engine fell back to TypeScript. */
 export function engineNotes(e: Engine): void {
   if (e.fallback !== null) process.stderr.write(`bitnet: native kernels unavailable (${e.fallback}); using the TypeScript engine\n`);
-  if (!e.tokenizer.preIsGpt2) process.stderr.write(`bitnet: note: the file asks for pre-tokenizer "${e.tokenizer.pre}"; text is split with GPT-2's\n`);
 }
 
 interface Args extends EngineArgs {
