@@ -63,6 +63,8 @@ export class GGUFTokenizer {
   readonly addEos: boolean;
   /** SentencePiece's space before the text (and after each special token). */
   readonly addSpacePrefix: boolean;
+  /** tokenizer.chat_template, or null. */
+  readonly chatTemplate: string | null;
   /** tokenizer.ggml.pre ("default" when absent). */
   readonly pre: string;
 
@@ -87,6 +89,7 @@ export class GGUFTokenizer {
     this.addBos = v.addBos;
     this.addEos = v.addEos;
     this.addSpacePrefix = v.addSpacePrefix;
+    this.chatTemplate = v.chatTemplate;
     this.pre = v.pre === '' ? 'default' : v.pre;
     this.special = new SpecialTokens(v.tokens, v.types);
     const eog = new Set<number>();

@@ -201,5 +201,7 @@ export const Keys = {
     /** End of turn / end of message: chat models stop there too. */
     eotId: 'tokenizer.ggml.eot_token_id',
     eomId: 'tokenizer.ggml.eom_token_id',
+    /** A Jinja template that renders a list of chat messages as the model's prompt (Hugging Face's chat_template). */
+    chatTemplate: 'tokenizer.chat_template',
   },
 } as const;

@@ -38,6 +38,8 @@ export interface Vocab {
   addBos: boolean;
   addEos: boolean;
   addSpacePrefix: boolean;
+  /** tokenizer.chat_template (null when absent): what `bitnet chat` renders the conversation with. */
+  chatTemplate: string | null;
 }
 
 /** Token texts llama.cpp treats as end of generation (its special_eog_ids list; EOS, EOT and EOM ids join them). */
@@ -149,5 +151,6 @@ export function readVocab(f: GGUFFile): Vocab {
     addBos,
     addEos,
     addSpacePrefix: flag(Keys.tokenizer.addSpacePrefix, spm),
+    chatTemplate: f.has(Keys.tokenizer.chatTemplate) ? f.getString(Keys.tokenizer.chatTemplate) : null,
   };
 }
