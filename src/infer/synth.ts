@@ -106,8 +106,12 @@ function* f16Rows(rows: number, cols: number, seed: number): Generator<Uint8Arra
   }
 }
 
-/** Writes the model; returns nothing until the file is complete (atomic: no half file on failure). */
-export async function synthModel(out: string, shape: SynthShape, type: 'tq2_0' | 'tq1_0', seed = 1): Promise<void> {
+/**
+ * Writes the model; returns nothing until the file is complete (atomic: no half file on failure).
+ * `vocab`: tokenizer keys that replace the made-up vocabulary's (synth-vocab.ts; the shape's
+ * vocab_size must be their token count).
+ */
+export async function synthModel(out: string, shape: SynthShape, type: 'tq2_0' | 'tq1_0', seed = 1, vocab?: [string, GGUFValue][]): Promise<void> {
   const { tokens, types, merges } = synthVocab(shape.vocab_size);
   const u32 = (value: number): GGUFValue => ({ type: 'u32', value });
   const str = (value: string): GGUFValue => ({ type: 'string', value });
@@ -138,5 +142,5 @@ export async function synthModel(out: string, shape: SynthShape, type: 'tq2_0' |
     const [rows, cols] = t.shape as [number, number];
     return { name: t.name, ne, type: type === 'tq2_0' ? GGMLType.TQ2_0 : GGMLType.TQ1_0, data: () => ternaryTensor(rows, cols, type, s) };
   });
-  await writeGGUF(out, { kv, tensors });
+  await writeGGUF(out, { kv: vocab ? [...kv.filter(([k]) => !k.startsWith('tokenizer.')), ...vocab] : kv, tensors });
 }
