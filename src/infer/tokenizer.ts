@@ -28,13 +28,15 @@
  * every string the vocabulary can spell (text, not special tokens; for "gpt2" every string).
  *
  * Text is UTF-16 here and bytes in llama.cpp; a lone surrogate (which UTF-8 cannot carry) reads as
- * U+FFFD, as TextEncoder writes it. Token bytes are one buffer with offsets.
+ * U+FFFD, as TextEncoder writes it. Token bytes are one buffer with offsets. The merges are checked at
+ * load but their tables built on the first encode (about a second and tens of MB for LLaMA-3's 280k
+ * merges), so commands that never encode (bench, inspect) do not pay for them.
  */
 import { InputError } from '../errors.ts';
 import { Keys, TokenType, type GGUFFile } from '../format/gguf/index.ts';
 import { BYTE_TO_UNICODE } from '../data/tokenizer/byte-unicode.ts';
 import { checkId, decodeIds } from '../data/tokenizer/types.ts';
-import { ByteLevelBpe } from './tokenizer/bpe.ts';
+import { ByteLevelBpe, checkMerges } from './tokenizer/bpe.ts';
 import { splitWords, SUPPORTED_PRE, type SplitKind } from './tokenizer/pretokenize.ts';
 import { SpecialTokens } from './tokenizer/special.ts';
 import { SentencePieceBpe } from './tokenizer/spm.ts';
@@ -71,8 +73,8 @@ export class GGUFTokenizer {
   private readonly types: Uint8Array;
   private readonly special: SpecialTokens;
   private readonly eog: ReadonlySet<number>;
-  /** Byte-level BPE: the split (null: `pre` is not implemented, encode refuses) and the merges. */
-  private readonly bpe: { words: SplitKind | null; merges: ByteLevelBpe } | null;
+  /** Byte-level BPE: the split (null: `pre` is not implemented, encode refuses) and the merges, built on the first encode. */
+  private readonly bpe: { words: SplitKind | null; vocab: Vocab; merges: ByteLevelBpe | null } | null;
   private readonly source: string;
   private readonly spm: SentencePieceBpe | null;
   /** Token id's bytes: bytes[off[id] .. off[id + 1]). */
@@ -101,7 +103,8 @@ export class GGUFTokenizer {
     this.eog = eog;
     this.source = v.source;
     if (v.model === 'gpt2') {
-      this.bpe = { words: v.preTokenizer.split, merges: new ByteLevelBpe(v, v.preTokenizer.ignoreMerges) };
+      checkMerges(v);
+      this.bpe = { words: v.preTokenizer.split, vocab: v, merges: null };
       this.spm = null;
     } else {
       this.bpe = null;
@@ -133,9 +136,11 @@ export class GGUFTokenizer {
         afterSpecial = typeof f === 'number';
       }
     } else {
-      const { words, merges } = this.bpe!;
+      const bpe = this.bpe!;
+      const words = bpe.words;
       if (words === null)
         throw new InputError(this.source, `${Keys.tokenizer.pre} is "${this.pre}", a pre-tokenizer this engine does not implement (it splits text for ${SUPPORTED_PRE})`);
+      const merges = (bpe.merges ??= new ByteLevelBpe(bpe.vocab, bpe.vocab.preTokenizer.ignoreMerges));
       for (const f of frags) {
         if (typeof f === 'number') out.push(f);
         else for (const w of splitWords(words, f)) merges.encodeWord(w, out);

@@ -30,6 +30,27 @@ const CACHE_LIMIT = 100_000;
 const CACHE_MAX_WORD = 256;
 const utf8 = new TextEncoder();
 
+/** A merge line's two tokens and where the space between them is (llama.cpp splits at the first space after the first character), or null. */
+function parseMerge(line: string, idOf: ReadonlyMap<string, number>): { a: number; b: number; sp: number } | null {
+  const sp = line.indexOf(' ', 1);
+  const a = sp > 0 ? idOf.get(line.slice(0, sp)) : undefined;
+  const b = sp > 0 ? idOf.get(line.slice(sp + 1)) : undefined;
+  return a === undefined || b === undefined ? null : { a, b, sp };
+}
+
+/**
+ * Checks that every merge joins two tokens of the file, without building anything: what the load
+ * does, since building the merge tables of a 128k vocabulary takes about a second that commands which
+ * never encode (bench, inspect) need not pay.
+ */
+export function checkMerges(vocab: Pick<Vocab, 'source' | 'idOf' | 'merges'>): void {
+  vocab.merges.forEach((line, r) => {
+    if (parseMerge(line, vocab.idOf) === null) throw new InputError(vocab.source, badMerge(r, line));
+  });
+}
+
+const badMerge = (r: number, line: string) => `${Keys.tokenizer.merges}: merges[${r}] "${line}" is not two known tokens separated by one space`;
+
 export class ByteLevelBpe {
   private readonly idOf: ReadonlyMap<string, number>;
   private readonly nTokens: number;
@@ -43,14 +64,11 @@ export class ByteLevelBpe {
   private readonly result: Int32Array;
   private readonly cache = new Map<string, Int32Array>();
 
-  /** Checks the merges: each must join two tokens of the file. */
+  /** Builds the merge tables (the merges checked as checkMerges does). */
   constructor(
     vocab: Pick<Vocab, 'source' | 'idOf' | 'tokens' | 'merges'>,
     private readonly ignoreMerges: boolean,
   ) {
-    const fail = (problem: string): never => {
-      throw new InputError(vocab.source, problem);
-    };
     this.idOf = vocab.idOf;
     this.nTokens = vocab.tokens.length;
     const { merges } = vocab;
@@ -70,13 +88,10 @@ export class ByteLevelBpe {
     this.result = new Int32Array(merges.length);
     for (let r = 0; r < merges.length; r++) {
       const line = merges[r]!;
-      // llama.cpp splits at the first space after the first character
-      const sp = line.indexOf(' ', 1);
-      const a = sp > 0 ? vocab.idOf.get(line.slice(0, sp)) : undefined;
-      const b = sp > 0 ? vocab.idOf.get(line.slice(sp + 1)) : undefined;
-      if (a === undefined || b === undefined) fail(`${Keys.tokenizer.merges}: merges[${r}] "${line}" is not two known tokens separated by one space`);
-      this.result[r] = symbolOf(line.slice(0, sp) + line.slice(sp + 1));
-      const k = a! * this.width + b!;
+      const m = parseMerge(line, vocab.idOf);
+      if (m === null) throw new InputError(vocab.source, badMerge(r, line));
+      this.result[r] = symbolOf(line.slice(0, m.sp) + line.slice(m.sp + 1));
+      const k = m.a * this.width + m.b;
       if (!this.rank.has(k)) this.rank.set(k, r);
     }
   }
