@@ -118,6 +118,7 @@ export class ChatSession {
     const { model, tokenizer } = this;
     const messages: ChatMessage[] = [...this.messages, { role: 'user', content: user }];
     const prompt = this.promptIds(messages);
+    if (prompt.length === 0) throw new InputError(this.opts.source, `${Keys.tokenizer.chatTemplate} renders the conversation as no tokens at all`);
     if (prompt.length >= model.maxSeq) throw new InputError(this.opts.source, `the conversation is ${prompt.length} tokens; the context holds ${model.maxSeq} (--ctx)`);
     // at least one token is prefilled: its logits start the reply
     const reused = Math.min(commonPrefix(this.cached, prompt), prompt.length - 1);

@@ -106,7 +106,7 @@ describe('infer/chat: chat templates and the KV cache across turns', function ()
     }
   });
 
-  it('refuses a file without a template, a template that does not parse, and one that raises, in one line', async () => {
+  it('refuses a file without a template, a template that does not parse, one that raises and one that renders nothing, in one line', async () => {
     const e = loadEngine(files.none!, { engine: 'ts' });
     try {
       expect(() => new ChatSession(e.model, e.tokenizer, { source: files.none!, ...greedy })).to.throw(/none\.gguf: has no tokenizer\.chat_template: bitnet chat needs/);
@@ -115,7 +115,12 @@ describe('infer/chat: chat templates and the KV cache across turns', function ()
     }
     const bad = (await writeTinyModel(dir, 'bad.gguf', { kv: [[Keys.tokenizer.chatTemplate, { type: 'string', value: '{% for m in messages %}' }]] })).file;
     const raises = (await writeTinyModel(dir, 'raises.gguf', { kv: [[Keys.tokenizer.chatTemplate, { type: 'string', value: "{{ raise_exception('System role not supported') }}" }]] })).file;
-    for (const [file, pattern] of [[bad, /bad\.gguf: tokenizer\.chat_template does not parse: /], [raises, /raises\.gguf: tokenizer\.chat_template: System role not supported/]] as const) {
+    const empty = (await writeTinyModel(dir, 'empty.gguf', { kv: [[Keys.tokenizer.chatTemplate, { type: 'string', value: '{# nothing #}' }]] })).file;
+    for (const [file, pattern] of [
+      [bad, /bad\.gguf: tokenizer\.chat_template does not parse: /],
+      [raises, /raises\.gguf: tokenizer\.chat_template: System role not supported/],
+      [empty, /empty\.gguf: tokenizer\.chat_template renders the conversation as no tokens at all/],
+    ] as const) {
       const x = loadEngine(file, { engine: 'ts' });
       try {
         const err = await (async () => new ChatSession(x.model, x.tokenizer, { source: file, ...greedy }).turn('hi'))().then(() => null, (e: unknown) => e);
