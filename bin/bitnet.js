@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// The `bitnet` executable. The engine's commands (inspect, generate, eval, bench, synth) run from
+// The `bitnet` executable. The engine's commands (inspect, generate, chat, eval, bench, synth) run from
 // dist/engine.mjs, a bundle esbuild builds from src/ (at install, and again here whenever a source
 // file is newer): plain JavaScript, no loader thread, ~40 MB less RSS and a faster start. Everything
 // else (and --help, and any failure to build) runs the TypeScript CLI through tsx's loaders, so the
 // package needs no build step after `npm ci`. Both tsx hooks are registered: tfjs-core's gradient
 // registrations exist only as ESM-syntax files in a CommonJS package, which tsx's CommonJS hook loads
 // (see src/train/gradients.ts). BITNET_NO_BUNDLE=1 forces tsx.
-const ENGINE_COMMANDS = new Set(['inspect', 'generate', 'eval', 'bench', 'synth']);
+const ENGINE_COMMANDS = new Set(['inspect', 'generate', 'chat', 'eval', 'bench', 'synth']);
 const args = process.argv.slice(2);
 const command = args.find((a) => !a.startsWith('-'));
 

@@ -5,6 +5,7 @@
  */
 import { watch } from '../native/watchdog.ts';
 import type { Model } from './model.ts';
+import type { GGUFTokenizer } from './tokenizer.ts';
 
 export interface EvalResult {
   /** Mean negative log-likelihood per predicted token, in nats. */
@@ -51,4 +52,14 @@ export function evaluate(model: Model, tokens: Int32Array, bytesPerToken: number
   }
   const loss = count > 0 ? nll / count : NaN;
   return { loss, perplexity: Math.exp(loss), bits_per_byte: loss / Math.LN2 / bytesPerToken, tokens: count };
+}
+
+/**
+ * The loss of `text` tokenized by the model's own tokenizer, as llama.cpp's perplexity tool tokenizes it
+ * (BOS and EOS as the file says, special tokens' strings as plain text): how a file whose vocabulary
+ * is not one of ours is evaluated. Bits per byte count the text's UTF-8 bytes.
+ */
+export function evaluateText(model: Model, tokenizer: GGUFTokenizer, text: string): EvalResult {
+  const tokens = tokenizer.encode(text, { addSpecial: true });
+  return evaluate(model, tokens, Buffer.byteLength(text, 'utf8') / Math.max(1, tokens.length));
 }

@@ -142,6 +142,12 @@ export class Model {
     this.pos = 0;
   }
 
+  /** Keeps the first `n` cached positions and forgets the rest: a chat whose new prompt differs from the cache at token n re-prefills from there. */
+  truncate(n: number): void {
+    if (!(Number.isInteger(n) && n >= 0 && n <= this.pos)) throw new RangeError(`Model.truncate: ${n} is not in [0, ${this.pos}] (the cached positions)`);
+    this.pos = n;
+  }
+
   /** Drops the weights, the cache and the scratch references; the model is unusable afterwards. */
   dispose(): void {
     this.kCache = [];

@@ -42,6 +42,8 @@ export interface SynthOptions {
   embeddingType?: SynthTableType;
   /** An untied head (output.weight) of this type; absent: the head is tied to the embedding. */
   outputType?: SynthTableType;
+  /** Tokenizer keys that replace the made-up vocabulary's (synth-vocab.ts; the shape's vocab_size must be their token count). */
+  vocab?: [string, GGUFValue][];
 }
 
 /** Columns of a row that each linear type needs whole (I2_S: its 128-weight blocks). */
@@ -191,5 +193,6 @@ export async function synthModel(out: string, shape: SynthShape, type: SynthLine
     }
     return { name: t.name, ne, type: linearType, data: () => ternaryTensor(rows, cols, type, s) };
   });
-  await writeGGUF(out, { kv, tensors });
+  const vocab = opts.vocab;
+  await writeGGUF(out, { kv: vocab ? [...kv.filter(([k]) => !k.startsWith('tokenizer.')), ...vocab] : kv, tensors });
 }

@@ -1,168 +1,245 @@
 /**
- * The engine's tokenizer, read from a GGUF vocabulary of model "gpt2" (byte-level BPE): token strings
- * under GPT-2's byte-to-unicode mapping, "a b" merge lines in rank order, GPT-2 pre-tokenization.
+ * The engine's tokenizer, read from a GGUF's tokenizer.ggml.* keys, tokenizing as llama.cpp does
+ * (llama_vocab::impl::tokenize and token_to_piece) so that the same text becomes the same ids in both
+ * programs. Two vocabulary models:
  *
- * Encoding reuses src/data's BpeTokenizer on the file's merge lines (the same pre-tokenizer, the same
- * lowest-rank-then-leftmost merging as llama.cpp) and maps each resulting token string to the file's id
- * for it. For our own files the ids are the same numbers, so encode gives exactly src/data's ids; for
- * other gpt2-style vocabularies (any id order) the mapping makes the ids the file's. A merge result that
- * is not itself a token falls back to its byte tokens, as llama.cpp does. Text is never parsed for
- * special tokens: "<|endoftext|>" in a prompt is plain text, as in src/data.
+ * - "gpt2", byte-level BPE (our own exports, LLaMA-3, GPT-2, ...): the text is split into words by the
+ *   pre-tokenizer the file names (tokenizer/pretokenize.ts: "llama-bpe" and its aliases, "gpt-2" and
+ *   its aliases, "default"), then each word is merged by the file's merges (tokenizer/bpe.ts). A name
+ *   llama.cpp does not know is refused at load, as llama.cpp refuses it; one it knows but this engine
+ *   does not implement (qwen2, deepseek, ...) loads, so that bench and decoding work, and `encode`
+ *   refuses it in one line: a stand-in split would give other ids than llama.cpp, without a word.
+ * - "llama", SentencePiece BPE over scores with byte fallback (LLaMA-2, Mistral, ...): spaces become
+ *   "▁", a space is put before the text and after every special token (add_space_prefix, on unless
+ *   the file says otherwise), and the pieces merge by score (tokenizer/spm.ts).
  *
- * Decoding: normal tokens → their bytes (byte-to-unicode inverted); CONTROL tokens (our
- * <|endoftext|>) → nothing, as llama.cpp renders them without `special`; USER_DEFINED tokens and
- * strings outside the byte mapping → their UTF-8 text.
+ * Before either, special tokens found in the text are cut out as single tokens (tokenizer/special.ts):
+ * USER_DEFINED ones always, CONTROL and UNKNOWN ones when parsing special tokens, which prompts do
+ * (llama.cpp's programs tokenize prompts with parse_special), plain `encode` does not: there
+ * "<|endoftext|>" is text, as in src/data. `promptIds` adds BOS and EOS as the file's add_bos_token /
+ * add_eos_token say, with llama.cpp's defaults when the keys are absent (on for "llama" and for
+ * LLaMA-3's pre-tokenizer names, off otherwise).
  *
- * Memory: the token bytes are one buffer with offsets, and the encoder (BpeTokenizer and the id map,
- * ~60 MB for a 128k vocabulary) is built on the first encode, so commands that never encode (bench)
- * do not carry it. The merges are checked at load (each joins two tokens of the file).
+ * Decoding follows token_to_piece without `special`: normal tokens give their bytes (GPT-2's
+ * byte-to-unicode inverted, or "▁" as a space), BYTE tokens their byte, USER_DEFINED tokens their text,
+ * CONTROL and UNKNOWN tokens nothing; `decode` also drops the one leading space the space prefix put
+ * before the first token (llama_detokenize). It does not apply llama_detokenize's clean-up of spaces
+ * before punctuation (Hugging Face's clean_up_tokenization_spaces), so decode(encode(s)) === s for
+ * every string the vocabulary can spell (text, not special tokens; for "gpt2" every string).
+ *
+ * Text is UTF-16 here and bytes in llama.cpp; a lone surrogate (which UTF-8 cannot carry) reads as
+ * U+FFFD, as TextEncoder writes it. Token bytes are one buffer with offsets. The merges are checked at
+ * load but their tables built on the first encode (about a second and tens of MB for LLaMA-3's 280k
+ * merges), so commands that never encode (bench, inspect) do not pay for them.
  */
 import { InputError } from '../errors.ts';
 import { Keys, TokenType, type GGUFFile } from '../format/gguf/index.ts';
-import { BpeTokenizer } from '../data/tokenizer/bpe.ts';
-import { BYTE_TO_UNICODE, unicodeToBytes } from '../data/tokenizer/byte-unicode.ts';
-import { decodeIds } from '../data/tokenizer/types.ts';
+import { BYTE_TO_UNICODE } from '../data/tokenizer/byte-unicode.ts';
+import { checkId, decodeIds } from '../data/tokenizer/types.ts';
+import { ByteLevelBpe, checkMerges } from './tokenizer/bpe.ts';
+import { splitWords, SUPPORTED_PRE, type SplitKind } from './tokenizer/pretokenize.ts';
+import { SpecialTokens } from './tokenizer/special.ts';
+import { SentencePieceBpe } from './tokenizer/spm.ts';
+import { EOG_TEXTS, readVocab, type Vocab, type VocabModel } from './tokenizer/vocab.ts';
 
 const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+export interface EncodeOptions {
+  /** Add BOS / EOS as the file asks (llama.cpp's add_special). Default false. */
+  addSpecial?: boolean;
+  /** CONTROL and UNKNOWN tokens' strings in the text become those tokens (llama.cpp's parse_special). Default false. */
+  parseSpecial?: boolean;
+}
 
 export class GGUFTokenizer {
+  readonly model: VocabModel;
   readonly vocabSize: number;
-  /** End of text: generation stops here. */
+  readonly tokens: readonly string[];
+  /** End of text: generation stops here (and at the other end-of-generation tokens, see `isEog`). */
   readonly eosId: number | null;
-  /** Prepended to prompts only when the file says add_bos_token (ours do not). */
+  /** Put before prompts when `addBos`. */
   readonly bosId: number | null;
   readonly addBos: boolean;
-  /** tokenizer.ggml.pre; encoding follows GPT-2's regex whatever it says (see `preIsGpt2`). */
+  readonly addEos: boolean;
+  /** SentencePiece's space before the text (and after each special token). */
+  readonly addSpacePrefix: boolean;
+  /** tokenizer.chat_template, or null. */
+  readonly chatTemplate: string | null;
+  /** tokenizer.ggml.pre ("default" when absent). */
   readonly pre: string;
-  /** Built on the first encode: BpeTokenizer on the merges, and its id → file id (−1: not a token of the file). */
-  private enc: { bpe: BpeTokenizer; toFile: Int32Array } | null = null;
-  private readonly byteIds: Int32Array;
+
+  private readonly types: Uint8Array;
+  private readonly special: SpecialTokens;
+  private readonly eog: ReadonlySet<number>;
+  /** Byte-level BPE: the split (null: `pre` is not implemented, encode refuses) and the merges, built on the first encode. */
+  private readonly bpe: { words: SplitKind | null; vocab: Vocab; merges: ByteLevelBpe | null } | null;
+  private readonly source: string;
+  private readonly spm: SentencePieceBpe | null;
   /** Token id's bytes: bytes[off[id] .. off[id + 1]). */
   private readonly bytes: Uint8Array;
   private readonly off: Int32Array;
 
-  private constructor(
-    readonly tokens: readonly string[],
-    types: ArrayLike<number> | null,
-    private readonly merges: readonly string[],
-    private readonly opts: { eosId: number | null; bosId: number | null; addBos: boolean; pre: string; source: string },
-  ) {
-    const fail = (problem: string): never => {
-      throw new InputError(opts.source, problem);
-    };
-    this.vocabSize = tokens.length;
-    const byteOf = new Map(BYTE_TO_UNICODE.map((s, b) => [s, b]));
-    this.byteIds = new Int32Array(256).fill(-1);
-    for (let i = 0; i < tokens.length; i++) {
-      const b = byteOf.get(tokens[i]!);
-      if (b !== undefined && this.byteIds[b] === -1) this.byteIds[b] = i;
+  private constructor(v: Vocab) {
+    this.model = v.model;
+    this.tokens = v.tokens;
+    this.vocabSize = v.tokens.length;
+    this.types = v.types;
+    this.eosId = v.eosId;
+    this.bosId = v.bosId;
+    this.addBos = v.addBos;
+    this.addEos = v.addEos;
+    this.addSpacePrefix = v.addSpacePrefix;
+    this.chatTemplate = v.chatTemplate;
+    this.pre = v.pre === '' ? 'default' : v.pre;
+    this.special = new SpecialTokens(v.tokens, v.types);
+    const eog = new Set<number>();
+    for (const id of [v.eosId, v.eotId, v.eomId]) if (id !== null) eog.add(id);
+    for (const s of EOG_TEXTS) {
+      const id = v.idOf.get(s);
+      if (id !== undefined) eog.add(id);
     }
-    this.byteIds.forEach((id, b) => {
-      if (id < 0) fail(`${Keys.tokenizer.tokens} has no token for byte 0x${b.toString(16)} ("${BYTE_TO_UNICODE[b]}"), which byte-level BPE needs`);
-    });
-    // the merges are checked now (each joins two of the file's tokens) and built on the first encode
-    const known = new Set(tokens);
-    merges.forEach((line, i) => {
-      const ab = line.split(' ');
-      if (ab.length !== 2 || !known.has(ab[0]!) || !known.has(ab[1]!))
-        fail(`${Keys.tokenizer.merges}: merges[${i}] "${line}" is not two known tokens separated by one space`);
-    });
-    const parts = tokens.map((s, i) => {
-      const t = types?.[i] ?? TokenType.NORMAL;
-      if (t === TokenType.CONTROL) return EMPTY;
-      if (t === TokenType.USER_DEFINED) return utf8.encode(s);
-      return unicodeToBytes(s) ?? utf8.encode(s);
-    });
-    this.off = new Int32Array(tokens.length + 1);
+    this.eog = eog;
+    this.source = v.source;
+    if (v.model === 'gpt2') {
+      checkMerges(v);
+      this.bpe = { words: v.preTokenizer.split, vocab: v, merges: null };
+      this.spm = null;
+    } else {
+      this.bpe = null;
+      this.spm = new SentencePieceBpe(v, spmByteTokens(v));
+    }
+    const parts = v.tokens.map((s, id) => piece(v, id, s));
+    this.off = new Int32Array(v.tokens.length + 1);
     parts.forEach((p, i) => (this.off[i + 1] = this.off[i]! + p.length));
-    this.bytes = new Uint8Array(this.off[tokens.length]!);
+    this.bytes = new Uint8Array(this.off[v.tokens.length]!);
     parts.forEach((p, i) => this.bytes.set(p, this.off[i]!));
-    for (const [key, id] of [[Keys.tokenizer.eosId, opts.eosId], [Keys.tokenizer.bosId, opts.bosId]] as const)
-      if (id !== null && !(Number.isInteger(id) && id >= 0 && id < tokens.length)) fail(`${key} ${id} is outside the vocabulary [0, ${tokens.length})`);
-    this.eosId = opts.eosId;
-    this.bosId = opts.bosId;
-    this.addBos = opts.addBos && opts.bosId !== null;
-    this.pre = opts.pre;
   }
 
   /** From the tokenizer.ggml.* keys of an open GGUF; InputError(file) when they are missing or inconsistent. */
   static fromGGUF(f: GGUFFile): GGUFTokenizer {
-    const model = f.getString(Keys.tokenizer.model);
-    if (model !== 'gpt2') throw new InputError(f.path, `${Keys.tokenizer.model} is "${model}"; this engine reads byte-level BPE vocabularies ("gpt2") only`);
-    const tokens = f.getStringArray(Keys.tokenizer.tokens);
-    const types = f.has(Keys.tokenizer.tokenType) ? (f.getArray(Keys.tokenizer.tokenType).items as ArrayLike<number>) : null;
-    if (types !== null && (types.length !== tokens.length || typeof types[0] !== 'number'))
-      throw new InputError(f.path, `${Keys.tokenizer.tokenType} must be ${tokens.length} integers, one per token`);
-    const merges = f.has(Keys.tokenizer.merges) ? f.getStringArray(Keys.tokenizer.merges) : [];
-    const id = (key: string): number | null => (f.has(key) ? f.getNumber(key) : null);
-    return new GGUFTokenizer(tokens, types, merges, {
-      eosId: id(Keys.tokenizer.eosId),
-      bosId: id(Keys.tokenizer.bosId),
-      addBos: f.has(Keys.tokenizer.addBos) ? f.getBool(Keys.tokenizer.addBos) : false,
-      pre: f.has(Keys.tokenizer.pre) ? f.getString(Keys.tokenizer.pre) : 'default',
-      source: f.path,
-    });
+    return new GGUFTokenizer(readVocab(f));
   }
 
-  /** Whether the file asks for GPT-2's pre-tokenizer (the one implemented); others may split text differently. */
-  get preIsGpt2(): boolean {
-    return this.pre === 'gpt-2' || this.pre === 'default';
-  }
-
-  private encoder(): { bpe: BpeTokenizer; toFile: Int32Array } {
-    if (this.enc !== null) return this.enc;
-    const bpe = BpeTokenizer.fromMergeLines(this.merges);
-    if ('error' in bpe) throw new InputError(this.opts.source, `${Keys.tokenizer.merges}: ${bpe.error}`);
-    const idOf = new Map<string, number>();
-    this.tokens.forEach((s, i) => {
-      if (!idOf.has(s)) idOf.set(s, i);
-    });
-    const strings = bpe.tokenStrings();
-    const toFile = Int32Array.from(strings.slice(0, -1), (s) => idOf.get(s) ?? -1); // the last is BpeTokenizer's own eos
-    return (this.enc = { bpe, toFile });
-  }
-
-  /** The ids of `text` (no BOS: see `promptIds`). */
-  encode(text: string): Int32Array {
-    const { bpe, toFile } = this.encoder();
-    const inner = bpe.encode(text);
-    let n = 0;
-    for (let i = 0; i < inner.length; i++) n += toFile[inner[i]!]! >= 0 ? 1 : bpe.tokenBytes(inner[i]!).length;
-    const out = new Int32Array(n);
-    n = 0;
-    for (let i = 0; i < inner.length; i++) {
-      const id = toFile[inner[i]!]!;
-      if (id >= 0) out[n++] = id;
-      else for (const b of bpe.tokenBytes(inner[i]!)) out[n++] = this.byteIds[b]!;
+  /** The ids of `text`; by default no BOS/EOS and special tokens' strings as plain text (see `promptIds`). */
+  encode(text: string, opts: EncodeOptions = {}): Int32Array {
+    const out: number[] = [];
+    if (opts.addSpecial && this.addBos) out.push(this.bosId!);
+    const frags = this.special.partition(text.replace(LONE_SURROGATE, '\uFFFD'), opts.parseSpecial ?? false);
+    if (this.spm !== null) {
+      // llama.cpp: a space before the first text and before the text after each special token
+      let afterSpecial = true;
+      for (const f of frags) {
+        if (typeof f === 'number') out.push(f);
+        else this.spm.encode((this.addSpacePrefix && afterSpecial ? ' ' + f : f).replaceAll(' ', '▁'), out);
+        afterSpecial = typeof f === 'number';
+      }
+    } else {
+      const bpe = this.bpe!;
+      const words = bpe.words;
+      if (words === null)
+        throw new InputError(this.source, `${Keys.tokenizer.pre} is "${this.pre}", a pre-tokenizer this engine does not implement (it splits text for ${SUPPORTED_PRE})`);
+      const merges = (bpe.merges ??= new ByteLevelBpe(bpe.vocab, bpe.vocab.preTokenizer.ignoreMerges));
+      for (const f of frags) {
+        if (typeof f === 'number') out.push(f);
+        else for (const w of splitWords(words, f)) merges.encodeWord(w, out);
+      }
     }
-    return out;
+    if (opts.addSpecial && this.addEos) out.push(this.eosId!);
+    return Int32Array.from(out);
   }
 
   /**
-   * The ids a generation starts from: BOS first when the file asks for it; an empty prompt starts from
-   * BOS or, failing that, EOS (our document separator: "a new document begins").
+   * The ids a generation starts from: the prompt as llama.cpp's programs tokenize it (BOS/EOS as the
+   * file asks, special tokens parsed). An empty prompt without BOS starts from BOS or, failing that,
+   * EOS (our document separator: "a new document begins").
    */
   promptIds(text: string): Int32Array {
-    const ids = this.encode(text);
-    const first = this.addBos ? this.bosId : ids.length === 0 ? (this.bosId ?? this.eosId) : null;
-    if (first === null) {
-      if (ids.length === 0) throw new InputError('--prompt', 'is empty and the vocabulary has no BOS or EOS token to start from');
-      return ids;
-    }
-    const out = new Int32Array(ids.length + 1);
-    out[0] = first;
-    out.set(ids, 1);
-    return out;
+    const ids = this.encode(text, { addSpecial: true, parseSpecial: true });
+    if (ids.length > 0) return ids;
+    const first = this.bosId ?? this.eosId;
+    if (first === null) throw new InputError('--prompt', 'is empty and the vocabulary has no BOS or EOS token to start from');
+    return Int32Array.of(first);
   }
 
-  /** The bytes a token stands for (empty for control tokens). */
+  /** Whether generation ends at this token: EOS, EOT, EOM, or a token llama.cpp recognizes as such by its text. */
+  isEog(id: number): boolean {
+    return this.eog.has(id);
+  }
+
+  /** The bytes a token stands for in generated text (empty for control tokens). */
   tokenBytes(id: number): Uint8Array {
-    if (!(Number.isInteger(id) && id >= 0 && id < this.vocabSize)) throw new RangeError(`token id ${id} outside [0, ${this.vocabSize})`);
+    checkId(id, this.vocabSize);
     return this.bytes.subarray(this.off[id]!, this.off[id + 1]!);
   }
 
-  decode(ids: ArrayLike<number>): string {
-    return decodeIds(this, ids);
+  /** The token's TokenType, after llama.cpp's overrides (end-of-generation and FIM markers are CONTROL). */
+  tokenType(id: number): number {
+    checkId(id, this.vocabSize);
+    return this.types[id]!;
+  }
+
+  /**
+   * The text of `ids` (llama_detokenize without its space clean-up): with `special`, CONTROL and
+   * UNKNOWN tokens show their strings instead of nothing.
+   */
+  decode(ids: ArrayLike<number>, opts: { special?: boolean } = {}): string {
+    const special = opts.special ?? false;
+    let first = true;
+    return decodeIds(
+      {
+        tokenBytes: (id) => {
+          let b = this.tokenBytes(id);
+          const t = this.types[id];
+          if (special && (t === TokenType.CONTROL || t === TokenType.UNKNOWN)) b = utf8.encode(this.tokens[id]!);
+          // llama.cpp strips one leading space from the first token only, whatever that token is
+          if (first && this.addSpacePrefix && b[0] === 0x20) b = b.subarray(1);
+          first = false;
+          return b;
+        },
+      },
+      ids,
+    );
+  }
+}
+
+/** SentencePiece's byte fallback: <0xXX> for each byte, or the byte itself as a token (llama.cpp's byte_to_token). */
+function spmByteTokens(v: Vocab): Int32Array {
+  const ids = new Int32Array(256);
+  for (let b = 0; b < 256; b++) {
+    const hex = `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
+    const id = v.idOf.get(hex) ?? (b < 0x80 ? v.idOf.get(String.fromCharCode(b)) : undefined);
+    if (id === undefined) throw new InputError(v.source, `${Keys.tokenizer.tokens} has no byte token ${hex}, which SentencePiece's byte fallback needs`);
+    ids[b] = id;
+  }
+  return ids;
+}
+
+const UNICODE_TO_BYTE = new Map(BYTE_TO_UNICODE.map((c, b) => [c, b]));
+
+/** A token's bytes as llama.cpp's token_to_piece renders it without `special`. */
+function piece(v: Vocab, id: number, text: string): Uint8Array {
+  switch (v.types[id]) {
+    case TokenType.NORMAL: {
+      if (v.model === 'llama') return utf8.encode(text.replaceAll('▁', ' '));
+      // llama_decode_text: each code point is a byte of GPT-2's table; one outside it is spelled out
+      const out: number[] = [];
+      for (const ch of text) {
+        const b = UNICODE_TO_BYTE.get(ch);
+        if (b !== undefined) out.push(b);
+        else {
+          const hex = Array.from(utf8.encode(ch), (x) => x.toString(16).padStart(2, '0')).join('');
+          out.push(...utf8.encode(`[UNK_BYTE_0x${hex}${text}]`));
+        }
+      }
+      return Uint8Array.from(out);
+    }
+    case TokenType.BYTE:
+      return Uint8Array.of(parseInt(text.slice(3, 5), 16));
+    case TokenType.USER_DEFINED:
+      return utf8.encode(text);
+    default: // CONTROL, UNKNOWN (rendered only with `special`), UNUSED, UNDEFINED
+      return EMPTY;
   }
 }

@@ -94,11 +94,16 @@ describe('cli: property-based fuzz of every command\'s flags', function () {
       base: () => ['generate', fx.gguf, '--prompt', 'Call me', '--max-tokens', '3'],
       flags: [{ name: '@0', kind: 'path' }, { name: '--prompt', kind: 'string' }, { name: '--max-tokens', kind: 'int' }, { name: '--temperature', kind: 'float' }, { name: '--top-k', kind: 'int' }, { name: '--top-p', kind: 'float' }, { name: '--repeat-penalty', kind: 'float' }, { name: '--seed', kind: 'int' }, ...engine],
     },
-    eval: { base: () => ['eval', fx.gguf, '--data', fx.data], flags: [{ name: '@0', kind: 'path' }, { name: '--data', kind: 'path' }, { name: '--split', kind: 'choice' }, { name: '--json', kind: 'bool' }, ...engine] },
+    // stdin is /dev/null: no turn, and the exported file has no chat template (exit 2 in one line)
+    chat: {
+      base: () => ['chat', fx.gguf, '--max-tokens', '3'],
+      flags: [{ name: '@0', kind: 'path' }, { name: '--system', kind: 'string' }, { name: '--max-tokens', kind: 'int' }, { name: '--ctx', kind: 'int' }, { name: '--temperature', kind: 'float' }, { name: '--top-k', kind: 'int' }, { name: '--top-p', kind: 'float' }, { name: '--repeat-penalty', kind: 'float' }, { name: '--seed', kind: 'int' }, ...engine],
+    },
+    eval: { base: () => ['eval', fx.gguf, '--data', fx.data], flags: [{ name: '@0', kind: 'path' }, { name: '--data', kind: 'path' }, { name: '--text', kind: 'path' }, { name: '--split', kind: 'choice' }, { name: '--json', kind: 'bool' }, ...engine] },
     bench: { base: () => ['bench', fx.gguf, '--prompt-tokens', '4', '--gen-tokens', '4'], flags: [{ name: '@0', kind: 'path' }, { name: '--prompt-tokens', kind: 'int' }, { name: '--gen-tokens', kind: 'int' }, { name: '--json', kind: 'bool' }, ...engine] },
     synth: {
       base: (n) => ['synth', '--shape', '256,1,256,4,4,300', '--out', `${out('synth')(n)}.gguf`],
-      flags: [{ name: '--shape', kind: 'shape' }, { name: '--arch', kind: 'choice' }, { name: '--type', kind: 'choice' }, { name: '--embedding-type', kind: 'choice' }, { name: '--output-type', kind: 'choice' }, { name: '--out', kind: 'out' }, { name: '--seed', kind: 'int' }],
+      flags: [{ name: '--shape', kind: 'shape' }, { name: '--arch', kind: 'choice' }, { name: '--type', kind: 'choice' }, { name: '--embedding-type', kind: 'choice' }, { name: '--output-type', kind: 'choice' }, { name: '--out', kind: 'out' }, { name: '--seed', kind: 'int' }, { name: '--tokenizer', kind: 'path' }],
     },
     ablate: {
       base: (n) => ['ablate', fx.study, '--out', out('ablate')(n), '--workers', '1'],

@@ -39,6 +39,8 @@ export interface TinySpec {
   output?: TableType;
   tied?: boolean;
   seed?: number;
+  /** More metadata (a chat template, say). */
+  kv?: [string, GGUFValue][];
 }
 
 /** The float model the reference runs: every weight as the file defines its value. */
@@ -77,6 +79,7 @@ export async function writeTinyModel(dir: string, name: string, spec: TinySpec =
     [Keys.tokenizer.tokenType, { type: 'array', value: { elemType: 'i32', items: types } }],
     [Keys.tokenizer.merges, { type: 'array', value: { elemType: 'string', items: merges } }],
     [Keys.tokenizer.eosId, { type: 'u32', value: s.vocab_size - 1 }],
+    ...(spec.kv ?? []),
   ];
   const tensors: GGUFTensorSpec[] = [];
   const codesByName = new Map<string, Int8Array>();

@@ -12,6 +12,7 @@ export type Loaders = Record<string, () => Promise<AnyCommand>>;
 export const engineCommandLoaders: Loaders = {
   inspect: async () => (await import('./inspect.ts')).inspectCommand,
   generate: async () => (await import('./generate.ts')).generateCommand,
+  chat: async () => (await import('./chat.ts')).chatCommand,
   eval: async () => (await import('./eval.ts')).evalCommand,
   bench: async () => (await import('./bench.ts')).benchCommand,
   synth: async () => (await import('./synth.ts')).synthCommand,

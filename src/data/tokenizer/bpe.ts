@@ -117,43 +117,63 @@ export class BpeTokenizer implements Tokenizer {
     return ids;
   }
 
-  /** Applies the merges to one word's bytes: a linked list of symbols and a heap of (rank, left). */
+  /** Applies the merges to one word's bytes (ids 0..255 are the bytes). */
   private mergeBytes(bytes: Uint8Array): Int32Array {
-    const n = bytes.length;
-    if (n < 2) return Int32Array.from(bytes);
-    const id = Int32Array.from(bytes);
-    const next = new Int32Array(n);
-    const prev = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      next[i] = i + 1 < n ? i + 1 : -1;
-      prev[i] = i - 1;
-    }
-    // entry = rank * 2^32 + left position: lowest rank first, then leftmost.
-    const heap = new Heap((x, y) => x < y);
-    const push = (left: number) => {
-      const right = left >= 0 ? next[left]! : -1;
-      if (right < 0) return;
-      const r = this.rank.get(pairKey(id[left]!, id[right]!));
-      if (r !== undefined) heap.push(r * 4294967296 + left);
-    };
-    for (let i = 0; i + 1 < n; i++) push(i);
-    for (let e = heap.pop(); e !== undefined; e = heap.pop()) {
-      const r = Math.floor(e / 4294967296);
-      const left = e - r * 4294967296;
-      const right = next[left]!;
-      if (id[left]! < 0 || right < 0 || this.rank.get(pairKey(id[left]!, id[right]!)) !== r) continue; // stale
-      id[left] = this.vocab.mergeResult[r]!;
-      id[right] = -1;
-      next[left] = next[right]!;
-      if (next[right]! >= 0) prev[next[right]!] = left;
-      push(prev[left]!);
-      push(left);
-    }
-    let m = 0;
-    for (let i = 0; i >= 0; i = next[i]!) m++;
-    const out = new Int32Array(m);
-    m = 0;
-    for (let i = 0; i >= 0; i = next[i]!) out[m++] = id[i]!;
-    return out;
+    if (bytes.length < 2) return Int32Array.from(bytes);
+    return mergeSymbols(
+      Int32Array.from(bytes),
+      (a, b) => this.rank.get(pairKey(a, b)) ?? -1,
+      (r) => this.vocab.mergeResult[r]!,
+    );
   }
+}
+
+/**
+ * Applies BPE merges to one word's symbols: lowest rank first, leftmost first on ties, each merge
+ * joining two neighbours into the symbol its rank yields; a linked list of symbols and a heap of
+ * (rank, left position) with stale entries skipped when popped. This is llama.cpp's
+ * llm_tokenizer_bpe_session::tokenize loop (its priority queue orders llm_bigram_bpe by rank, then
+ * left index), shared by our trained BPE and the engine's reader of other people's merges.
+ *
+ * @param rankOf the rank of merging symbol `a` with the symbol `b` to its right, or -1 for none.
+ * @param resultOf the symbol a merge of that rank yields.
+ */
+export function mergeSymbols(symbols: Int32Array, rankOf: (a: number, b: number) => number, resultOf: (rank: number) => number): Int32Array {
+  const n = symbols.length;
+  if (n < 2) return symbols.slice();
+  const id = symbols.slice();
+  const next = new Int32Array(n);
+  const prev = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    next[i] = i + 1 < n ? i + 1 : -1;
+    prev[i] = i - 1;
+  }
+  // entry = rank * 2^32 + left position: lowest rank first, then leftmost.
+  const heap = new Heap((x, y) => x < y);
+  const push = (left: number) => {
+    const right = left >= 0 ? next[left]! : -1;
+    if (right < 0) return;
+    const r = rankOf(id[left]!, id[right]!);
+    if (r >= 0) heap.push(r * 4294967296 + left);
+  };
+  for (let i = 0; i + 1 < n; i++) push(i);
+  for (let e = heap.pop(); e !== undefined; e = heap.pop()) {
+    const r = Math.floor(e / 4294967296);
+    const left = e - r * 4294967296;
+    const right = next[left]!;
+    // stale: the left symbol was merged away, or the pair at `left` is no longer the one of rank r
+    if (id[left]! < 0 || right < 0 || rankOf(id[left]!, id[right]!) !== r) continue;
+    id[left] = resultOf(r);
+    id[right] = -1;
+    next[left] = next[right]!;
+    if (next[right]! >= 0) prev[next[right]!] = left;
+    push(prev[left]!);
+    push(left);
+  }
+  let m = 0;
+  for (let i = 0; i >= 0; i = next[i]!) m++;
+  const out = new Int32Array(m);
+  m = 0;
+  for (let i = 0; i >= 0; i = next[i]!) out[m++] = id[i]!;
+  return out;
 }

@@ -24,7 +24,8 @@ export interface Tokenizer {
 export const EOS_TEXT = '<|endoftext|>';
 export const EOS_BYTES: Uint8Array = new TextEncoder().encode(EOS_TEXT);
 
-const lenient = new TextDecoder('utf-8');
+// ignoreBOM: text that starts with U+FEFF decodes with it (TextDecoder would drop it as a byte order mark)
+const lenient = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Concatenates the bytes of `ids` and decodes them; shared by both tokenizers. */
 export function decodeIds(tok: Pick<Tokenizer, 'tokenBytes'>, ids: ArrayLike<number>): string {

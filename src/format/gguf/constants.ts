@@ -190,8 +190,9 @@ export const FileType = {
   MOSTLY_I2_S: 40,
 } as const;
 
-/** tokenizer.ggml.token_type values. */
+/** tokenizer.ggml.token_type values (llama.cpp's llama_token_type; 0 is UNDEFINED there). */
 export const TokenType = {
+  UNDEFINED: 0,
   NORMAL: 1,
   UNKNOWN: 2,
   CONTROL: 3,
@@ -223,5 +224,12 @@ export const Keys = {
     paddingId: 'tokenizer.ggml.padding_token_id',
     addBos: 'tokenizer.ggml.add_bos_token',
     addEos: 'tokenizer.ggml.add_eos_token',
+    /** SentencePiece's dummy prefix: a space before the text (llama.cpp's default: on for model "llama"). */
+    addSpacePrefix: 'tokenizer.ggml.add_space_prefix',
+    /** End of turn / end of message: chat models stop there too. */
+    eotId: 'tokenizer.ggml.eot_token_id',
+    eomId: 'tokenizer.ggml.eom_token_id',
+    /** A Jinja template that renders a list of chat messages as the model's prompt (Hugging Face's chat_template). */
+    chatTemplate: 'tokenizer.chat_template',
   },
 } as const;

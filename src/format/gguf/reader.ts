@@ -61,7 +61,8 @@ function q(s: string): string {
   return j.length > 66 ? `${j.slice(0, 60)}..."` : j;
 }
 
-const decoder = new TextDecoder('utf-8');
+// ignoreBOM: a string that starts with U+FEFF keeps it (LLaMA-2 has the token "\uFEFF"; stripped, it would be empty)
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Sequential little-endian reads from a file through a window buffer, every read bounds-checked. */
 class Cursor {
