@@ -1,24 +1,29 @@
-// `npm run bench:infer`: issue 6's comparison. Our engine (`bitnet bench --json`) beside llama.cpp through
-// node-llama-cpp (bench/peers/run-llama.mjs) on the same random-weight GGUF files, alternating in one run.
+// `npm run bench:infer`: our engine (`bitnet bench --json`) beside llama.cpp's own llama-bench (built on
+// demand from the llama.cpp source node-llama-cpp ships: scripts/llama-cpp-peer.ts) and llama.cpp through
+// node-llama-cpp (bench/peers/run-llama.mjs, a second column), on the same random-weight GGUF files,
+// alternating in one run.
 //
 //   1. models: `bitnet synth --shape S --type tq2_0` into bench/models/ (git-ignored; reused when valid);
-//   2. the peer: node-llama-cpp installed on demand into bench/peers/ (its own package.json; not ours);
-//   3. rounds of [ours, peer] per shape and thread count, each a fresh child process (its own peak RSS),
+//   2. the peers: node-llama-cpp installed on demand into bench/peers/ (its own package.json; not ours),
+//      llama-bench built from its bundled source into bench/peers/llama.cpp (cmake; the build time is printed);
+//   3. rounds of [ours, llama-bench, node-llama-cpp] per shape and thread count, each a fresh child process,
 //      128-token pp (one batch) and 128-token tg (one token at a time, greedy, from an empty cache);
 //      the best of the rounds is reported (both sides alike), every sample is kept in the JSON;
 //   4. the table: pp/tg, ratios, tg % of the roofline (read bandwidth measured now / weight bytes per
-//      token: the ternary linears plus the tied F16 head), RSS against file + KV cache + 64 MB, and the
+//      token: the ternary linears plus the tied head), RSS against file + KV cache + 64 MB, and the
 //      TypeScript engine's tg at 125m; printed and written to bench/results-<date>.md (+ .json).
 //
 // Flags: --shapes 125m,700m,2b4t  --threads 1,2  --rounds 3  --pp 128  --tg 128  --no-peer  --no-ts
+//        --heads f16,q8_0,q6_k --heads-at 2b4t (a row per head type at those shapes)  --no-llama-bench
 //        --peer '{"batchSize":128}' (peer options, see run-llama.mjs)  --tune-peer (search the peer's
 //        settings at the first shape and print them, no table)  --out FILE.md
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ensureLlamaCpp, ensureNodeLlamaCpp, llamaBench, type LlamaCpp } from './llama-cpp-peer.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -96,19 +101,28 @@ if (process.argv[2] === '--child') {
 const { values: flags } = parseArgs({
   options: {
     shapes: { type: 'string', default: '125m,700m,2b4t' },
+    heads: { type: 'string', default: 'f16,q8_0,q6_k' },
+    'heads-at': { type: 'string', default: '2b4t' },
     threads: { type: 'string', default: '1,2' },
     rounds: { type: 'string', default: '3' },
     pp: { type: 'string', default: '128' },
     tg: { type: 'string', default: '128' },
     'no-peer': { type: 'boolean', default: false },
+    'no-llama-bench': { type: 'boolean', default: false },
     'no-ts': { type: 'boolean', default: false },
     peer: { type: 'string', default: '{}' },
     'tune-peer': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
+type HeadType = 'f16' | 'q8_0' | 'q6_k';
+const HEAD_TYPES: readonly HeadType[] = ['f16', 'q8_0', 'q6_k'];
 const SHAPES = flags.shapes.split(',').map((s) => s.trim());
 const THREADS = flags.threads.split(',').map(Number);
+const HEADS = flags.heads.split(',').map((s) => s.trim()) as HeadType[];
+for (const h of HEADS) if (!HEAD_TYPES.includes(h)) throw new Error(`--heads: ${h} is not one of ${HEAD_TYPES.join(', ')}`);
+/** The shapes that get a row per head type (the others: F16 only). */
+const HEADS_AT = flags['heads-at'].split(',').map((s) => s.trim());
 const ROUNDS = Number(flags.rounds);
 const PP = Number(flags.pp);
 const TG = Number(flags.tg);
@@ -159,9 +173,13 @@ function hasCommand(name: string): boolean {
 
 interface ModelInfo {
   shape: string;
+  /** The tied embedding/head's type. */
+  head: HeadType;
+  /** shape, plus the head type when it is not F16: the row's name. */
+  label: string;
   file: string;
   fileMB: number;
-  /** Bytes of weights read per generated token: every ternary linear plus the tied F16 head. */
+  /** Bytes of weights read per generated token: every ternary linear plus the tied head. */
   bytesPerToken: number;
   /** KV cache bytes for `positions` positions: ours f32, llama.cpp's f16. */
   kvBytes: (positions: number, bytesPerValue: number) => number;
@@ -169,7 +187,7 @@ interface ModelInfo {
 }
 
 /** The file's header parses, is arch bitnet, has the shape's dimensions and TQ2_0 linears; else why not. */
-async function checkModel(file: string, shape: string): Promise<{ ok: true; bytesPerToken: number } | { ok: false; why: string }> {
+async function checkModel(file: string, shape: string, headType: HeadType): Promise<{ ok: true; bytesPerToken: number } | { ok: false; why: string }> {
   const { archKeys, openGGUF } = await import('../src/format/index.ts');
   const { SYNTH_SHAPES } = await import('../src/infer/synth.ts');
   const dims = SYNTH_SHAPES[shape]!;
@@ -188,7 +206,8 @@ async function checkModel(file: string, shape: string): Promise<{ ok: true; byte
     for (const [k, v] of want) if (num(k) !== v) return { ok: false, why: `${k} is ${num(k)}, expected ${v}` };
     // the head: output.weight, or the tied embedding when there is none
     const head = f.tensors.find((t) => t.name === 'output.weight') ?? f.tensors.find((t) => t.name === 'token_embd.weight');
-    let bytes = head?.byteLength ?? 0;
+    if (head?.typeName !== headType.toUpperCase()) return { ok: false, why: `head ${head?.typeName ?? 'absent'}, expected ${headType.toUpperCase()}` };
+    let bytes = head.byteLength;
     let lastEnd = 0;
     for (const t of f.tensors) {
       lastEnd = Math.max(lastEnd, t.offset + t.byteLength);
@@ -202,15 +221,15 @@ async function checkModel(file: string, shape: string): Promise<{ ok: true; byte
   }
 }
 
-async function ensureModel(shape: string, synthCli: boolean): Promise<ModelInfo> {
-  const file = path.join(MODELS, `synth-${shape}-${TYPE}.gguf`);
+async function ensureModel(shape: string, head: HeadType, synthCli: boolean): Promise<ModelInfo> {
+  const file = path.join(MODELS, `synth-${shape}-${TYPE}${head === 'f16' ? '' : `-${head}`}.gguf`);
   let synth: ModelInfo['synth'] = null;
-  let check = existsSync(file) ? await checkModel(file, shape) : ({ ok: false, why: 'absent' } as const);
+  let check = existsSync(file) ? await checkModel(file, shape, head) : ({ ok: false, why: 'absent' } as const);
   if (!check.ok) {
-    log(`model ${path.relative(ROOT, file)}: ${check.why}; making it with bitnet synth --shape ${shape} --type ${TYPE} ...`);
+    log(`model ${path.relative(ROOT, file)}: ${check.why}; making it with bitnet synth --shape ${shape} --type ${TYPE} --embedding-type ${head} ...`);
     mkdirSync(MODELS, { recursive: true });
     const base = synthCli
-      ? [process.execPath, [CLI, 'synth', '--shape', shape, '--type', TYPE, '--out', file]]
+      ? [process.execPath, [CLI, 'synth', '--shape', shape, '--type', TYPE, '--embedding-type', head, '--out', file]]
       : tsxChild('synth', { shape, type: TYPE, out: file });
     const [cmd, args] = base as [string, string[]];
     // /usr/bin/time -f reports the child's peak RSS (Node cannot read a child's rusage)
@@ -221,7 +240,7 @@ async function ensureModel(shape: string, synthCli: boolean): Promise<ModelInfo>
     const rss = /maxrss_kb=(\d+)/.exec(r.stderr ?? '');
     synth = { s: (performance.now() - t0) / 1000, rssMB: rss ? Number(rss[1]) / 1024 : null };
     log(`  ${shape}: ${synth.s.toFixed(0)} s, peak RSS ${synth.rssMB?.toFixed(0) ?? '?'} MB`);
-    check = await checkModel(file, shape);
+    check = await checkModel(file, shape, head);
     if (!check.ok) throw new Error(`synth wrote ${file} but it does not check out: ${check.why}`);
   }
   const { SYNTH_SHAPES } = await import('../src/infer/synth.ts');
@@ -229,24 +248,11 @@ async function ensureModel(shape: string, synthCli: boolean): Promise<ModelInfo>
   const dims = SYNTH_SHAPES[shape]!;
   const kvDim = kvDimOf(dims);
   return {
-    shape, file, synth,
+    shape, head, label: head === 'f16' ? shape : `${shape} ${head.toUpperCase()} head`, file, synth,
     fileMB: statSync(file).size / 1e6,
     bytesPerToken: check.bytesPerToken,
     kvBytes: (positions, bpv) => 2 * dims.n_layers * positions * kvDim * bpv,
   };
-}
-
-// ---------------------------------------------------------------------------------------------------
-// 2. the peer
-
-function ensurePeer(): string {
-  const pkg = path.join(PEERS, 'node_modules/node-llama-cpp/package.json');
-  if (!existsSync(pkg)) {
-    log('installing node-llama-cpp (725 MB) into bench/peers/ ... (the benchmark peer; not a dependency of bitnet-ts)');
-    const r = spawnSync('npm', ['install', '--prefix', PEERS, '--no-audit', '--no-fund'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
-    if (r.status !== 0) throw new Error('npm install --prefix bench/peers failed');
-  }
-  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -339,23 +345,34 @@ async function main(): Promise<void> {
   const models: ModelInfo[] = [];
   for (const s of SHAPES) {
     if (!(await import('../src/infer/synth.ts')).SYNTH_SHAPES[s]) throw new Error(`--shapes: unknown shape ${s}`);
-    models.push(await ensureModel(s, synthCli));
+    for (const h of HEADS_AT.includes(s) ? HEADS : (['f16'] as HeadType[])) models.push(await ensureModel(s, h, synthCli));
   }
-  const peerVersion = flags['no-peer'] ? null : ensurePeer();
+  const peerVersion = flags['no-peer'] ? null : ensureNodeLlamaCpp();
   if (flags['tune-peer']) return tunePeer(models[0]!);
+  const lcpp: LlamaCpp | null = flags['no-peer'] || flags['no-llama-bench'] ? null : ensureLlamaCpp();
+  if (lcpp) log(`llama-bench: ${lcpp.bin('llama-bench')} (llama.cpp ${lcpp.commit}; build ${lcpp.buildSeconds === null ? 'time not recorded' : `took ${lcpp.buildSeconds.toFixed(0)} s`})`);
 
   const bw0 = await bandwidth();
   log(`read bandwidth: ${Object.entries(bw0).map(([t, g]) => `${f1(g)} GB/s with ${t} thread(s)`).join(', ')}`);
   const ours = new Map<string, Sample[]>();
   const peer = new Map<string, Sample[]>();
+  const lb = new Map<string, Sample[]>();
+  let lbBuild = '';
   const key = (shape: string, t: number) => `${shape}/${t}`;
   for (let r = 0; r < ROUNDS; r++)
     for (const m of models)
       for (const t of THREADS) {
-        const k = key(m.shape, t);
+        const k = key(m.label, t);
         const o = await runOurs(m, t, 'native', benchCli);
         (ours.get(k) ?? ours.set(k, []).get(k)!).push(o);
-        let line = `round ${r + 1}/${ROUNDS} ${m.shape} thr ${t}: ours pp ${f1(o.pp)} tg ${f1(o.tg)} (load ${o.load.toFixed(1)})`;
+        let line = `round ${r + 1}/${ROUNDS} ${m.label} thr ${t}: ours pp ${f1(o.pp)} tg ${f1(o.tg)} (load ${o.load.toFixed(1)})`;
+        if (lcpp) {
+          const load = loadavg();
+          const b = llamaBench(lcpp, m.file, t, PP, TG);
+          lbBuild = b.build;
+          (lb.get(k) ?? lb.set(k, []).get(k)!).push({ pp: b.pp_tokens_per_s, tg: b.tg_tokens_per_s, rssMB: NaN, load: Math.max(load, loadavg()), extra: { ...b } });
+          line += `; llama-bench pp ${f1(b.pp_tokens_per_s)} tg ${f1(b.tg_tokens_per_s)}`;
+        }
         if (peerVersion) {
           const p = await runPeer(m, t);
           (peer.get(k) ?? peer.set(k, []).get(k)!).push(p);
@@ -365,11 +382,11 @@ async function main(): Promise<void> {
       }
   // the TypeScript engine at the smallest shape: fewer tokens (it is slow), one thread
   let tsRow: { shape: string; pp: number; tg: number; nativeTg: number } | null = null;
-  const m0 = models.find((m) => m.shape === '125m') ?? models[0]!;
+  const m0 = models.find((m) => m.label === '125m') ?? models[0]!;
   if (!flags['no-ts']) {
     const n = 32;
     const s = await runOurs(m0, 1, 'ts', benchCli, n, n);
-    const nat = ours.get(key(m0.shape, 1));
+    const nat = ours.get(key(m0.label, 1));
     tsRow = { shape: m0.shape, pp: s.pp, tg: s.tg, nativeTg: nat ? best(nat, 'tg') : NaN };
     log(`TS engine ${m0.shape}: pp ${f1(s.pp)} tg ${f1(s.tg)} (${n} tokens each)`);
   }
@@ -380,38 +397,42 @@ async function main(): Promise<void> {
   // 4. the table
   const lines: string[] = [];
   const cmdline = `npm run bench:infer${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-  lines.push(`## Inference speed: bitnet-ts vs llama.cpp (node-llama-cpp ${peerVersion ?? 'not run'})`, '');
+  lines.push(`## Inference speed: bitnet-ts vs llama.cpp (llama-bench ${lcpp ? lcpp.commit.split(' ')[0] : 'not run'}, node-llama-cpp ${peerVersion ?? 'not run'})`, '');
   lines.push(`Machine: ${machine()}. Read bandwidth (measured in this run, best of two probes): ${THREADS.map((t) => `${f1(bw[t])} GB/s at ${t} thread${t > 1 ? 's' : ''}`).join(', ')}.`);
   lines.push(`Commit: ${commit()}. Date: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC. Command: \`${cmdline}\`.`);
-  lines.push(`Random-weight models from \`bitnet synth --type ${TYPE}\` (tied F16 embedding/head); pp = ${PP} random tokens as one batch, tg = ${TG} tokens one at a time, greedy, from an empty cache; tokens/s, best of ${ROUNDS} rounds (each a fresh process measuring once after a short warm-up; ours and the peer alternate). Load average during the runs: ${f1(Math.min(...[...ours.values(), ...peer.values()].flat().map((s) => s.load)))}-${f1(Math.max(...[...ours.values(), ...peer.values()].flat().map((s) => s.load)))} (2 cores; other work was running at times).`, '');
-  lines.push('| shape | type | threads | ours pp | ours tg | peer pp | peer tg | pp ratio | tg ratio | MB read/token | roofline tg | ours tg % roof | peer tg % roof | ours RSS MB | file + KV + 64 MB | peer RSS MB |');
-  lines.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+  lines.push(`Random-weight models from \`bitnet synth --type ${TYPE}\` (tied embedding/head: F16, and at ${HEADS_AT.join(', ')} also ${HEADS.filter((h) => h !== 'f16').map((h) => h.toUpperCase()).join(', ')} via --embedding-type); pp = ${PP} random tokens as one batch, tg = ${TG} tokens one at a time, greedy, from an empty cache; tokens/s, best of ${ROUNDS} rounds (each a fresh process measuring once after a short warm-up; ours and the peer alternate). Load average during the runs: ${f1(Math.min(...[...ours.values(), ...peer.values()].flat().map((s) => s.load)))}-${f1(Math.max(...[...ours.values(), ...peer.values()].flat().map((s) => s.load)))} (2 cores; other work was running at times).`, '');
+  lines.push('| shape | type | threads | ours pp | ours tg | llama-bench pp | llama-bench tg | pp ratio | tg ratio | node-llama-cpp pp / tg | MB read/token | roofline tg | ours tg % roof | llama-bench tg % roof | ours RSS MB | file + KV + 64 MB | node-llama-cpp RSS MB |');
+  lines.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
   const rows: unknown[] = [];
   for (const m of models)
     for (const t of THREADS) {
-      const o = ours.get(key(m.shape, t))!;
-      const p = peer.get(key(m.shape, t));
+      const o = ours.get(key(m.label, t))!;
+      const p = peer.get(key(m.label, t));
+      const b = lb.get(key(m.label, t));
       const oPP = best(o, 'pp');
       const oTG = best(o, 'tg');
       const pPP = p ? best(p, 'pp') : NaN;
       const pTG = p ? best(p, 'tg') : NaN;
+      const bPP = b ? best(b, 'pp') : NaN;
+      const bTG = b ? best(b, 'tg') : NaN;
       const roof = bw[t] ? (bw[t]! * 1e9) / m.bytesPerToken : NaN;
       const kvMB = m.kvBytes(Math.max(PP, TG), 4) / 1e6; // ours: f32 cache of max(pp, tg) positions (bitnet bench's maxSeq)
       const budget = m.fileMB + kvMB + 64;
       const rss = Math.max(...o.map((s) => s.rssMB));
       lines.push(
-        `| ${m.shape} | ${TYPE.toUpperCase()} | ${t} | ${f1(oPP)} | ${f1(oTG)} | ${f1(pPP)} | ${f1(pTG)} | ${f2(oPP / pPP)} | ${f2(oTG / pTG)} | ${f1(m.bytesPerToken / 1e6)} | ${f1(roof)} | ${f1((100 * oTG) / roof)} | ${f1((100 * pTG) / roof)} | ${f1(rss)}${rss > budget ? ' (over)' : ''} | ${f1(budget)} | ${p ? f1(Math.max(...p.map((s) => s.rssMB))) : '-'} |`,
+        `| ${m.shape} | ${TYPE.toUpperCase()}, ${m.head.toUpperCase()} head | ${t} | ${f1(oPP)} | ${f1(oTG)} | ${f1(bPP)} | ${f1(bTG)} | ${f2(oPP / bPP)} | ${f2(oTG / bTG)} | ${f1(pPP)} / ${f1(pTG)} | ${f1(m.bytesPerToken / 1e6)} | ${f1(roof)} | ${f1((100 * oTG) / roof)} | ${f1((100 * bTG) / roof)} | ${f1(rss)}${rss > budget ? ' (over)' : ''} | ${f1(budget)} | ${p ? f1(Math.max(...p.map((s) => s.rssMB))) : '-'} |`,
       );
-      rows.push({ shape: m.shape, threads: t, ours: o, peer: p ?? null, fileMB: m.fileMB, kvMB, bytesPerToken: m.bytesPerToken, bandwidth: bw[t] });
+      rows.push({ shape: m.shape, head: m.head, threads: t, ours: o, peer: p ?? null, llamaBench: b ?? null, fileMB: m.fileMB, kvMB, bytesPerToken: m.bytesPerToken, bandwidth: bw[t] });
     }
   lines.push('');
-  lines.push('Ratios are ours / peer (goal: tg >= 1.3, pp >= 1.0). Roofline tg = read bandwidth / weight bytes per token (every ternary linear plus the tied F16 head). Our RSS is the `bitnet bench` process\'s peak (Node itself included); the budget is the file plus our f32 KV cache for the positions used plus 64 MB.');
+  lines.push('Ratios are ours / llama-bench (goal: tg >= 1.5, pp >= 2). Roofline tg = read bandwidth / weight bytes per token (every ternary linear plus the tied head in its type). Our RSS is the `bitnet bench` process\'s peak (Node itself included); the budget is the file plus our f32 KV cache for the positions used plus 64 MB.');
   const spread = (xs: Sample[] | undefined, k: 'pp' | 'tg') => (xs ? `${f1(Math.min(...xs.map((s) => s[k])))}-${f1(Math.max(...xs.map((s) => s[k])))} (median ${f1(median(xs.map((s) => s[k])))})` : '-');
-  lines.push('', 'Spread over the rounds (tg, tokens/s): ' + models.flatMap((m) => THREADS.map((t) => `${m.shape}/${t}t ours ${spread(ours.get(key(m.shape, t)), 'tg')}, peer ${spread(peer.get(key(m.shape, t)), 'tg')}`)).join('; ') + '.');
+  lines.push('', 'Spread over the rounds (tg, tokens/s): ' + models.flatMap((m) => THREADS.map((t) => `${m.label}/${t}t ours ${spread(ours.get(key(m.label, t)), 'tg')}, llama-bench ${spread(lb.get(key(m.label, t)), 'tg')}, node-llama-cpp ${spread(peer.get(key(m.label, t)), 'tg')}`)).join('; ') + '.');
   if (tsRow) lines.push('', `TypeScript-only engine (no addon, 1 thread) at ${tsRow.shape}, 32-token pp and tg: pp ${f1(tsRow.pp)}, tg ${f1(tsRow.tg)} tokens/s; tg ${(tsRow.tg / tsRow.nativeTg).toPrecision(2)}x the native engine's ${f1(tsRow.nativeTg)} at 1 thread.`);
   const peerCfg = { ...PEER_DEFAULTS, ...peerOverrides };
-  if (peerVersion) lines.push('', `Peer configuration: getLlama({gpu: false, maxThreads: ${String(peerCfg.maxThreads)}}), loadModel({gpuLayers: 0, useMmap: ${String(peerCfg.useMmap)}}), createContext({threads: <threads>, batchSize: ${String(peerCfg.batchSize)}, contextSize: ${String(peerCfg.contextSize)}, flashAttention: ${String(peerCfg.flashAttention)}}); pp through sequence.evaluateWithoutGeneratingNewTokens, tg through sequence.evaluate(…, {temperature: 0}) (bench/peers/run-llama.mjs).`);
-  const synthNotes = models.filter((m) => m.synth).map((m) => `${m.shape} ${m.synth!.s.toFixed(0)} s, peak RSS ${f1(m.synth!.rssMB)} MB`);
+  if (lcpp) lines.push('', `llama-bench: \`llama-bench -m FILE -t <threads> -p ${PP} -n ${TG} -r 1 -ngl 0 -o json\` (its mean over the one repetition; build ${lbBuild}, llama.cpp ${lcpp.commit}, built from node-llama-cpp's bundled source by scripts/llama-cpp-peer.ts${lcpp.buildSeconds === null ? '' : ` in ${lcpp.buildSeconds.toFixed(0)} s`}).`);
+  if (peerVersion) lines.push('', `node-llama-cpp configuration: getLlama({gpu: false, maxThreads: ${String(peerCfg.maxThreads)}}), loadModel({gpuLayers: 0, useMmap: ${String(peerCfg.useMmap)}}), createContext({threads: <threads>, batchSize: ${String(peerCfg.batchSize)}, contextSize: ${String(peerCfg.contextSize)}, flashAttention: ${String(peerCfg.flashAttention)}}); pp through sequence.evaluateWithoutGeneratingNewTokens, tg through sequence.evaluate(…, {temperature: 0}) (bench/peers/run-llama.mjs).`);
+  const synthNotes = models.filter((m) => m.synth).map((m) => `${m.label} ${m.synth!.s.toFixed(0)} s, peak RSS ${f1(m.synth!.rssMB)} MB`);
   if (synthNotes.length) lines.push('', `Models made in this run by bitnet synth: ${synthNotes.join('; ')}.`);
   const md = lines.join('\n') + '\n';
   console.log(md);
