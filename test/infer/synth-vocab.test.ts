@@ -32,15 +32,17 @@ describe('infer/synth-vocab: synth --tokenizer', function () {
     expect(String(keys.get(Keys.tokenizer.chatTemplate)?.value)).to.contain('<|start_header_id|>');
   });
 
-  it('makes a model with the 128k vocabulary that generates, chats, benches and evaluates text (eval --text)', () => {
+  it('makes a bitnet-b1.58 I2_S model (Q6_K embedding, as bitnet.cpp files) with the 128k vocabulary that generates, chats, benches and evaluates text (eval --text)', () => {
     const model = path.join(dir, 'l3.gguf');
-    const s = bitnet(['synth', '--shape', '256,1,512,4,4,300', '--out', model, '--tokenizer', LLAMA3_JSON]);
+    const s = bitnet(['synth', '--shape', '256,1,512,4,4,300', '--arch', 'bitnet-b1.58', '--type', 'i2_s', '--embedding-type', 'q6_k', '--out', model, '--tokenizer', LLAMA3_JSON]);
     expect(s.status, s.stderr).to.equal(0);
+    expect(s.stdout).to.match(/I2_S, bitnet-b1\.58, Q6_K embedding/);
     expect(s.stdout).to.match(/vocab gpt2\/llama-bpe, 128256 tokens, with a chat template from /);
     const f = openGGUF(model);
     try {
       const tok = GGUFTokenizer.fromGGUF(f);
-      expect([tok.vocabSize, tok.bosId, tok.addBos, f.getNumber('bitnet.vocab_size')]).to.deep.equal([128256, 128000, true, 128256]);
+      expect([tok.vocabSize, tok.bosId, tok.addBos, f.getNumber('bitnet-b1.58.vocab_size')]).to.deep.equal([128256, 128000, true, 128256]);
+      expect(f.tensors.find((t) => t.name === 'blk.0.attn_q.weight')?.typeName).to.equal('I2_S');
       expect([...tok.encode(' hello world')]).to.deep.equal([24748, 1917]);
     } finally {
       f.close();
