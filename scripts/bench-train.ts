@@ -10,7 +10,7 @@
  *   npm run bench:train [-- --steps 30 --configs tiny-b158,small-b158]
  */
 import { execSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { nativeAddon } from '../src/native/addon.ts';
@@ -87,11 +87,27 @@ function measureTorch(py: string, config: string, precision: 'fp32' | 'bf16'): {
   return { ...best, all: all.join(', ') };
 }
 
+/**
+ * Debian's python3-torch calls the system BLAS (BLAS_INFO=generic), which is the netlib reference
+ * BLAS unless an optimized one is installed: fp32 training then runs ~40x slower (measured here: 169
+ * vs ~6000 tokens/s on tiny-b158), a peer far from its best. Says which one the alternative points at.
+ */
+function systemBlas(): string {
+  try {
+    return realpathSync('/usr/lib/x86_64-linux-gnu/libblas.so.3');
+  } catch {
+    return 'unknown';
+  }
+}
+
 const py = torchPython();
+const blas = systemBlas();
+if (py && !/openblas|blis|mkl/i.test(blas))
+  console.log(`WARNING: the system BLAS is ${blas}, not an optimized one: PyTorch's fp32 column is far from its best (apt install libopenblas0-pthread)`);
 console.log(`bench:train — ${os.cpus()[0]?.model} × ${os.availableParallelism()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, commit ${commit()}`);
 console.log(`native kernels: ${nativeAddon()?.isa() ?? 'not built (TS/wasm only)'}`);
 console.log(`command: npm run bench:train -- --steps ${steps} --configs ${configs.join(',')}; data/moby-dick; tokens/s over steps ${logEvery + 1}-${steps}\n`);
-console.log(py ? `PyTorch peer: ${py} (bench/peers/torch_bitnet.py, random token ids), best of 1-${os.availableParallelism()} threads` : 'PyTorch peer: no Python with torch found (apt install python3-torch, or set BITNET_TORCH_PYTHON): column empty');
+console.log(py ? `PyTorch peer: ${py} (bench/peers/torch_bitnet.py, random token ids), best of 1-${os.availableParallelism()} threads; system BLAS ${blas}` : 'PyTorch peer: no Python with torch found (apt install python3-torch, or set BITNET_TORCH_PYTHON): column empty');
 console.log('');
 console.log('| config | wasm + native matmul (tok/s) | plain wasm (tok/s) | ratio | PyTorch fp32 (tok/s) | ours / PyTorch fp32 | PyTorch bf16 (tok/s) | ours / PyTorch bf16 | peak RSS (MB) |');
 console.log('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
