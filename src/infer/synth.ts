@@ -58,6 +58,19 @@ export const SYNTH_SHAPES: Readonly<Record<string, SynthShape>> = {
   '125m': shape(768, 12, 2048, 12, 12, 32000),
   '700m': shape(1536, 24, 4096, 24, 24, 32000),
   '2b4t': shape(2560, 30, 6912, 20, 5, 128256),
+  // bitnet.cpp's benchmark shapes (microsoft/BitNet utils/generate-dummy-bitnet-model.py: hidden size,
+  // intermediate size, layers, heads; no GQA), with the LLaMA vocabulary of the bitnet_b1_58 models it
+  // converts. Its 125M (768, 3072, 11 layers) is not our 125m above.
+  '350m': shape(1024, 24, 3072, 16, 16, 32000),
+  '1b': shape(2048, 24, 3584, 32, 32, 32000),
+  '1.5b': shape(1536, 28, 9216, 32, 32, 32000),
+  '2.7b': shape(3072, 24, 7680, 32, 32, 32000),
+  '3.8b': shape(3840, 24, 8192, 32, 32, 32000),
+  '7b': shape(4096, 32, 12032, 32, 32, 32000),
+  '13b': shape(5120, 40, 13824, 40, 40, 32000),
+  '30b': shape(6656, 60, 16384, 52, 52, 32000),
+  '70b': shape(8192, 80, 24576, 64, 64, 32000),
+  '100b': shape(8192, 72, 45568, 64, 64, 32000),
 };
 
 const SYNTH_CONTEXT = 2048;

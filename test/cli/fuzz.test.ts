@@ -34,7 +34,8 @@ async function run(args: string[]): Promise<ChildOutcome & { args: string[] }> {
 }
 
 describe('cli: property-based fuzz of every command\'s flags', function () {
-  this.timeout(900_000);
+  // the suite's 6 cases per command take ~3 minutes on a loaded 2-core machine; the soak's more scale with them
+  this.timeout(Math.max(900_000, RUNS_PER_COMMAND * 150_000));
   let dir: string;
   const fx = { data: '', config: '', run: '', gguf: '', study: '', corpus: '', garbage: '', wrongJson: '', plainFile: '' };
 
