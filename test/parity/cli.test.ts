@@ -40,5 +40,12 @@ describe('parity at the command line', function () {
       expect(g.stdout.trimEnd(), `${which} engine`).to.equal(s.stdout.trimEnd());
       expect(g.stderr).to.match(/tok(ens)?\/s/);
     }
+    // No prompt (found by the CLI fuzz soak: sample crashed in tfjs): both start from <|endoftext|>.
+    const empty = ['--max-tokens', '8', '--temperature', '0'];
+    const s0 = sh('sample', run, ...empty);
+    expect(s0.status, s0.stderr).to.equal(0);
+    const g0 = sh('generate', path.join(run, 'model.gguf'), '--prompt', '', ...empty);
+    expect(g0.status, g0.stderr).to.equal(0);
+    expect(g0.stdout.trimEnd()).to.equal(s0.stdout.trimEnd());
   });
 });

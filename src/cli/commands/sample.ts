@@ -38,7 +38,9 @@ export const sampleCommand: CommandModule<object, Args> = {
     const tok = loadTokenizer(path.join(state.data.dir, 'tokenizer.json'));
     const c = state.config.model;
     const stored = storedModel(c, weights, argv['embedding-type']);
-    const prompt = tok.encode(argv.prompt);
+    // An empty prompt starts from <|endoftext|>, the document separator, as the engine's generate does.
+    const encoded = tok.encode(argv.prompt);
+    const prompt = encoded.length > 0 ? encoded : Int32Array.of(tok.eosId);
     // Like `bitnet generate`: the continuation only, so the two outputs compare directly.
     const t0 = performance.now();
     // Print whole characters only: a token can end inside a multi-byte UTF-8 sequence.
