@@ -15,6 +15,8 @@
         "src/ternary.cc",
         "src/fmatmul.cc",
         "src/quants.cc",
+        "src/tq_blocks.cc",
+        "src/synth.cc",
         "src/attention.cc",
         "src/glu.cc",
         "src/norm.cc",

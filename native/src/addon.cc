@@ -10,6 +10,9 @@
 //   quantizeActivations(x, n, cols, xq, sx)
 //   matmulF32(x, n, cols, w, rows, y)                  matmulF16(x, n, cols, wBits, rows, y)
 //   matmulQuant(type, x, n, cols, w, rows, y)         dequantRows(type, w, rows, cols, ids, out)
+//   ternaryMatmulBlocks(type, w, rows, cols, xq, sx, n, y)   (type 'TQ1_0' | 'TQ2_0': the file's blocks in place)
+//   synthTernary(layout, rows, cols, seed, d16, d32, out)     (layout 'TQ1_0' | 'TQ2_0' | 'I2_S')
+//   mapFile(fd, length) -> ArrayBuffer (the file mapped read-only; unmapped when collected)
 //   f16ToF32(src, dst)
 //   attention(q, n, pos0, kCache, vCache, heads, kvHeads, headDim, maxSeq, out)
 //   glu(gate, up, silu)
@@ -31,6 +34,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <initializer_list>
@@ -159,8 +163,9 @@ bool check_len(Args& a, const char* name, int64_t have, std::initializer_list<in
                            std::to_string(want));
 }
 
-// A GGUF block type name, exactly as src/native/engine-kernels.ts QuantType spells it.
-bool get_quant_type(Args& a, size_t i, const char* name, QuantType* out) {
+
+// One of `names` (a string argument), as its index.
+bool get_enum(Args& a, size_t i, const char* name, std::initializer_list<const char*> names, int* out) {
   napi_valuetype t;
   napi_typeof(a.env, a.v[i], &t);
   if (t != napi_string) return fail_type(a, std::string(name) + " must be a string");
@@ -168,14 +173,34 @@ bool get_quant_type(Args& a, size_t i, const char* name, QuantType* out) {
   size_t len = 0;
   napi_get_value_string_utf8(a.env, a.v[i], buf, sizeof(buf), &len);
   const std::string s(buf, len);
-  const std::pair<const char*, QuantType> names[] = {
-      {"Q8_0", QuantType::Q8_0}, {"Q4_0", QuantType::Q4_0}, {"Q4_K", QuantType::Q4_K}, {"Q6_K", QuantType::Q6_K}, {"BF16", QuantType::BF16}};
-  for (const auto& [n, q] : names)
+  std::string all;
+  int k = 0;
+  for (const char* n : names) {
     if (s == n) {
-      *out = q;
+      *out = k;
       return true;
     }
-  return fail_range(a, std::string(name) + " must be one of Q8_0, Q4_0, Q4_K, Q6_K, BF16, got '" + s + "'");
+    all += (k++ ? ", " : "") + std::string(n);
+  }
+  return fail_range(a, std::string(name) + " must be one of " + all + ", got '" + s + "'");
+}
+
+// A byte count or file offset up to 2^53 (get_dim stops at 2^31).
+bool get_size(Args& a, size_t i, const char* name, int64_t* out) {
+  double d;
+  if (!get_number(a, i, name, &d)) return false;
+  if (!(d >= 0 && d <= 9007199254740991.0) || std::floor(d) != d)
+    return fail_range(a, std::string(name) + " must be an integer in [0, 2^53), got " + std::to_string(d));
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+// A GGUF block type name, exactly as src/native/engine-kernels.ts QuantType spells it.
+bool get_quant_type(Args& a, size_t i, const char* name, QuantType* out) {
+  int k = 0;  // the names in QuantType's order
+  if (!get_enum(a, i, name, {"Q8_0", "Q4_0", "Q4_K", "Q6_K", "BF16"}, &k)) return false;
+  *out = static_cast<QuantType>(k);
+  return true;
 }
 
 // cols must be whole blocks of the type: each row of W is a run of blocks.
@@ -361,6 +386,99 @@ napi_value DequantRowsJs(napi_env env, napi_callback_info info) {
     }
   dequant_rows(t, w, cols, ids, li, out);
   return undefined(env);
+}
+
+napi_value TernaryMatmulBlocksJs(napi_env env, napi_callback_info info) {
+  Args a;
+  int type = 0;
+  const uint8_t* w = nullptr;
+  const int8_t* xq = nullptr;
+  const float* sx = nullptr;
+  float* y = nullptr;
+  int64_t rows = 0, cols = 0, n = 0, lw = 0, lx = 0, ls = 0, ly = 0;
+  if (!get_args(env, info, "ternaryMatmulBlocks", 8, a) || !get_enum(a, 0, "type", {"TQ1_0", "TQ2_0"}, &type) ||
+      !get_array(a, 1, "w", napi_uint8_array, const_cast<uint8_t**>(&w), &lw) || !get_dim(a, 2, "rows", &rows) ||
+      !get_dim(a, 3, "cols", &cols) || !get_array(a, 4, "xq", napi_int8_array, const_cast<int8_t**>(&xq), &lx) ||
+      !get_array(a, 5, "sx", napi_float32_array, const_cast<float**>(&sx), &ls) || !get_dim(a, 6, "n", &n) ||
+      !get_array(a, 7, "y", napi_float32_array, &y, &ly) || !check_ternary_cols(a, cols))
+    return nullptr;
+  if (cols % 256 != 0) {
+    fail_range(a, "cols must be a multiple of 256 (whole blocks per row), got " + std::to_string(cols));
+    return nullptr;
+  }
+  const TernaryBlocks t = static_cast<TernaryBlocks>(type);
+  if (!check_len(a, "w", lw, {rows, cols / 256, ternary_blocks_bytes(t)}, "rows*cols/256*blockBytes") ||
+      !check_len(a, "xq", lx, {n, cols}, "n*cols") || !check_len(a, "sx", ls, {n}, "n") ||
+      !check_len(a, "y", ly, {n, rows}, "n*rows"))
+    return nullptr;
+  ternary_matmul_blocks(t, w, rows, cols, xq, sx, n, y);
+  return undefined(env);
+}
+
+napi_value SynthTernaryJs(napi_env env, napi_callback_info info) {
+  Args a;
+  int layout = 0;
+  int64_t rows = 0, cols = 0, seed = 0, d16 = 0, lo = 0;
+  double d32 = 0;
+  uint8_t* out = nullptr;
+  if (!get_args(env, info, "synthTernary", 7, a) || !get_enum(a, 0, "layout", {"TQ1_0", "TQ2_0", "I2_S"}, &layout) ||
+      !get_dim(a, 1, "rows", &rows) || !get_dim(a, 2, "cols", &cols) || !get_size(a, 3, "seed", &seed) ||
+      !get_size(a, 4, "d16", &d16) || !get_number(a, 5, "d32", &d32) ||
+      !get_array(a, 6, "out", napi_uint8_array, &out, &lo))
+    return nullptr;
+  const SynthLayout l = static_cast<SynthLayout>(layout);
+  const int64_t per = l == SynthLayout::I2_S ? 128 : 256;
+  if (seed > 0xffffffffLL || d16 > 0xffff) {
+    fail_range(a, "seed must fit 32 bits and d16 16 bits");
+    return nullptr;
+  }
+  if (cols % per != 0) {
+    fail_range(a, "cols must be a multiple of " + std::to_string(per) + ", got " + std::to_string(cols));
+    return nullptr;
+  }
+  int64_t cells = 0;
+  if (!size_product(a, "rows*cols", {rows, cols}, "rows*cols", &cells)) return nullptr;
+  const int64_t want = synth_ternary_bytes(l, rows, cols);
+  if (lo != want) {
+    fail_range(a, "out has length " + std::to_string(lo) + ", expected " + std::to_string(want));
+    return nullptr;
+  }
+  synth_ternary(l, rows, cols, static_cast<uint32_t>(seed), static_cast<uint16_t>(d16), static_cast<float>(d32), out);
+  return undefined(env);
+}
+
+#if defined(__linux__)
+void unmap_file(napi_env, void* data, void* hint) { munmap(data, reinterpret_cast<size_t>(hint)); }
+#endif
+
+// The whole file behind `fd`, mapped read-only and private: the engine's kernels read a GGUF's blocks
+// where they lie (src/infer/mapped.ts), and the page cache, not the process, holds them. Writing into
+// the buffer faults: only read-only views are made of it.
+napi_value MapFileJs(napi_env env, napi_callback_info info) {
+  Args a;
+  int64_t fd = 0, length = 0;
+  if (!get_args(env, info, "mapFile", 2, a) || !get_dim(a, 0, "fd", &fd) || !get_size(a, 1, "length", &length)) return nullptr;
+#if defined(__linux__)
+  if (length == 0) {
+    fail_range(a, "length must be positive");
+    return nullptr;
+  }
+  void* p = mmap(nullptr, static_cast<size_t>(length), PROT_READ, MAP_PRIVATE, static_cast<int>(fd), 0);
+  if (p == MAP_FAILED) {
+    fail_range(a, std::string("cannot map the file: ") + std::strerror(errno));
+    return nullptr;
+  }
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, p, static_cast<size_t>(length), unmap_file, reinterpret_cast<void*>(static_cast<size_t>(length)), &ab) != napi_ok) {
+    munmap(p, static_cast<size_t>(length));
+    fail_range(a, "cannot wrap the mapping in an ArrayBuffer");
+    return nullptr;
+  }
+  return ab;
+#else
+  fail_range(a, "mapping files is implemented on Linux only");
+  return nullptr;
+#endif
 }
 
 napi_value QuantizeActivationsJs(napi_env env, napi_callback_info info) {
@@ -907,6 +1025,9 @@ NAPI_MODULE_INIT() {
       {"matmulF16", nullptr, MatmulFloatJs<true>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"matmulQuant", nullptr, MatmulQuantJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"dequantRows", nullptr, DequantRowsJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"ternaryMatmulBlocks", nullptr, TernaryMatmulBlocksJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"synthTernary", nullptr, SynthTernaryJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"mapFile", nullptr, MapFileJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"attention", nullptr, AttentionJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"glu", nullptr, GluJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"rmsNorm", nullptr, RmsNormJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

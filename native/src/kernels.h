@@ -43,6 +43,18 @@ void ternary_matmul_scaled(const uint8_t* packed, int64_t rows, int64_t cols, co
                            const float* sx, int64_t n, const float* scale, int scale_mode,
                            int64_t group_size, float* y);
 
+// ---- ternary GGUF blocks read in place (tq_blocks.cc; contract: src/native/engine-kernels.ts
+//      ternaryMatmulBlocks): y[i, r] = float(sum_b I_b * d_b / sx[i]) in double, cols a multiple of 256 ----
+enum class TernaryBlocks { TQ1_0 = 0, TQ2_0 = 1 };
+int64_t ternary_blocks_bytes(TernaryBlocks t);  // bytes per 256-weight block
+void ternary_matmul_blocks(TernaryBlocks type, const uint8_t* w, int64_t rows, int64_t cols, const int8_t* xq,
+                           const float* sx, int64_t n, float* y);
+
+// ---- synth's random ternary tensors packed at disk speed (synth.cc; twin: src/infer/synth-codes.ts) ----
+enum class SynthLayout { TQ1_0 = 0, TQ2_0 = 1, I2_S = 2 };
+int64_t synth_ternary_bytes(SynthLayout l, int64_t rows, int64_t cols);
+void synth_ternary(SynthLayout l, int64_t rows, int64_t cols, uint32_t seed, uint16_t d16, float d32, uint8_t* out);
+
 // ---- float matmul: y[n, rows] = x[n, cols] . W[rows, cols]^T ----
 void matmul_f32(const float* x, int64_t n, int64_t cols, const float* w, int64_t rows, float* y);
 void matmul_f16(const float* x, int64_t n, int64_t cols, const uint16_t* w, int64_t rows, float* y);

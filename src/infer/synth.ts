@@ -5,9 +5,10 @@
  * src/format/gguf/bitnet.ts, I2_S linears, block-quantized embeddings and heads): the foreign loader
  * is then tested and benchmarked without downloads.
  *
- * Linears: normals (std 0.02) ternarized with the absmean quantizer per tensor (src/quant: ~1/3 zeros),
- * packed as TQ2_0 or TQ1_0 (β folded into every block's d) or I2_S (β as the tensor's one scale, as
- * bitnet.cpp's converter writes it). Embedding normals (std 0.02) as F16, or through src/quant's
+ * Linears: random ternary codes with the statistics of absmean-ternarized normals of std 0.02 (31 %
+ * zeros, scale β = 0.02·√(2/π); ./synth-codes.ts), made and packed natively when the addon is loaded
+ * (a 100b file is written at disk speed), as TQ2_0 or TQ1_0 (β in every block's d) or I2_S (β as the
+ * tensor's one scale, as bitnet.cpp's converter writes it). Embedding normals (std 0.02) as F16, or through src/quant's
  * reference quantizers as Q8_0 / Q6_K (llama.cpp's bytes), tied to the head unless an output type
  * asks for an untied head (normals of its own stream). Norms 1. The variant sets the FFN: "bitnet"
  * SwiGLU, "bitnet-b1.58" / "bitnet-25" ReLU² (bitnet.cpp's graph).
@@ -23,10 +24,8 @@ import { BYTE_TO_UNICODE } from '../data/tokenizer/byte-unicode.ts';
 import { EOS_TEXT } from '../data/tokenizer/types.ts';
 import { mixSeed, Rng } from '../data/rng.ts';
 import { f32ToF16Bits } from '../quant/fp16.ts';
-import { blockScales, quantizeTernary } from '../quant/weights.ts';
-import { TERNARY_CODECS } from '../quant/codecs.ts';
 import { GGML_CODECS } from '../quant/ggml_codecs.ts';
-import { packI2_S } from '../quant/i2_s.ts';
+import { synthTensor } from './synth-codes.ts';
 
 export type SynthShape = BitnetShape;
 export const SYNTH_LINEAR_TYPES = ['tq2_0', 'tq1_0', 'i2_s'] as const;
@@ -130,14 +129,7 @@ export function synthVocab(vocab: number): { tokens: string[]; types: Int32Array
   return { tokens, types, merges };
 }
 
-function ternaryTensor(rows: number, cols: number, type: SynthLinearType, seed: number): Uint8Array {
-  const rng = new Rng(seed);
-  const w = rng.fillNormal(new Float32Array(rows * cols), WEIGHT_STD);
-  const q = quantizeTernary(w, rows, cols, { kind: 'tensor' });
-  if (type === 'i2_s') return packI2_S(q.codes, q.scales[0]!);
-  const codec = TERNARY_CODECS[type === 'tq2_0' ? 'TQ2_0' : 'TQ1_0'];
-  return codec.pack(q.codes, blockScales(q, codec.blockSize));
-}
+const CODES_LAYOUT = { tq2_0: 'TQ2_0', tq1_0: 'TQ1_0', i2_s: 'I2_S' } as const;
 
 /** Normals as F16 or quantized to Q8_0 / Q6_K, streamed in chunks of whole rows. */
 function* tableRows(rows: number, cols: number, type: SynthTableType, seed: number): Generator<Uint8Array> {
@@ -204,7 +196,7 @@ export async function synthModel(out: string, shape: SynthShape, type: SynthLine
       const headType = opts.outputType!;
       return { name: t.name, ne, type: TABLE_GGML[headType], data: () => tableRows(rows, cols, headType, s) };
     }
-    return { name: t.name, ne, type: linearType, data: () => ternaryTensor(rows, cols, type, s) };
+    return { name: t.name, ne, type: linearType, data: () => synthTensor(CODES_LAYOUT[type], rows, cols, s) };
   });
   const vocab = opts.vocab;
   await writeGGUF(out, { kv: vocab ? [...kv.filter(([k]) => !k.startsWith('tokenizer.')), ...vocab] : kv, tensors });

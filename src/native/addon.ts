@@ -34,6 +34,14 @@ export interface NativeAddon extends EngineKernels, TrainKernels {
    * `hugePages`: the engine's weight memory (src/infer/store.ts). Freed when garbage-collected.
    */
   allocAligned(bytes: number, hugePages: boolean): ArrayBuffer;
+  /**
+   * `bitnet synth`'s random ternary tensor [rows, cols] packed into `out` (synthTernaryBytes long): the
+   * codes of src/infer/synth-codes.ts (which is the reference, byte for byte), the TQ blocks' d as the
+   * fp16 bits d16, I2_S's tensor scale d32.
+   */
+  synthTernary(layout: 'TQ1_0' | 'TQ2_0' | 'I2_S', rows: number, cols: number, seed: number, d16: number, d32: number, out: Uint8Array): void;
+  /** The whole file behind fd (length bytes), mapped read-only: writing into it faults. Unmapped when collected (Linux only). */
+  mapFile(fd: number, length: number): ArrayBuffer;
   /** Watch `what`: end the process (one stderr line, exit 124) if no beat and no pool progress come for limitMs (watchdog.ts). */
   watchdogArm(what: string, limitMs: number): void;
   /** Progress; with `what`, the phrase the watchdog would name from now on. */

@@ -5,6 +5,9 @@
 /** The GGUF block types of the quantized head / embedding kernels (matmulQuant, dequantRows); layouts in src/quant/ (ggml_codecs.ts). */
 export type QuantType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K' | 'BF16';
 
+/** The GGUF ternary block types ternaryMatmulBlocks reads in place (layouts: src/quant/tq1_0.ts, tq2_0.ts). */
+export type TernaryBlockType = 'TQ1_0' | 'TQ2_0';
+
 /**
  * The kernels the addon exports; src/infer/kernels/ implements the same functions in TypeScript (the
  * reference) and picks one set or the other. Shapes are row-major; every length is checked by the addon
@@ -23,6 +26,15 @@ export interface EngineKernels {
     packed: Uint8Array, rows: number, cols: number, xq: Int8Array, sx: Float32Array, n: number,
     scale: Float32Array, groupSize: number, y: Float32Array,
   ): void;
+  /**
+   * The BitLinear on a ternary tensor as the GGUF file stores it (a mapped file, read in place:
+   * src/infer/mapped.ts): w is rows·cols/256 blocks of `type`, row-major, cols a multiple of 256.
+   * y[i, r] = float((Σ_b I_b·d_b)/sx[i]), in double, b over the row's blocks in column order, with
+   * I_b = Σ over block b of t·xq[i, k] (exact) and d_b the block's fp16 scale. For finite scales this is
+   * bit for bit what ternaryMatmulScaled gives on the same weights repacked (every I_b·d_b and every
+   * partial sum is exact in double), so a mapped model and a copied one produce the same logits.
+   */
+  ternaryMatmulBlocks(type: TernaryBlockType, w: Uint8Array, rows: number, cols: number, xq: Int8Array, sx: Float32Array, n: number, y: Float32Array): void;
   /** Per-token int8 absmax: sx[i] = 127/max(max|x[i]|, 1e-5) (float32), xq = clamp(round-half-even(x·sx)). */
   quantizeActivations(x: Float32Array, n: number, cols: number, xq: Int8Array, sx: Float32Array): void;
   /** y[n, rows] = x[n, cols]·W[rows, cols]ᵀ. */

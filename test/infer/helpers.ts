@@ -4,6 +4,7 @@
  * dequantized float weights, fake-quant activations from src/quant, the whole sequence at once with
  * plain loops and no cache. Declared as the reference (llm.c's habit): slow on purpose.
  */
+import type { NativeAddon, NativeIsa } from '../../src/native/addon.ts';
 import path from 'node:path';
 import { GGMLType, hparamsKv, Keys, neOf, openGGUF, OurKeys, tensorTable, TensorNames, writeGGUF, type BitnetArch, type BlockTensor, type GGUFTensorSpec, type GGUFValue } from '../../src/format/index.ts';
 import { Rng } from '../../src/data/rng.ts';
@@ -278,4 +279,18 @@ export async function rewriteGGUF(src: string, out: string, edit: (kv: Map<strin
   edit(kv, tensors);
   await writeGGUF(out, { kv: [...kv], tensors });
   return out;
+}
+
+/**
+ * The instruction sets to test the addon's kernels on: the CPU's best and every one below it, best
+ * first. Registers an after() hook (call inside a describe) that restores the ISA and thread count.
+ */
+export function nativeIsasUnderTest(a: NativeAddon): NativeIsa[] {
+  const order = ['avx512vnni', 'avx2', 'scalar'] as const;
+  const defaultThreads = a.threads();
+  after(() => {
+    a.setThreads(defaultThreads);
+    a.setIsa('auto');
+  });
+  return order.slice(order.indexOf(a.isa()));
 }

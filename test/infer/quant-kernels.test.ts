@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import { Rng } from '../../src/data/rng.ts';
 import { i2sToPacked, nativeKernels, quantRowBytes, referenceKernels, repackTernary } from '../../src/infer/kernels/index.ts';
-import { type NativeIsa, nativeAddon } from '../../src/native/addon.ts';
+import { nativeAddon } from '../../src/native/addon.ts';
+import { nativeIsasUnderTest } from './helpers.ts';
 import type { QuantType } from '../../src/native/engine-kernels.ts';
 import { f32ToBf16Bits } from '../../src/quant/bf16.ts';
 import { f32ToF16Bits } from '../../src/quant/fp16.ts';
@@ -156,13 +157,7 @@ describe('infer/quant kernels', () => {
     });
     if (addon === null) return;
     const a = addon;
-    const order = ['avx512vnni', 'avx2', 'scalar'] as const;
-    const isas: NativeIsa[] = order.slice(order.indexOf(a.isa()));
-    const defaultThreads = a.threads();
-    after(() => {
-      a.setThreads(defaultThreads);
-      a.setIsa('auto');
-    });
+    const isas = nativeIsasUnderTest(a);
 
     it('the engine\'s native kernel set uses them', () => {
       expect(nativeKernels()!.matmulQuant).to.equal(a.matmulQuant);

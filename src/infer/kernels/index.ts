@@ -37,6 +37,7 @@ export function nativeKernels(): Kernels | null {
       groupSize > 0 && groupSize % 32 !== 0
         ? referenceKernels.ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y)
         : a.ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y),
+    ternaryMatmulBlocks: a.ternaryMatmulBlocks,
     quantizeActivations: a.quantizeActivations,
     matmulF32: a.matmulF32,
     matmulF16: a.matmulF16,

@@ -5,10 +5,11 @@
  * They are also what the engine runs when the addon is missing. They check their arguments like the
  * addon does: a wrong array type is a TypeError, a wrong size or length a RangeError.
  */
-import type { EngineKernels, QuantType } from '../../native/engine-kernels.ts';
+import type { EngineKernels, QuantType, TernaryBlockType } from '../../native/engine-kernels.ts';
 import { f16BitsToF32 } from '../../quant/fp16.ts';
 import { quantizeActivations as quantizeRows } from '../../quant/activations.ts';
 import { GGML_CODECS } from '../../quant/ggml_codecs.ts';
+import { TQ1_0_BLOCK_BYTES, tq1Trit } from '../../quant/tq1_0.ts';
 import { BLOCK_BYTES, BLOCK_COLS, packedRowBytes } from './layout.ts';
 import { dequantRows, matmulQuant, quantRowBytes } from './quant.ts';
 
@@ -100,6 +101,27 @@ export function checkTernaryScaled(
   return groups;
 }
 
+/** Bytes of one 256-weight block of a ternaryMatmulBlocks type. */
+export const TERNARY_BLOCK_BYTES: Readonly<Record<TernaryBlockType, number>> = { TQ1_0: TQ1_0_BLOCK_BYTES, TQ2_0: 66 };
+
+/**
+ * The codes t of one block (256 weights) into codes[0..255], column order: TQ1_0's trits (every byte
+ * decodes), TQ2_0's 2-bit fields with the unused code 3 read as t = 2, as llama.cpp's dequantizer and
+ * the native kernel read it (a mapped file is not scanned for it). Returns the block's d.
+ */
+function blockCodes(type: TernaryBlockType, w: Uint8Array, o: number, codes: Int8Array): number {
+  if (type === 'TQ1_0') {
+    for (let m = 0; m < 32; m++) for (let n = 0; n < 5; n++) codes[m + 32 * n] = tq1Trit(w[o + m]!, n) - 1;
+    for (let m = 0; m < 16; m++) for (let n = 0; n < 5; n++) codes[160 + m + 16 * n] = tq1Trit(w[o + 32 + m]!, n) - 1;
+    for (let j = 0; j < 4; j++) for (let n = 0; n < 4; n++) codes[240 + j + 4 * n] = tq1Trit(w[o + 48 + j]!, n) - 1;
+  } else {
+    for (let h = 0; h < 2; h++)
+      for (let m = 0; m < 32; m++) for (let q = 0; q < 4; q++) codes[128 * h + 32 * q + m] = ((w[o + 32 * h + m]! >> (2 * q)) & 3) - 1;
+  }
+  const bb = TERNARY_BLOCK_BYTES[type];
+  return f16BitsToF32(w[o + bb - 2]! | (w[o + bb - 1]! << 8));
+}
+
 /** The ternary code t of (row r, column col) in the packed layout. */
 function codeAt(packed: Uint8Array, rowBase: number, col: number): number {
   const byte = packed[rowBase + Math.floor(col / BLOCK_COLS) * BLOCK_BYTES + (col % 32)]!;
@@ -114,6 +136,32 @@ function dotRange(packed: Uint8Array, rowBase: number, xq: Int8Array, xBase: num
 }
 
 export const referenceKernels: EngineKernels = {
+  ternaryMatmulBlocks(type, w, rows, cols, xq, sx, n, y) {
+    const c = new ArgCheck('ternaryMatmulBlocks');
+    if (type !== 'TQ1_0' && type !== 'TQ2_0') c.range(`type must be one of TQ1_0, TQ2_0, got '${String(type)}'`);
+    c.array('w', w, Uint8Array).dim('rows', rows).dim('cols', cols);
+    if (cols % 256 !== 0) c.range(`cols must be a multiple of 256 (whole blocks per row), got ${cols}`);
+    const nb = cols / 256;
+    const bb = TERNARY_BLOCK_BYTES[type];
+    c.array('w', w, Uint8Array, rows * nb * bb, 'rows*cols/256*blockBytes').array('xq', xq, Int8Array, n * cols, 'n*cols')
+      .array('sx', sx, Float32Array, n, 'n').dim('n', n).array('y', y, Float32Array, n * rows, 'n*rows');
+    const codes = new Int8Array(256);
+    const v = new Float64Array(n);
+    for (let r = 0; r < rows; r++) {
+      v.fill(0);
+      for (let b = 0; b < nb; b++) {
+        const d = blockCodes(type, w, (r * nb + b) * bb, codes);
+        for (let i = 0; i < n; i++) {
+          let acc = 0;
+          const x0 = i * cols + b * 256;
+          for (let e = 0; e < 256; e++) acc += codes[e]! * xq[x0 + e]!;
+          v[i] += acc * d; // double, in block order
+        }
+      }
+      for (let i = 0; i < n; i++) y[i * rows + r] = v[i]! / sx[i]!;
+    }
+  },
+
   ternaryMatmul(packed, rows, cols, xq, n, out) {
     checkTernary('ternaryMatmul', packed, rows, cols, xq, n).array('out', out, Int32Array, n * rows, 'n*rows');
     const rowBytes = packedRowBytes(cols);
