@@ -22,47 +22,46 @@ inline uint32_t fmix32(uint32_t h) {  // MurmurHash3's finalizer
 // synth-codes.ts ZERO_BELOW: P(t = 0) = 0.31006, the share of zeros absmean quantization gives normals
 constexpr uint32_t kZeroBelow = 1331715453u;
 
-struct Codes {
-  uint32_t seed;
-  // code c = t + 1 of element i
-  inline int operator()(uint64_t i) const {
-    const uint32_t base = fmix32(seed ^ fmix32(static_cast<uint32_t>(i >> 32) + 0x9E3779B9u));
-    const uint32_t h = fmix32((static_cast<uint32_t>(i) * 0x9E3779B1u) ^ base);
-    return h < kZeroBelow ? 1 : (h & 1) ? 2 : 0;
+// The codes c = t + 1 of the 256 (TQ) or 128 (I2_S) elements from e0: one block never crosses a
+// multiple of 2^32, so the high word's hash is taken once per block.
+void block_codes(uint32_t seed, uint64_t e0, int count, uint8_t* c) {
+  const uint32_t base = fmix32(seed ^ fmix32(static_cast<uint32_t>(e0 >> 32) + 0x9E3779B9u));
+  const uint32_t lo = static_cast<uint32_t>(e0);
+  for (int k = 0; k < count; k++) {
+    const uint32_t h = fmix32(((lo + static_cast<uint32_t>(k)) * 0x9E3779B1u) ^ base);
+    c[k] = h < kZeroBelow ? 1 : static_cast<uint8_t>((h & 1) << 1);
   }
-};
+}
 
-void tq1_block(const Codes& code, uint64_t e0, uint16_t d16, uint8_t* o) {
-  struct Run {
-    int byte, count, first, stride, trits;
-  };
-  static const Run runs[3] = {{0, 32, 0, 32, 5}, {32, 16, 160, 16, 5}, {48, 4, 240, 4, 4}};
-  for (const Run& run : runs)
-    for (int i = 0; i < run.count; i++) {
-      int q = 0;
-      for (int n = 0; n < run.trits; n++) q = q * 3 + code(e0 + run.first + i + run.stride * n);
-      if (run.trits == 4) q *= 3;
-      o[run.byte + i] = static_cast<uint8_t>((q * 256 + 242) / 243);
-    }
+void tq1_block(const uint8_t* c, uint16_t d16, uint8_t* o) {
+  for (int m = 0; m < 32; m++) {
+    const int q = (((c[m] * 3 + c[m + 32]) * 3 + c[m + 64]) * 3 + c[m + 96]) * 3 + c[m + 128];
+    o[m] = static_cast<uint8_t>((q * 256 + 242) / 243);
+  }
+  for (int m = 0; m < 16; m++) {
+    const uint8_t* e = c + 160 + m;
+    const int q = (((e[0] * 3 + e[16]) * 3 + e[32]) * 3 + e[48]) * 3 + e[64];
+    o[32 + m] = static_cast<uint8_t>((q * 256 + 242) / 243);
+  }
+  for (int j = 0; j < 4; j++) {
+    const uint8_t* e = c + 240 + j;
+    const int q = (((e[0] * 3 + e[4]) * 3 + e[8]) * 3 + e[12]) * 3;
+    o[48 + j] = static_cast<uint8_t>((q * 256 + 242) / 243);
+  }
   std::memcpy(o + 52, &d16, 2);
 }
 
-void tq2_block(const Codes& code, uint64_t e0, uint16_t d16, uint8_t* o) {
+void tq2_block(const uint8_t* c, uint16_t d16, uint8_t* o) {
   for (int h = 0; h < 2; h++)
     for (int m = 0; m < 32; m++) {
-      int byte = 0;
-      for (int q = 0; q < 4; q++) byte |= code(e0 + 128 * h + 32 * q + m) << (2 * q);
-      o[32 * h + m] = static_cast<uint8_t>(byte);
+      const uint8_t* e = c + 128 * h + m;
+      o[32 * h + m] = static_cast<uint8_t>(e[0] | (e[32] << 2) | (e[64] << 4) | (e[96] << 6));
     }
   std::memcpy(o + 64, &d16, 2);
 }
 
-void i2s_block(const Codes& code, uint64_t e0, uint8_t* o) {
-  for (int m = 0; m < 32; m++) {
-    int byte = 0;
-    for (int k = 0; k < 4; k++) byte |= code(e0 + m + 32 * k) << (6 - 2 * k);
-    o[m] = static_cast<uint8_t>(byte);
-  }
+void i2s_block(const uint8_t* c, uint8_t* o) {
+  for (int m = 0; m < 32; m++) o[m] = static_cast<uint8_t>((c[m] << 6) | (c[m + 32] << 4) | (c[m + 64] << 2) | c[m + 96]);
 }
 
 }  // namespace
@@ -77,18 +76,18 @@ int64_t synth_ternary_bytes(SynthLayout l, int64_t rows, int64_t cols) {
 }
 
 void synth_ternary(SynthLayout l, int64_t rows, int64_t cols, uint32_t seed, uint16_t d16, float d32, uint8_t* out) {
-  const Codes code{seed};
   const int64_t per = l == SynthLayout::I2_S ? 128 : 256;
   const int64_t bb = l == SynthLayout::TQ1_0 ? 54 : l == SynthLayout::TQ2_0 ? 66 : 32;
   const int64_t nb = cols / per;
   pool_for(rows, 8, [&](int64_t r0, int64_t r1) {
+    uint8_t c[256];
     for (int64_t r = r0; r < r1; r++)
       for (int64_t b = 0; b < nb; b++) {
-        const uint64_t e0 = static_cast<uint64_t>(r * cols + b * per);
+        block_codes(seed, static_cast<uint64_t>(r * cols + b * per), static_cast<int>(per), c);
         uint8_t* o = out + (r * nb + b) * bb;
-        if (l == SynthLayout::TQ1_0) tq1_block(code, e0, d16, o);
-        else if (l == SynthLayout::TQ2_0) tq2_block(code, e0, d16, o);
-        else i2s_block(code, e0, o);
+        if (l == SynthLayout::TQ1_0) tq1_block(c, d16, o);
+        else if (l == SynthLayout::TQ2_0) tq2_block(c, d16, o);
+        else i2s_block(c, o);
       }
   });
   if (l == SynthLayout::I2_S) {  // the tensor's one scale, then 28 zero bytes

@@ -27,6 +27,8 @@ export interface BenchResult {
   prompt_tokens: number;
   gen_tokens: number;
   linear_type: string;
+  /** 'mapped': run in place from the mapped file; 'copied': converted into the engine's memory. */
+  weights: 'mapped' | 'copied';
   /** Weight bytes the engine reads per generated token (block linears in its layout, scales, head). */
   mb_read_per_token: number;
   /** Measured read bandwidth with the kernels' threads, or null when the addon cannot measure it. */
@@ -36,7 +38,7 @@ export interface BenchResult {
 
 /** Bytes a matmul reads from this linear per token. */
 function linearBytes(l: Linear): number {
-  return l.kind === 'ternary' ? l.packed.byteLength + l.scale.byteLength : l.w.byteLength;
+  return l.kind === 'ternary' ? l.packed.byteLength + l.scale.byteLength : l.w.byteLength; // blocks: the file's bytes, scales included
 }
 
 export function weightBytesPerToken(w: Weights): number {
@@ -112,6 +114,7 @@ function benchWatched(e: Engine, promptTokens: number, genTokens: number, seed: 
     prompt_tokens: promptTokens,
     gen_tokens: genTokens,
     linear_type: weights.linearType,
+    weights: weights.mapped ? 'mapped' : 'copied',
     mb_read_per_token: bytes / 1e6,
     bandwidth_gb_s: bandwidth,
     tg_roofline_pct: bandwidth === null ? null : (100 * tgRate) / ((bandwidth * 1e9) / bytes),

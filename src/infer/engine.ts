@@ -12,6 +12,7 @@ import { Model } from './model.ts';
 import { GGUFTokenizer } from './tokenizer.ts';
 import { readWeights, type Weights } from './weights.ts';
 import { weightStore } from './store.ts';
+import { mapGGUF, wantsMap, type WeightsMode } from './mapped.ts';
 
 export type EngineChoice = 'auto' | 'native' | 'ts';
 
@@ -22,6 +23,8 @@ export interface EngineOptions {
   /** KV cache positions (default: the model's context length). */
   maxSeq?: number;
   maxBatch?: number;
+  /** Read the weights in place from the mapped file, or copy them (./mapped.ts; default 'auto'). */
+  weights?: WeightsMode;
 }
 
 export interface Engine {
@@ -57,7 +60,7 @@ export function loadEngine(file: string, opts: EngineOptions = {}): Engine {
   let weights: Weights;
   let tokenizer: GGUFTokenizer;
   try {
-    weights = readWeights(f, store);
+    weights = readWeights(f, store, { map: wantsMap(f, opts.weights ?? 'auto') ? mapGGUF(f) : null });
     tokenizer = GGUFTokenizer.fromGGUF(f);
   } finally {
     f.close();

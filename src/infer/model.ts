@@ -119,7 +119,7 @@ export class Model {
     this.x = new Float32Array(B * hp.d_model);
     this.xn = new Float32Array(B * wide);
     this.xq = new Int8Array(B * wide);
-    const floatLinears = weights.layers.some((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].some((m) => m.kind !== 'ternary'));
+    const floatLinears = weights.layers.some((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].some((m) => m.kind !== 'ternary' && m.kind !== 'blocks'));
     this.xf = new Float32Array(floatLinears && hp.act_quant !== 'none' ? B * wide : 0);
     this.sx = new Float32Array(B);
     this.q = new Float32Array(B * hp.d_model);
@@ -301,7 +301,8 @@ export class Model {
     if (lin.kind === 'ternary') {
       const sx = this.viewsFor(n).sx;
       this.kernels.ternaryMatmulScaled(lin.packed, lin.rows, lin.cols, xq, sx, n, lin.scale, lin.groupSize, y);
-    } else this.matmulFloat(lin, n, xf, y);
+    } else if (lin.kind === 'blocks') this.kernels.ternaryMatmulBlocks(lin.type, lin.w, lin.rows, lin.cols, xq, this.viewsFor(n).sx, n, y);
+    else this.matmulFloat(lin, n, xf, y);
   }
 
   /** The head: a float matmul, or the quantized kernel on the file's blocks. */

@@ -25,7 +25,7 @@ import { GGMLType, ggmlTypeById, TERNARY_TYPES, type GGUFFile, type GGUFTensorIn
 import { BLOCK_LINEARS, headDimOf, kvDimOf, linearShape, OurKeys, readBitnetHparams, TensorNames, type BitnetHparams, type BlockLinear, type BlockTensor } from '../format/gguf/bitnet.ts';
 import { f16BitsToF32 } from '../quant/fp16.ts';
 import { unpackTQ1_0 } from '../quant/tq1_0.ts';
-import type { QuantType } from '../native/engine-kernels.ts';
+import type { QuantType, TernaryBlockType } from '../native/engine-kernels.ts';
 import { i2sToPacked, packedBytes, repackTernary, tq2_0ToPacked, unpackTernary } from './kernels/index.ts';
 import { jsStore, type WeightStore } from './store.ts';
 
@@ -50,6 +50,18 @@ export interface TernaryLinear {
   groupSize: number;
 }
 
+/**
+ * A ternary linear [rows, cols] read in place: the file's TQ1_0 / TQ2_0 blocks, rows of cols/256
+ * blocks, in the mapped file (EngineKernels.ternaryMatmulBlocks; its d's are the scales).
+ */
+export interface BlockTernaryLinear {
+  kind: 'blocks';
+  type: TernaryBlockType;
+  rows: number;
+  cols: number;
+  w: Uint8Array;
+}
+
 /** A float matrix [rows, cols] (row-major = GGUF's ne {cols, rows}); F16 kept as raw bits. */
 export type FloatMatrix = { kind: 'f32'; rows: number; cols: number; w: Float32Array } | { kind: 'f16'; rows: number; cols: number; w: Uint16Array };
 
@@ -65,7 +77,7 @@ export interface QuantMatrix {
 /** What the embedding and the head may be. */
 export type TableMatrix = FloatMatrix | QuantMatrix;
 
-export type Linear = TernaryLinear | FloatMatrix;
+export type Linear = TernaryLinear | BlockTernaryLinear | FloatMatrix;
 
 export interface LayerWeights {
   attnNorm: Float32Array;
@@ -101,7 +113,21 @@ export interface Weights {
   linearElements: number;
   /** 'TQ2_0', 'TQ1_0', 'I2_S', 'F16', 'F32' or 'mixed': the file's type of the block linears. */
   linearType: string;
+  /** Whether the weights were read in place from the mapped file (ReadOptions.map) rather than copied. */
+  mapped: boolean;
 }
+
+/** How readWeights gets at the tensors' bytes. */
+export interface ReadOptions {
+  /**
+   * The whole file, mapped (src/infer/mapped.ts): the embedding, the head and the TQ1_0 / TQ2_0 linears
+   * become views of it, read in place by the kernels, so the process holds no second copy; the rest
+   * (norms, other linear types, linears with extra scale tensors) is converted as without it.
+   */
+  map?: Uint8Array | null;
+}
+
+const IN_PLACE_TYPES: ReadonlyMap<number, TernaryBlockType> = new Map<number, TernaryBlockType>([[GGMLType.TQ1_0, 'TQ1_0'], [GGMLType.TQ2_0, 'TQ2_0']]);
 
 const LINEAR_TYPES = new Set<number>([GGMLType.TQ2_0, GGMLType.TQ1_0, GGMLType.I2_S, GGMLType.F16, GGMLType.F32]);
 const FLOAT_TYPES = new Set<number>([GGMLType.F16, GGMLType.F32]);
@@ -131,7 +157,20 @@ class TensorReader {
   constructor(
     readonly f: GGUFFile,
     readonly store: WeightStore,
+    readonly map: Uint8Array | null,
   ) {}
+
+  /** The tensor's bytes in the mapped file (only with a map). */
+  view(t: GGUFTensorInfo): Uint8Array {
+    return this.map!.subarray(t.offset, t.offset + t.byteLength);
+  }
+
+  /** The block type a linear is read in place as, or null when it is converted (no map, another type, extra scale tensors, act_quant none). */
+  inPlaceType(name: string, scaleName: string, hp: Hparams): TernaryBlockType | null {
+    if (this.map === null || hp.act_quant === 'none' || !this.f.hasTensor(name)) return null;
+    if (this.f.hasTensor(TensorNames.groupScales(name)) || this.f.hasTensor(scaleName)) return null;
+    return IN_PLACE_TYPES.get(this.f.tensor(name).type) ?? null;
+  }
 
   /** The bytes of a tensor that is converted rather than kept, read into the reused buffer. */
   transient(name: string): Uint8Array {
@@ -175,7 +214,8 @@ class TensorReader {
   /** The embedding or the head [rows, cols]: a float matrix, or the file's blocks of a TABLE_QUANT type. */
   table(name: string, rows: number, cols: number, types: ReadonlySet<number> = TABLE_TYPES): TableMatrix {
     const t = this.info(name, [cols, rows], types);
-    const bytes = this.f.readTensor(name, this.store.bytes(t.byteLength));
+    // in place when mapped (GGUF's alignment keeps F16/F32 data on its element size; else a copy)
+    const bytes = this.map !== null && t.offset % 4 === 0 ? this.view(t) : this.f.readTensor(name, this.store.bytes(t.byteLength));
     const quant = TABLE_QUANT.get(t.type);
     if (quant) return { kind: 'quant', type: quant, rows, cols, w: bytes };
     if (t.type === GGMLType.F16) return { kind: 'f16', rows, cols, w: new Uint16Array(bytes.buffer, bytes.byteOffset, rows * cols) };
@@ -300,6 +340,8 @@ function outputScale(tr: TensorReader, scaleName: string): number {
  */
 function readLinear(tr: TensorReader, name: string, rows: number, cols: number, hp: Hparams, into: Uint8Array | undefined, scaleName: string): { linear: Linear; info: GGUFTensorInfo } {
   const t = tr.info(name, [cols, rows], LINEAR_TYPES);
+  const inPlace = tr.inPlaceType(name, scaleName, hp);
+  if (inPlace !== null) return { linear: { kind: 'blocks', type: inPlace, rows, cols, w: tr.view(t) }, info: t };
   const out = outputScale(tr, scaleName);
   if (FLOAT_TYPES.has(t.type)) {
     const m = tr.matrix(name, rows, cols);
@@ -332,9 +374,9 @@ function readLinear(tr: TensorReader, name: string, rows: number, cols: number, 
  * the order the forward pass uses them, one at a time, into `store` (the engine passes the native
  * store: src/infer/store.ts).
  */
-export function readWeights(f: GGUFFile, store: WeightStore = jsStore()): Weights {
+export function readWeights(f: GGUFFile, store: WeightStore = jsStore(), opts: ReadOptions = {}): Weights {
   const hp = readHparams(f);
-  const tr = new TensorReader(f, store);
+  const tr = new TensorReader(f, store, opts.map ?? null);
   const { d_model: d, d_ff: ff, vocab_size: vocab } = hp;
   if (!f.hasTensor(TensorNames.tokenEmbd)) throw new InputError(f.path, `missing tensor ${TensorNames.tokenEmbd}`);
   const embedding = tr.table(TensorNames.tokenEmbd, vocab, d);
@@ -352,6 +394,7 @@ export function readWeights(f: GGUFFile, store: WeightStore = jsStore()): Weight
     for (const group of FUSED_GROUPS) {
       const kinds = group.map((g) => name(g));
       if (hp.act_quant === 'none' || !kinds.every((t) => f.hasTensor(t) && TERNARY_TYPES.has(f.tensor(t).type))) continue;
+      if (group.some((g) => tr.inPlaceType(name(g), TensorNames.scale(i, g), hp) !== null)) continue; // read in place, not fused
       const sizes = group.map((g) => packedBytes(...shapes[g]));
       const buf = tr.store.bytes(sizes.reduce((a, b) => a + b, 0));
       let o = 0;
@@ -385,5 +428,6 @@ export function readWeights(f: GGUFFile, store: WeightStore = jsStore()): Weight
   return {
     file: f.path, hp, embedding, head, tied, outputNorm, layers, linearBytes, linearElements,
     linearType: types.size === 1 ? [...types][0]! : 'mixed',
+    mapped: tr.map !== null,
   };
 }

@@ -37,7 +37,7 @@ export const benchCommand: CommandModule<object, Args> = {
       }
       const hp = e.weights.hp;
       console.log(`${argv.file}: d${hp.d_model} L${hp.n_layers} ff${hp.d_ff} heads ${hp.n_heads}/${hp.n_kv_heads} vocab ${hp.vocab_size}, ${r.linear_type} linears at ${r.bits_per_weight.toFixed(4)} bits per weight`);
-      console.log(`engine ${r.engine}, ${r.threads} thread${r.threads === 1 ? '' : 's'}; loaded in ${r.load_s.toFixed(2)} s; peak RSS ${r.peak_rss_mb.toFixed(0)} MB`);
+      console.log(`engine ${r.engine}, ${r.threads} thread${r.threads === 1 ? '' : 's'}, weights ${r.weights}; loaded in ${r.load_s.toFixed(2)} s; peak RSS ${r.peak_rss_mb.toFixed(0)} MB`);
       console.log(`pp ${pp}: ${r.pp_tokens_per_s.toFixed(1)} tokens/s`);
       console.log(`tg ${tg}: ${r.tg_tokens_per_s.toFixed(1)} tokens/s`);
       const roof = r.bandwidth_gb_s === null ? 'read bandwidth not measured (no native addon)' : `read bandwidth ${r.bandwidth_gb_s.toFixed(1)} GB/s: tg at ${r.tg_roofline_pct!.toFixed(1)}% of the roofline`;

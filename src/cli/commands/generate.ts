@@ -2,22 +2,25 @@ import type { Argv, CommandModule } from 'yargs';
 import { intOption, choiceOption, floatOption, pathPositional, stringOption } from '../flags.ts';
 import { loadEngine, type Engine, type EngineChoice, type EngineOptions } from '../../infer/engine.ts';
 import { generate } from '../../infer/generate.ts';
+import { WEIGHTS_MODES, type WeightsMode } from '../../infer/mapped.ts';
 import { DEFAULT_SAMPLER, type SamplerParams } from '../../infer/sampler.ts';
 
 export interface EngineArgs {
   engine?: string;
   threads?: number;
+  weights?: string;
 }
 
 /** --engine and --threads, shared by generate, eval and bench. */
 export function engineFlags<T>(y: Argv<T>): Argv<T & EngineArgs> {
   return y
     .option('engine', choiceOption('engine', ['auto', 'native', 'ts'] as const, { default: 'auto', describe: 'kernels: native (the addon), ts (TypeScript), auto (native when the addon is built)' }))
-    .option('threads', intOption('threads', { min: 1, max: 256, describe: 'threads of the native kernels (default: the addon pool\'s)' })) as Argv<T & EngineArgs>;
+    .option('threads', intOption('threads', { min: 1, max: 256, describe: 'threads of the native kernels (default: the addon pool\'s)' }))
+    .option('weights', choiceOption('weights', WEIGHTS_MODES, { default: 'auto', describe: 'map: run the file in place (memory-mapped, no copy); copy: into the engine\'s memory (faster kernels); auto: copy unless that takes over half the RAM' })) as Argv<T & EngineArgs>;
 }
 
-export function engineOptions(argv: EngineArgs): Pick<EngineOptions, 'engine' | 'threads'> {
-  return { engine: (argv.engine ?? 'auto') as EngineChoice, threads: argv.threads };
+export function engineOptions(argv: EngineArgs): Pick<EngineOptions, 'engine' | 'threads' | 'weights'> {
+  return { engine: (argv.engine ?? 'auto') as EngineChoice, threads: argv.threads, weights: (argv.weights ?? 'auto') as WeightsMode };
 }
 
 /** Says on stderr when the default engine fell back to TypeScript. */

@@ -210,6 +210,12 @@ export class GGUFFile {
 
   private readonly byName: Map<string, GGUFTensorInfo>;
 
+  /** The open file descriptor, for a caller that maps the file (src/infer/mapped.ts); an error once closed. */
+  get descriptor(): number {
+    if (this.fd === undefined) throw new Error(`GGUFFile ${this.path}: already closed`);
+    return this.fd;
+  }
+
   private fail(problem: string): never {
     throw new InputError(this.path, problem);
   }
