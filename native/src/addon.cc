@@ -11,6 +11,7 @@
 //   matmulF32(x, n, cols, w, rows, y)                  matmulF16(x, n, cols, wBits, rows, y)
 //   matmulQuant(type, x, n, cols, w, rows, y)         dequantRows(type, w, rows, cols, ids, out)
 //   ternaryMatmulBlocks(type, w, rows, cols, xq, sx, n, y)   (type 'TQ1_0' | 'TQ2_0': the file's blocks in place)
+//   ternaryBlocksToPacked(type, w, nBlocks, packed, d) -> -1 | first block with code 3 (TQ2_0)
 //   synthTernary(layout, rows, cols, seed, d16, d32, out)     (layout 'TQ1_0' | 'TQ2_0' | 'I2_S')
 //   mapFile(fd, length) -> ArrayBuffer (the file mapped read-only; unmapped when collected)
 //   f16ToF32(src, dst)
@@ -413,6 +414,26 @@ napi_value TernaryMatmulBlocksJs(napi_env env, napi_callback_info info) {
     return nullptr;
   ternary_matmul_blocks(t, w, rows, cols, xq, sx, n, y);
   return undefined(env);
+}
+
+napi_value TernaryBlocksToPackedJs(napi_env env, napi_callback_info info) {
+  Args a;
+  int type = 0;
+  const uint8_t* w = nullptr;
+  uint8_t* packed = nullptr;
+  float* d = nullptr;
+  int64_t nb = 0, lw = 0, lp = 0, ld = 0;
+  if (!get_args(env, info, "ternaryBlocksToPacked", 5, a) || !get_enum(a, 0, "type", {"TQ1_0", "TQ2_0"}, &type) ||
+      !get_array(a, 1, "w", napi_uint8_array, const_cast<uint8_t**>(&w), &lw) || !get_size(a, 2, "nBlocks", &nb) ||
+      !get_array(a, 3, "packed", napi_uint8_array, &packed, &lp) || !get_array(a, 4, "d", napi_float32_array, &d, &ld))
+    return nullptr;
+  const TernaryBlocks t = static_cast<TernaryBlocks>(type);
+  if (!check_len(a, "w", lw, {nb, ternary_blocks_bytes(t)}, "nBlocks*blockBytes") ||
+      !check_len(a, "packed", lp, {nb, 64}, "nBlocks*64") || !check_len(a, "d", ld, {nb}, "nBlocks"))
+    return nullptr;
+  napi_value r;
+  napi_create_double(env, static_cast<double>(ternary_blocks_to_packed(t, w, nb, packed, d)), &r);
+  return r;
 }
 
 napi_value SynthTernaryJs(napi_env env, napi_callback_info info) {
@@ -1026,6 +1047,7 @@ NAPI_MODULE_INIT() {
       {"matmulQuant", nullptr, MatmulQuantJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"dequantRows", nullptr, DequantRowsJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"ternaryMatmulBlocks", nullptr, TernaryMatmulBlocksJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"ternaryBlocksToPacked", nullptr, TernaryBlocksToPackedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"synthTernary", nullptr, SynthTernaryJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"mapFile", nullptr, MapFileJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"attention", nullptr, AttentionJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

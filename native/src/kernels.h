@@ -49,6 +49,9 @@ enum class TernaryBlocks { TQ1_0 = 0, TQ2_0 = 1 };
 int64_t ternary_blocks_bytes(TernaryBlocks t);  // bytes per 256-weight block
 void ternary_matmul_blocks(TernaryBlocks type, const uint8_t* w, int64_t rows, int64_t cols, const int8_t* xq,
                            const float* sx, int64_t n, float* y);
+// The blocks as the engine's packed layout (64 bytes per block: the two 128-column blocks) and their d;
+// returns -1, or for TQ2_0 the first block holding the unused code 3 (the packed bytes are then unusable).
+int64_t ternary_blocks_to_packed(TernaryBlocks type, const uint8_t* w, int64_t nblocks, uint8_t* packed, float* d);
 
 // ---- synth's random ternary tensors packed at disk speed (synth.cc; twin: src/infer/synth-codes.ts) ----
 enum class SynthLayout { TQ1_0 = 0, TQ2_0 = 1, I2_S = 2 };

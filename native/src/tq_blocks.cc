@@ -23,6 +23,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -245,6 +246,31 @@ RowsFn pick(int tile, Isa level) {
 }  // namespace
 
 int64_t ternary_blocks_bytes(TernaryBlocks t) { return block_bytes(t); }
+
+int64_t ternary_blocks_to_packed(TernaryBlocks type, const uint8_t* w, int64_t nblocks, uint8_t* packed, float* d) {
+  const int64_t bb = block_bytes(type);
+  std::atomic<int64_t> bad{-1};
+  pool_for(nblocks, 1024, [&](int64_t b0, int64_t b1) {
+    uint8_t c[kQK];
+    for (int64_t b = b0; b < b1; b++) {
+      const uint8_t* blk = w + b * bb;
+      decode_scalar(type, blk, c);
+      uint8_t* o = packed + b * 64;  // two 128-column blocks of the packed layout
+      for (int h = 0; h < 2; h++)
+        for (int m = 0; m < 32; m++) {
+          const uint8_t* e = c + 128 * h + m;
+          o[32 * h + m] = static_cast<uint8_t>(e[0] | (e[32] << 2) | (e[64] << 4) | (e[96] << 6));
+        }
+      if (type == TernaryBlocks::TQ2_0 && std::find(c, c + kQK, 3) != c + kQK) {
+        int64_t cur = bad.load();  // keep the smallest such block
+        while ((cur < 0 || b < cur) && !bad.compare_exchange_weak(cur, b)) {
+        }
+      }
+      d[b] = half_to_float(rd16(blk + bb - 2));
+    }
+  });
+  return bad.load();
+}
 
 // Lanes stay exact: a block adds at most 8 * 2 * 4 * 128 = 8192 to a lane, and addon.cc limits cols
 // to 2^24 (65536 blocks): 2^29 < 2^31.

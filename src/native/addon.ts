@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { packageRoot } from '../package-root.ts';
-import type { EngineKernels } from './engine-kernels.ts';
+import type { EngineKernels, TernaryBlockType } from './engine-kernels.ts';
 import type { TrainKernels } from './train-kernels.ts';
 
 /** 'avx2' means AVX2 + FMA + F16C; 'avx512vnni' adds 256-bit VNNI to the ternary kernel. */
@@ -40,6 +40,13 @@ export interface NativeAddon extends EngineKernels, TrainKernels {
    * fp16 bits d16, I2_S's tensor scale d32.
    */
   synthTernary(layout: 'TQ1_0' | 'TQ2_0' | 'I2_S', rows: number, cols: number, seed: number, d16: number, d32: number, out: Uint8Array): void;
+  /**
+   * TQ1_0 / TQ2_0 blocks (nBlocks, rows of whole blocks) as the engine's packed layout (64 bytes a
+   * block, src/infer/kernels/layout.ts) and each block's d: what layout.ts's tq2_0ToPacked and
+   * tq1_0.ts's unpack + repackTernary give, on the pool. Returns -1, or for TQ2_0 the first block that
+   * holds the unused code 3 (then packed is not to be used).
+   */
+  ternaryBlocksToPacked(type: TernaryBlockType, w: Uint8Array, nBlocks: number, packed: Uint8Array, d: Float32Array): number;
   /** The whole file behind fd (length bytes), mapped read-only: writing into it faults. Unmapped when collected (Linux only). */
   mapFile(fd: number, length: number): ArrayBuffer;
   /** Watch `what`: end the process (one stderr line, exit 124) if no beat and no pool progress come for limitMs (watchdog.ts). */

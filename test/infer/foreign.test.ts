@@ -143,6 +143,14 @@ describe('infer/foreign layouts: llama.cpp\'s and bitnet.cpp\'s tensor types in 
     expect(loadError(code3)).to.match(/tensor blk\.0\.ffn_up\.weight: .*byte 9 holds the unused 2-bit code 3/);
   });
 
+  it('a TQ2_0 tensor that holds the unused code 3 is a one-line InputError naming it when copied (mapped, it reads as t = 2, as llama.cpp's dequantizer reads it)', async () => {
+    const { file } = await writeTinyModel(dir, 'tq2-code3-src.gguf', { type: 'TQ2_0', n_layers: 1 });
+    const code3 = await rewriteGGUF(file, path.join(dir, 'tq2-code3.gguf'), (_, tensors) => {
+      (tensors.find((x) => x.name === 'blk.0.ffn_up.weight')!.data as Uint8Array)[66 + 3] = 0x30; // block 1: field 2 holds code 3
+    });
+    expect(loadError(code3)).to.match(/tensor blk\.0\.ffn_up\.weight: .*block 1 .*code 3/);
+  });
+
   describe('bitnet synth in bitnet.cpp\'s layout (bitnet-b1.58, I2_S, Q6_K embedding)', () => {
     let file: string;
     // ffn_down rows of 640 = 5 I2_S blocks: not whole TQ blocks of 256, which I2_S does not need

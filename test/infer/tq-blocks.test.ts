@@ -163,6 +163,25 @@ describe('infer/ternary blocks in place', () => {
           });
       });
 
+    it('ternaryBlocksToPacked: the packed bytes and d of the TS conversions; TQ2_0 code 3 named by its first block', () => {
+      const rng = new Rng(31);
+      for (const type of TYPES)
+        for (const [rows, cols] of [[3, 256], [17, 1280], [64, 512]] as const) {
+          const w = randomBlocks(rng, type, rows, cols, 'valid');
+          const nb = (rows * cols) / 256;
+          const packed = new Uint8Array(nb * 64);
+          const d = new Float32Array(nb);
+          expect(a.ternaryBlocksToPacked(type, w, nb, packed, d)).to.equal(-1);
+          const u = TERNARY_CODECS[type].unpack(w, nb);
+          expect(Buffer.from(packed).equals(Buffer.from(repackTernary(u.codes, rows, cols))), `${type} ${rows}x${cols}`).to.equal(true);
+          expect(Array.from(d)).to.deep.equal(Array.from(u.d));
+        }
+      const w = randomBlocks(rng, 'TQ2_0', 40, 256, 'valid');
+      w[66 * 37 + 5] = 0x0c; // block 37: field 1 holds code 3
+      w[66 * 39 + 60] = 0xff;
+      expect(a.ternaryBlocksToPacked('TQ2_0', w, 40, new Uint8Array(40 * 64), new Float32Array(40))).to.equal(37);
+    });
+
     it('refuses a bad call before touching memory', () => {
       const xq = new Int8Array(256);
       const sx = new Float32Array(1);
@@ -173,6 +192,7 @@ describe('infer/ternary blocks in place', () => {
       expect(() => a.synthTernary('TQ1_0', 1, 256, 1, 0, 0, new Uint8Array(53))).to.throw(RangeError, /out has length/);
       expect(() => a.synthTernary('I2_S', 1, 100, 1, 0, 0, new Uint8Array(57))).to.throw(RangeError, /multiple of 128/);
       expect(() => a.mapFile(1 << 20, 100)).to.throw(RangeError, /cannot map/);
+      expect(() => a.ternaryBlocksToPacked('TQ1_0', new Uint8Array(54), 1, new Uint8Array(63), new Float32Array(1))).to.throw(RangeError, /packed has length/);
     });
   });
 });
