@@ -17,13 +17,14 @@
 //        --heads f16,q8_0,q6_k --heads-at 2b4t (a row per head type at those shapes)  --no-llama-bench
 //        --peer '{"batchSize":128}' (peer options, see run-llama.mjs)  --tune-peer (search the peer's
 //        settings at the first shape and print them, no table)  --out FILE.md
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureLlamaCpp, ensureNodeLlamaCpp, llamaBench, type LlamaCpp } from './llama-cpp-peer.ts';
+import { commit, machine } from './bench-env.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -288,22 +289,6 @@ async function bandwidth(): Promise<Record<number, number | null>> {
   return ((await runJson(cmd, [...args], 300)).json as { bandwidth: Record<number, number | null> }).bandwidth;
 }
 
-function machine(): string {
-  const cpus = os.cpus();
-  return `${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, node ${process.version}`;
-}
-
-function commit(): string {
-  const git = (...a: string[]) => execFileSync('git', a, { cwd: ROOT, encoding: 'utf8' }).trim();
-  try {
-    const head = git('rev-parse', '--short', 'HEAD');
-    // dirty: tracked changes anywhere, or untracked files in the code the benchmark runs
-    const dirty = git('status', '--porcelain', '--untracked-files=no') !== '' || git('status', '--porcelain', '--', 'src', 'native/src', 'bin') !== '';
-    return dirty ? `${head}+dirty` : head;
-  } catch {
-    return 'unknown';
-  }
-}
 
 const f1 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const f2 = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(2));

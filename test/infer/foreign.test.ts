@@ -143,7 +143,7 @@ describe('infer/foreign layouts: llama.cpp\'s and bitnet.cpp\'s tensor types in 
     expect(loadError(code3)).to.match(/tensor blk\.0\.ffn_up\.weight: .*byte 9 holds the unused 2-bit code 3/);
   });
 
-  it('a TQ2_0 tensor that holds the unused code 3 is a one-line InputError naming it when copied (mapped, it reads as t = 2, as llama.cpp's dequantizer reads it)', async () => {
+  it("a TQ2_0 tensor that holds the unused code 3 is a one-line InputError naming it when copied (mapped, it reads as t = 2, as llama.cpp's dequantizer reads it)", async () => {
     const { file } = await writeTinyModel(dir, 'tq2-code3-src.gguf', { type: 'TQ2_0', n_layers: 1 });
     const code3 = await rewriteGGUF(file, path.join(dir, 'tq2-code3.gguf'), (_, tensors) => {
       (tensors.find((x) => x.name === 'blk.0.ffn_up.weight')!.data as Uint8Array)[66 + 3] = 0x30; // block 1: field 2 holds code 3
