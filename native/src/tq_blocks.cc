@@ -16,10 +16,10 @@
 // a mapped model and a copied one produce the same logits.
 //
 // Kernel: each block is decoded into eight vectors of 32 codes that line up with 32 consecutive
-// activations each (TQ1_0's trits with 16-bit multiplies, even and odd bytes apart so that no carry
-// crosses a byte), then multiplied with maddubs (AVX2) or vpdpbusd (VNNI); sum c*x - sum x = sum t*x.
+// activations each (TQ1_0's trits with byte adds, subtractions and minima only: trits0 below), then multiplied with maddubs (AVX2) or vpdpbusd (VNNI); sum c*x - sum x = sum t*x.
 // A row whose blocks all carry the same finite d (our exports and synth's files) accumulates in int32
-// vectors and reduces once; otherwise each block is reduced and scaled on its own.
+// vectors and reduces once; otherwise each block is reduced and scaled on its own. On the VNNI level
+// (AVX-512) two blocks share each 512-bit vector, which halves the decoding instructions per weight.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -70,40 +70,44 @@ void decode_scalar(TernaryBlocks type, const uint8_t* b, uint8_t* c) {
 
 // ---- AVX2 decoding into 8 vectors: v[k] holds the codes of columns 32k .. 32k+31 of the block ----
 
-// Trit selected by `pow` (3^n per 16-bit lane) of every byte of qe (even bytes, high bytes zeroed) and
-// qo (odd bytes, low bytes zeroed): ((byte * 3^n) mod 256) * 3 >> 8, as bytes.
-BITNET_AVX2 inline __m256i trits(__m256i qe, __m256i qo, __m256i pow) {
-  const __m256i te = _mm256_and_si256(_mm256_mullo_epi16(qe, pow), _mm256_set1_epi16(0x00FF));
-  const __m256i re = _mm256_mulhi_epu16(te, _mm256_set1_epi16(768));  // (te * 3) >> 8 in the low byte
-  const __m256i to = _mm256_mullo_epi16(qo, pow);                     // (byte * 3^n mod 256) << 8: no carry in
-  const __m256i ro = _mm256_slli_epi16(_mm256_mulhi_epu16(to, _mm256_set1_epi16(3)), 8);
-  return _mm256_or_si256(re, ro);
+// Trits without multiplies: for a stored byte B, trit 0 is (3B) >> 8, i.e. [B >= 86] + [B >= 171],
+// and the byte for trit n+1 is 3B mod 256 (two wrapping byte adds), so trit n of every byte of a
+// vector takes 5 + 2 cheap byte operations.
+BITNET_AVX2 inline __m256i trit0(__m256i b) {
+  const __m256i one = _mm256_set1_epi8(1);
+  return _mm256_add_epi8(_mm256_min_epu8(_mm256_subs_epu8(b, _mm256_set1_epi8(85)), one),
+                         _mm256_min_epu8(_mm256_subs_epu8(b, _mm256_set1_epi8(static_cast<char>(170))), one));
 }
+BITNET_AVX2 inline __m256i times3(__m256i b) { return _mm256_add_epi8(_mm256_add_epi8(b, b), b); }
+BITNET_AVX2 inline __m128i times3(__m128i b) { return _mm_add_epi8(_mm_add_epi8(b, b), b); }
 
-BITNET_AVX2 inline void split(__m256i q, __m256i* qe, __m256i* qo) {
-  *qe = _mm256_and_si256(q, _mm256_set1_epi16(0x00FF));
-  *qo = _mm256_and_si256(q, _mm256_set1_epi16(static_cast<short>(0xFF00)));
+// qs[32..47] times 1, 3, ..., 81 and qh times 1, 3, 9, 27 laid out as elements 240.. need them:
+// byte e of the 16 is qh[e mod 4] times 3^(e / 4).
+struct Tq1Tail {
+  __m128i s[5];  // qs[32..47] * 3^n
+  __m128i h;     // the 16 qh bytes
+};
+BITNET_AVX2 inline Tq1Tail tq1_tail(const uint8_t* b) {
+  Tq1Tail t;
+  t.s[0] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 32));
+  for (int n = 1; n < 5; n++) t.s[n] = times3(t.s[n - 1]);
+  int32_t qh;
+  std::memcpy(&qh, b + 48, 4);
+  const __m128i h1 = _mm_cvtsi32_si128(qh), h3 = times3(h1), h9 = times3(h3), h27 = times3(h9);
+  t.h = _mm_unpacklo_epi64(_mm_unpacklo_epi32(h1, h3), _mm_unpacklo_epi32(h9, h27));
+  return t;
 }
 
 BITNET_AVX2 inline void decode_tq1_avx2(const uint8_t* b, __m256i v[8]) {
-  __m256i qe, qo;
-  split(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)), &qe, &qo);
-  v[0] = trits(qe, qo, _mm256_set1_epi16(1));
-  v[1] = trits(qe, qo, _mm256_set1_epi16(3));
-  v[2] = trits(qe, qo, _mm256_set1_epi16(9));
-  v[3] = trits(qe, qo, _mm256_set1_epi16(27));
-  v[4] = trits(qe, qo, _mm256_set1_epi16(81));
-  // qs[32..47] in both halves: trits (0 | 1) are columns 160..191, (2 | 3) columns 192..223
-  const __m128i s2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 32));
-  split(_mm256_set_m128i(s2, s2), &qe, &qo);
-  v[5] = trits(qe, qo, _mm256_setr_epi16(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3));
-  v[6] = trits(qe, qo, _mm256_setr_epi16(9, 9, 9, 9, 9, 9, 9, 9, 27, 27, 27, 27, 27, 27, 27, 27));
-  // columns 224..239: trit 4 of qs[32..47]; 240..255: byte e is trit e/4 of qh[e mod 4]
-  int32_t qh;
-  std::memcpy(&qh, b + 48, 4);
-  const __m128i h = _mm_shuffle_epi8(_mm_cvtsi32_si128(qh), _mm_setr_epi8(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3));
-  split(_mm256_set_m128i(h, s2), &qe, &qo);
-  v[7] = trits(qe, qo, _mm256_setr_epi16(81, 81, 81, 81, 81, 81, 81, 81, 1, 1, 3, 3, 9, 9, 27, 27));
+  __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+  for (int n = 0; n < 5; n++) {
+    v[n] = trit0(q);  // columns 32n .. 32n+31
+    if (n < 4) q = times3(q);
+  }
+  const Tq1Tail t = tq1_tail(b);
+  v[5] = trit0(_mm256_set_m128i(t.s[1], t.s[0]));  // columns 160..175 | 176..191
+  v[6] = trit0(_mm256_set_m128i(t.s[3], t.s[2]));  // 192..207 | 208..223
+  v[7] = trit0(_mm256_set_m128i(t.h, t.s[4]));     // 224..239 | 240..255
 }
 
 BITNET_AVX2 inline void decode_tq2_avx2(const uint8_t* b, __m256i v[8]) {
@@ -151,6 +155,10 @@ struct Job {
   const int32_t* asum;  // [n, nb] activation sum per block
   const int64_t* rsum;  // [n] activation sum per token
   float* y;
+  // VNNI only: each token's activations by block pair, xi[i * xi_stride + p * 512 + 64k + 32h + m] =
+  // x[i][(2p + h) * 256 + 32k + m], so that one 512-bit load meets field k of blocks 2p and 2p+1
+  const int8_t* xi;
+  int64_t xi_stride;
 };
 
 // The bodies below compute y for rows [r0, r1) and tokens [i0, i0 + T).
@@ -220,15 +228,137 @@ inline bool uniform_row(const uint8_t* row, int64_t nb, int64_t bb) {
   }
 
 BITNET_ROWS_SIMD(rows_avx2, BITNET_AVX2, block_dot_avx2)
-BITNET_ROWS_SIMD(rows_vnni, BITNET_VNNI, block_dot_vnni)
 #undef BITNET_ROWS_SIMD
+
+// ---- AVX-512 (the VNNI level): two blocks per 512-bit vector, block 2p in the low half ----
+
+BITNET_VNNI inline __m512i trit0_512(__m512i b) {
+  const __m512i one = _mm512_set1_epi8(1);
+  return _mm512_add_epi8(_mm512_min_epu8(_mm512_subs_epu8(b, _mm512_set1_epi8(85)), one),
+                         _mm512_min_epu8(_mm512_subs_epu8(b, _mm512_set1_epi8(static_cast<char>(170))), one));
+}
+
+BITNET_VNNI inline __m512i pair256(const uint8_t* a, const uint8_t* b) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a))),
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)), 1);
+}
+
+// four 128-bit lanes, lowest first
+BITNET_VNNI inline __m512i lanes4(__m128i a, __m128i b, __m128i c, __m128i d) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(b, a)), _mm256_set_m128i(d, c), 1);
+}
+
+// The pair's qs[32..47] and qh in whole 512-bit vectors: Z = [s0, s0, s1, s1] (128-bit lanes) tripled
+// in place, the odd lanes one power of 3 ahead of the even ones by a blend, so that v5 = [s0, 3 s0, s1,
+// 3 s1], v6 = [9 s0, 27 s0, 9 s1, 27 s1] and v7 = [81 s0, h0, 81 s1, h1], h the 16 qh bytes of a block.
+BITNET_VNNI inline void decode_tq1_pair(const uint8_t* b0, const uint8_t* b1, __m512i v[8]) {
+  __m512i q = pair256(b0, b1);
+  for (int n = 0; n < 5; n++) {
+    v[n] = trit0_512(q);
+    if (n < 4) q = _mm512_add_epi8(_mm512_add_epi8(q, q), q);
+  }
+  const __m128i s0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b0 + 32));
+  const __m128i s1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b1 + 32));
+  const __mmask8 odd = 0xCC;  // qwords of lanes 1 and 3
+  const __m512i z1 = lanes4(s0, s0, s1, s1);
+  const __m512i z3 = _mm512_add_epi8(_mm512_add_epi8(z1, z1), z1);
+  const __m512i z9 = _mm512_add_epi8(_mm512_add_epi8(z3, z3), z3);
+  const __m512i z27 = _mm512_add_epi8(_mm512_add_epi8(z9, z9), z9);
+  const __m512i z81 = _mm512_add_epi8(_mm512_add_epi8(z27, z27), z27);
+  v[5] = trit0_512(_mm512_mask_blend_epi64(odd, z1, z3));
+  v[6] = trit0_512(_mm512_mask_blend_epi64(odd, z9, z27));
+  // qh of both blocks as one qword (block 0 low), tripled: then per block [h, 3h, 9h, 27h] as dwords
+  int32_t qh[2];
+  std::memcpy(&qh[0], b0 + 48, 4);
+  std::memcpy(&qh[1], b1 + 48, 4);
+  int64_t both;
+  std::memcpy(&both, qh, 8);
+  const __m128i h1 = _mm_cvtsi64_si128(both), h3 = times3(h1), h9 = times3(h3), h27 = times3(h9);
+  const __m128i a = _mm_unpacklo_epi32(h1, h3), c = _mm_unpacklo_epi32(h9, h27);  // [h1_0, h3_0, h1_1, h3_1], [h9_0, ...]
+  const __m128i hb0 = _mm_unpacklo_epi64(a, c), hb1 = _mm_unpackhi_epi64(a, c);
+  v[7] = trit0_512(_mm512_mask_blend_epi64(odd, z81, lanes4(hb0, hb0, hb1, hb1)));
+}
+
+BITNET_VNNI inline void decode_tq2_pair(const uint8_t* b0, const uint8_t* b1, __m512i v[8]) {
+  const __m512i mask = _mm512_set1_epi8(3);
+  for (int h = 0; h < 2; h++) {
+    const __m512i q = pair256(b0 + 32 * h, b1 + 32 * h);
+    v[4 * h + 0] = _mm512_and_si512(q, mask);
+    v[4 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 2), mask);
+    v[4 * h + 2] = _mm512_and_si512(_mm512_srli_epi16(q, 4), mask);
+    v[4 * h + 3] = _mm512_and_si512(_mm512_srli_epi16(q, 6), mask);
+  }
+}
+
+// code * x of the pair as 16 int32 lanes: lanes 0-7 block 2p, 8-15 block 2p+1
+BITNET_VNNI inline __m512i pair_dot(const __m512i v[8], const int8_t* xi) {
+  __m512i a = _mm512_setzero_si512(), b = a;
+  for (int k = 0; k < 8; k += 2) {
+    a = _mm512_dpbusd_epi32(a, v[k], _mm512_loadu_si512(xi + 64 * k));
+    b = _mm512_dpbusd_epi32(b, v[k + 1], _mm512_loadu_si512(xi + 64 * k + 64));
+  }
+  return _mm512_add_epi32(a, b);
+}
+
+template <int T>
+BITNET_VNNI void rows_vnni512(const Job& j, int64_t i0, int64_t r0, int64_t r1) {
+  const bool tq1 = j.type == TernaryBlocks::TQ1_0;
+  const int64_t npairs = j.nb / 2;
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t* row = j.w + r * j.nb * j.bb;
+    const bool uni = uniform_row(row, j.nb, j.bb);
+    __m512i lanes[T];
+    double acc[T] = {};
+    for (int t = 0; t < T; t++) lanes[t] = _mm512_setzero_si512();
+    for (int64_t p = 0; p < npairs; p++) {
+      const uint8_t* b0 = row + 2 * p * j.bb;
+      const uint8_t* b1 = b0 + j.bb;
+      _mm_prefetch(reinterpret_cast<const char*>(b0 + kPrefetchBytes), _MM_HINT_T0);
+      __m512i v[8];
+      if (tq1) decode_tq1_pair(b0, b1, v);
+      else decode_tq2_pair(b0, b1, v);
+      if (uni) {
+        for (int t = 0; t < T; t++) lanes[t] = _mm512_add_epi32(lanes[t], pair_dot(v, j.xi + (i0 + t) * j.xi_stride + p * 512));
+      } else {
+        const double d0 = static_cast<double>(half_to_float(rd16(b0 + j.bb - 2)));
+        const double d1 = static_cast<double>(half_to_float(rd16(b1 + j.bb - 2)));
+        for (int t = 0; t < T; t++) {
+          const __m512i s = pair_dot(v, j.xi + (i0 + t) * j.xi_stride + p * 512);
+          const int64_t i = i0 + t;
+          acc[t] += static_cast<double>(hsum_i32(_mm512_castsi512_si256(s)) - j.asum[i * j.nb + 2 * p]) * d0;
+          acc[t] += static_cast<double>(hsum_i32(_mm512_extracti64x4_epi64(s, 1)) - j.asum[i * j.nb + 2 * p + 1]) * d1;
+        }
+      }
+    }
+    if (j.nb & 1) {  // the last block alone, on the 256-bit body
+      const uint8_t* blk = row + (j.nb - 1) * j.bb;
+      __m256i v[8];
+      if (tq1) decode_tq1_avx2(blk, v);
+      else decode_tq2_avx2(blk, v);
+      const double d = static_cast<double>(half_to_float(rd16(blk + j.bb - 2)));
+      for (int t = 0; t < T; t++) {
+        const __m256i s = block_dot_vnni(v, j.xq + (i0 + t) * j.cols + (j.nb - 1) * kQK);
+        if (uni) lanes[t] = _mm512_add_epi32(lanes[t], _mm512_zextsi256_si512(s));
+        else acc[t] += static_cast<double>(hsum_i32(s) - j.asum[(i0 + t) * j.nb + j.nb - 1]) * d;
+      }
+    }
+    if (uni) {
+      const double d = static_cast<double>(half_to_float(rd16(row + j.bb - 2)));
+      for (int t = 0; t < T; t++) {
+        const __m256i s = _mm256_add_epi32(_mm512_castsi512_si256(lanes[t]), _mm512_extracti64x4_epi64(lanes[t], 1));
+        acc[t] = static_cast<double>(static_cast<int64_t>(hsum_i32(s)) - j.rsum[i0 + t]) * d;
+      }
+    }
+    for (int t = 0; t < T; t++) j.y[(i0 + t) * j.rows + r] = static_cast<float>(acc[t] / static_cast<double>(j.sx[i0 + t]));
+  }
+}
 
 using RowsFn = void (*)(const Job&, int64_t, int64_t, int64_t);
 
 template <int T>
 RowsFn pick_t(Isa level) {
   switch (level) {
-    case Isa::Avx512Vnni: return rows_vnni<T>;
+    case Isa::Avx512Vnni: return rows_vnni512<T>;
     case Isa::Avx2: return rows_avx2<T>;
     default: return rows_scalar<T>;
   }
@@ -277,7 +407,7 @@ int64_t ternary_blocks_to_packed(TernaryBlocks type, const uint8_t* w, int64_t n
 void ternary_matmul_blocks(TernaryBlocks type, const uint8_t* w, int64_t rows, int64_t cols, const int8_t* xq,
                            const float* sx, int64_t n, float* y) {
   if (rows == 0 || n == 0) return;
-  Job j{type, w, rows, cols, n, cols / kQK, block_bytes(type), xq, sx, nullptr, nullptr, y};
+  Job j{type, w, rows, cols, n, cols / kQK, block_bytes(type), xq, sx, nullptr, nullptr, y, nullptr, 0};
   std::vector<int32_t> asum(static_cast<size_t>(n * j.nb));
   std::vector<int64_t> rsum(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; i++) {
@@ -294,6 +424,17 @@ void ternary_matmul_blocks(TernaryBlocks type, const uint8_t* w, int64_t rows, i
   j.asum = asum.data();
   j.rsum = rsum.data();
   const Isa level = isa();
+  std::vector<int8_t> xi;
+  if (level == Isa::Avx512Vnni && j.nb >= 2) {
+    j.xi_stride = j.nb / 2 * 512;
+    xi.resize(static_cast<size_t>(n * j.xi_stride));
+    for (int64_t i = 0; i < n; i++)
+      for (int64_t p = 0; p < j.nb / 2; p++)
+        for (int k = 0; k < 8; k++)
+          for (int h = 0; h < 2; h++)
+            std::memcpy(&xi[i * j.xi_stride + p * 512 + 64 * k + 32 * h], xq + i * cols + (2 * p + h) * kQK + 32 * k, 32);
+    j.xi = xi.data();
+  }
   const int nthreads = pool_threads();
   // one token: long runs of rows (one sequential stream per thread); a batch: small chunks
   const int64_t grain = n == 1 ? std::max<int64_t>(16, (rows + nthreads * 4 - 1) / (nthreads * 4))
