@@ -13,7 +13,7 @@
 //   ternaryMatmulBlocks(type, w, rows, cols, xq, sx, n, y)   (type 'TQ1_0' | 'TQ2_0': the file's blocks in place)
 //   ternaryBlocksToPacked(type, w, nBlocks, packed, d) -> -1 | first block with code 3 (TQ2_0)
 //   synthTernary(layout, rows, cols, seed, d16, d32, out)     (layout 'TQ1_0' | 'TQ2_0' | 'I2_S')
-//   mapFile(fd, length) -> ArrayBuffer (the file mapped read-only; unmapped when collected)
+//   mapFile(fd, length, regions) -> ArrayBuffer[] (the file mapped read-only, a view per region; unmapped when all are collected)
 //   f16ToF32(src, dst)
 //   attention(q, n, pos0, kCache, vCache, heads, kvHeads, headDim, maxSeq, out)
 //   glu(gate, up, silu)
@@ -119,6 +119,7 @@ const char* type_name(napi_typedarray_type t) {
     case napi_uint16_array: return "Uint16Array";
     case napi_int32_array: return "Int32Array";
     case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
     default: return "typed array";
   }
 }
@@ -469,19 +470,50 @@ napi_value SynthTernaryJs(napi_env env, napi_callback_info info) {
 }
 
 #if defined(__linux__)
-void unmap_file(napi_env, void* data, void* hint) { munmap(data, reinterpret_cast<size_t>(hint)); }
+// One mapping shared by the views of it; unmapped when the last view is collected.
+struct FileMap {
+  void* base;
+  size_t len;
+  std::atomic<int64_t> refs;
+};
+
+void release_view(napi_env, void*, void* hint) {
+  FileMap* m = static_cast<FileMap*>(hint);
+  if (m->refs.fetch_sub(1) == 1) {
+    munmap(m->base, m->len);
+    delete m;
+  }
+}
 #endif
 
-// The whole file behind `fd`, mapped read-only and private: the engine's kernels read a GGUF's blocks
-// where they lie (src/infer/mapped.ts), and the page cache, not the process, holds them. Writing into
-// the buffer faults: only read-only views are made of it.
+// The file behind `fd` (length bytes), mapped read-only and private, as one ArrayBuffer per region
+// (regions: [offset, length, offset, length, ...], each inside the file and under 4 GiB, which is as
+// large as Node 20 lets an external ArrayBuffer be): the engine's kernels read a GGUF's tensors where
+// they lie (src/infer/mapped.ts), and the page cache, not the process, holds them. Writing into a view
+// faults: only read-only views are made of them.
 napi_value MapFileJs(napi_env env, napi_callback_info info) {
   Args a;
-  int64_t fd = 0, length = 0;
-  if (!get_args(env, info, "mapFile", 2, a) || !get_dim(a, 0, "fd", &fd) || !get_size(a, 1, "length", &length)) return nullptr;
+  int64_t fd = 0, length = 0, lr = 0;
+  const double* regions = nullptr;
+  if (!get_args(env, info, "mapFile", 3, a) || !get_dim(a, 0, "fd", &fd) || !get_size(a, 1, "length", &length) ||
+      !get_array(a, 2, "regions", napi_float64_array, const_cast<double**>(&regions), &lr))
+    return nullptr;
+  if (lr % 2 != 0) {
+    fail_range(a, "regions must hold offset, length pairs");
+    return nullptr;
+  }
+  const int64_t n = lr / 2;
+  for (int64_t i = 0; i < n; i++) {
+    const double off = regions[2 * i], len = regions[2 * i + 1];
+    if (!(off >= 0 && len > 0 && std::floor(off) == off && std::floor(len) == len && len < 4294967296.0 && off + len <= static_cast<double>(length))) {
+      fail_range(a, "region " + std::to_string(i) + " (" + std::to_string(off) + ", " + std::to_string(len) +
+                        ") is not a non-empty range under 4 GiB inside the " + std::to_string(length) + " bytes");
+      return nullptr;
+    }
+  }
 #if defined(__linux__)
-  if (length == 0) {
-    fail_range(a, "length must be positive");
+  if (length == 0 || n == 0) {
+    fail_range(a, "nothing to map");
     return nullptr;
   }
   void* p = mmap(nullptr, static_cast<size_t>(length), PROT_READ, MAP_PRIVATE, static_cast<int>(fd), 0);
@@ -489,13 +521,24 @@ napi_value MapFileJs(napi_env env, napi_callback_info info) {
     fail_range(a, std::string("cannot map the file: ") + std::strerror(errno));
     return nullptr;
   }
-  napi_value ab;
-  if (napi_create_external_arraybuffer(env, p, static_cast<size_t>(length), unmap_file, reinterpret_cast<void*>(static_cast<size_t>(length)), &ab) != napi_ok) {
-    munmap(p, static_cast<size_t>(length));
-    fail_range(a, "cannot wrap the mapping in an ArrayBuffer");
-    return nullptr;
+  FileMap* m = new FileMap{p, static_cast<size_t>(length), {n}};
+  napi_value out;
+  napi_create_array_with_length(env, static_cast<size_t>(n), &out);
+  for (int64_t i = 0; i < n; i++) {
+    napi_value ab;
+    uint8_t* at = static_cast<uint8_t*>(p) + static_cast<int64_t>(regions[2 * i]);
+    if (napi_create_external_arraybuffer(env, at, static_cast<size_t>(regions[2 * i + 1]), release_view, m, &ab) != napi_ok) {
+      // the views made so far keep their references; drop the ones never made
+      if (m->refs.fetch_sub(n - i) == n - i) {
+        munmap(p, m->len);
+        delete m;
+      }
+      fail_range(a, "cannot wrap region " + std::to_string(i) + " of the mapping in an ArrayBuffer");
+      return nullptr;
+    }
+    napi_set_element(env, out, static_cast<uint32_t>(i), ab);
   }
-  return ab;
+  return out;
 #else
   fail_range(a, "mapping files is implemented on Linux only");
   return nullptr;

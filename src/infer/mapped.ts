@@ -39,14 +39,44 @@ export function wantsMap(f: GGUFFile, mode: WeightsMode, totalMemory = os.totalm
   return mode === 'map' || copiedBytes(f) > AUTO_MAP_SHARE * totalMemory;
 }
 
-/** The whole open file, mapped read-only (the view is only ever read). */
-export function mapGGUF(f: GGUFFile): Uint8Array {
+/** The tensors of a mapped file: read-only views of the mapping, one per tensor. */
+export interface MappedTensors {
+  readonly path: string;
+  /** The tensor's bytes where they lie in the file. */
+  view(name: string): Uint8Array;
+}
+
+const mappedBuffers = new WeakSet<ArrayBuffer>();
+
+/** Whether the bytes are a view of a mapped file (tests: mapped weights are not copies). */
+export function isMapped(bytes: Uint8Array): boolean {
+  return mappedBuffers.has(bytes.buffer as ArrayBuffer);
+}
+
+/** Every tensor of the open file, mapped read-only (the views are only ever read). */
+export function mapGGUF(f: GGUFFile): MappedTensors {
   const a = nativeAddon();
   if (a === null) throw new InputError('--weights', 'map needs the native addon, which is not loaded');
+  const tensors = f.tensors.filter((t) => t.byteLength > 0);
+  const regions = new Float64Array(tensors.flatMap((t) => [t.offset, t.byteLength]));
+  let buffers: ArrayBuffer[];
   try {
-    return new Uint8Array(a.mapFile(f.descriptor, f.fileSize));
+    buffers = a.mapFile(f.descriptor, f.fileSize, regions);
   } catch (e) {
     if (e instanceof RangeError) throw new InputError(f.path, e.message.replace(/^mapFile: /, ''));
     throw e;
   }
+  const views = new Map<string, Uint8Array>();
+  tensors.forEach((t, i) => {
+    mappedBuffers.add(buffers[i]!);
+    views.set(t.name, new Uint8Array(buffers[i]!));
+  });
+  return {
+    path: f.path,
+    view(name) {
+      const v = views.get(name);
+      if (v === undefined) throw new InputError(f.path, `tensor ${name} is not in the mapping`);
+      return v;
+    },
+  };
 }

@@ -29,6 +29,7 @@ import type { QuantType, TernaryBlockType } from '../native/engine-kernels.ts';
 import { nativeAddon } from '../native/addon.ts';
 import { i2sToPacked, packedBytes, repackTernary, tq2_0ToPacked, unpackTernary } from './kernels/index.ts';
 import { jsStore, type WeightStore } from './store.ts';
+import type { MappedTensors } from './mapped.ts';
 
 export type ActQuant = 'int8' | 'int4' | 'none';
 
@@ -125,7 +126,7 @@ export interface ReadOptions {
    * become views of it, read in place by the kernels, so the process holds no second copy; the rest
    * (norms, other linear types, linears with extra scale tensors) is converted as without it.
    */
-  map?: Uint8Array | null;
+  map?: MappedTensors | null;
 }
 
 const IN_PLACE_TYPES: ReadonlyMap<number, TernaryBlockType> = new Map<number, TernaryBlockType>([[GGMLType.TQ1_0, 'TQ1_0'], [GGMLType.TQ2_0, 'TQ2_0']]);
@@ -158,12 +159,12 @@ class TensorReader {
   constructor(
     readonly f: GGUFFile,
     readonly store: WeightStore,
-    readonly map: Uint8Array | null,
+    readonly map: MappedTensors | null,
   ) {}
 
   /** The tensor's bytes in the mapped file (only with a map). */
   view(t: GGUFTensorInfo): Uint8Array {
-    return this.map!.subarray(t.offset, t.offset + t.byteLength);
+    return this.map!.view(t.name);
   }
 
   /** The block type a linear is read in place as, or null when it is converted (no map, another type, extra scale tensors, act_quant none). */

@@ -47,8 +47,12 @@ export interface NativeAddon extends EngineKernels, TrainKernels {
    * holds the unused code 3 (then packed is not to be used).
    */
   ternaryBlocksToPacked(type: TernaryBlockType, w: Uint8Array, nBlocks: number, packed: Uint8Array, d: Float32Array): number;
-  /** The whole file behind fd (length bytes), mapped read-only: writing into it faults. Unmapped when collected (Linux only). */
-  mapFile(fd: number, length: number): ArrayBuffer;
+  /**
+   * The file behind fd (length bytes) mapped read-only, as one ArrayBuffer per region ([offset, length]
+   * pairs, each inside the file and under 4 GiB, Node 20's limit for an external ArrayBuffer): writing
+   * into one faults. Unmapped when every view is collected (Linux only).
+   */
+  mapFile(fd: number, length: number, regions: Float64Array): ArrayBuffer[];
   /** Watch `what`: end the process (one stderr line, exit 124) if no beat and no pool progress come for limitMs (watchdog.ts). */
   watchdogArm(what: string, limitMs: number): void;
   /** Progress; with `what`, the phrase the watchdog would name from now on. */

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openGGUF } from '../../src/format/index.ts';
 import { loadEngine, type EngineChoice } from '../../src/infer/engine.ts';
-import { wantsMap } from '../../src/infer/mapped.ts';
+import { isMapped, wantsMap } from '../../src/infer/mapped.ts';
 import { parseShape, synthModel, type SynthLinearType } from '../../src/infer/synth.ts';
 import { nativeAddon } from '../../src/native/addon.ts';
 
@@ -33,7 +33,7 @@ describe('infer/mapped weights', function () {
   }
 
   /** Logits of every prompt position, then 6 greedy steps, as one array. */
-  function run(f: string, engine: EngineChoice, weights: 'map' | 'copy'): { logits: Float32Array; mapped: boolean; kinds: string[]; embeddingBuffer: number } {
+  function run(f: string, engine: EngineChoice, weights: 'map' | 'copy'): { logits: Float32Array; mapped: boolean; kinds: string[]; embeddingMapped: boolean; linearMapped: boolean } {
     const e = loadEngine(f, { engine, weights, maxSeq: 64 });
     try {
       const parts: Float32Array[] = [];
@@ -52,7 +52,9 @@ describe('infer/mapped weights', function () {
         o += p.length;
       }
       const L = e.weights.layers[0]!;
-      return { logits, mapped: e.weights.mapped, kinds: [L.q.kind, L.gate.kind, L.down.kind], embeddingBuffer: e.weights.embedding.w.buffer.byteLength };
+      const w = (l: typeof L.q) => (l.kind === 'ternary' ? l.packed : l.w);
+      const bytes = (a: { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      return { logits, mapped: e.weights.mapped, kinds: [L.q.kind, L.gate.kind, L.down.kind], embeddingMapped: isMapped(bytes(e.weights.embedding.w)), linearMapped: isMapped(bytes(w(L.down))) };
     } finally {
       e.close();
     }
@@ -61,7 +63,6 @@ describe('infer/mapped weights', function () {
   for (const type of ['tq1_0', 'tq2_0', 'i2_s'] as const)
     for (const engine of ['native', 'ts'] as const)
       it(`${type}, ${engine} kernels: mapped and copied give the same logits bit for bit`, () => {
-        const size = fs.statSync(file(type)).size;
         const copied = run(file(type), engine, 'copy');
         const mapped = run(file(type), engine, 'map');
         expect(copied.mapped).to.equal(false);
@@ -69,12 +70,27 @@ describe('infer/mapped weights', function () {
         // TQ linears run in place; I2_S has no in-place kernel and is repacked as before
         expect(mapped.kinds).to.deep.equal(type === 'i2_s' ? ['ternary', 'ternary', 'ternary'] : ['blocks', 'blocks', 'blocks']);
         expect(copied.kinds).to.deep.equal(['ternary', 'ternary', 'ternary']);
-        // the embedding is a view of the mapping (the whole file), not a copy
-        expect(mapped.embeddingBuffer).to.equal(size);
-        expect(copied.embeddingBuffer).to.not.equal(size);
+        // the embedding (and a TQ linear) are views of the mapping, not copies
+        expect([mapped.embeddingMapped, mapped.linearMapped]).to.deep.equal([true, type !== 'i2_s']);
+        expect([copied.embeddingMapped, copied.linearMapped]).to.deep.equal([false, false]);
         expect(Buffer.from(mapped.logits.buffer).equals(Buffer.from(copied.logits.buffer))).to.equal(true);
         expect(mapped.logits.every(Number.isFinite)).to.equal(true);
       });
+
+  it('maps a file larger than 4 GiB (a sparse one): a view past 4 GiB reads what was written there', () => {
+    const big = path.join(dir, 'sparse.bin');
+    const fd = fs.openSync(big, 'w+');
+    try {
+      const at = 5 * 2 ** 30;
+      fs.writeSync(fd, Buffer.from('bitnet'), 0, 6, at);
+      const [head, tail] = nativeAddon()!.mapFile(fd, at + 6, Float64Array.of(0, 4096, at, 6));
+      expect(new Uint8Array(head!).every((b) => b === 0)).to.equal(true);
+      expect(Buffer.from(tail!).toString()).to.equal('bitnet');
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(big);
+    }
+  });
 
   it("'auto' maps only when the copy would take more than half the memory; 'copy' never maps", () => {
     const f = openGGUF(file('tq1_0'));

@@ -191,7 +191,10 @@ describe('infer/ternary blocks in place', () => {
       expect(() => a.ternaryMatmulBlocks('TQ1_0', new Uint8Array(54), 1, 128, xq.subarray(0, 128), sx, 1, y)).to.throw(RangeError, /multiple of 256/);
       expect(() => a.synthTernary('TQ1_0', 1, 256, 1, 0, 0, new Uint8Array(53))).to.throw(RangeError, /out has length/);
       expect(() => a.synthTernary('I2_S', 1, 100, 1, 0, 0, new Uint8Array(57))).to.throw(RangeError, /multiple of 128/);
-      expect(() => a.mapFile(1 << 20, 100)).to.throw(RangeError, /cannot map/);
+      expect(() => a.mapFile(1 << 20, 100, Float64Array.of(0, 100))).to.throw(RangeError, /cannot map/);
+      expect(() => a.mapFile(0, 100, Float64Array.of(50, 60))).to.throw(RangeError, /region 0/);
+      expect(() => a.mapFile(0, 2 ** 33, Float64Array.of(0, 2 ** 32))).to.throw(RangeError, /under 4 GiB/);
+      expect(() => a.mapFile(0, 100, Float64Array.of(0))).to.throw(RangeError, /pairs/);
       expect(() => a.ternaryBlocksToPacked('TQ1_0', new Uint8Array(54), 1, new Uint8Array(63), new Float32Array(1))).to.throw(RangeError, /packed has length/);
     });
   });
