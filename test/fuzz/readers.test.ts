@@ -9,7 +9,7 @@ import { fuzzTarget, fuzzTargets, type Target } from './targets.ts';
 
 // The GGUF reader is fast (6000 in ~2 s); the engine loads and runs each model; an Arrow shard is decoded in
 // the reader's worker thread (a restart after every overrun).
-const ITERATIONS: Record<string, number> = { 'gguf (reader)': 6000, 'gguf (engine: load + forward)': 300, 'safetensors checkpoint': 200, 'arrow shard': 100 };
+const ITERATIONS: Record<string, number> = { 'gguf (reader)': 6000, 'gguf (engine: load + forward)': 300, 'gguf (engine, mapped TQ1_0: load + forward)': 200, 'safetensors checkpoint': 200, 'arrow shard': 100 };
 const DEFAULT_ITERATIONS = 400;
 
 describe('fuzz: every reader loads or refuses with a one-line InputError', function () {
@@ -22,11 +22,11 @@ describe('fuzz: every reader loads or refuses with a one-line InputError', funct
   });
   after(() => rmDir(dir));
 
-  it('covers GGUF (reader and engine), safetensors and state.json checkpoints, Arrow shards, tokenizer.json, stats.json, run configs and study files', () => {
-    expect(targets.map((t) => t.name)).to.have.length(9);
+  it('covers GGUF (reader, engine, engine on a mapped file), safetensors and state.json checkpoints, Arrow shards, tokenizer.json, stats.json, run configs and study files', () => {
+    expect(targets.map((t) => t.name)).to.have.length(10);
   });
 
-  for (const name of ['gguf (reader)', 'gguf (engine: load + forward)', 'safetensors checkpoint', 'checkpoint state.json', 'arrow shard', 'tokenizer.json', 'prepared stats.json', 'run config', 'study file'])
+  for (const name of ['gguf (reader)', 'gguf (engine: load + forward)', 'gguf (engine, mapped TQ1_0: load + forward)', 'safetensors checkpoint', 'checkpoint state.json', 'arrow shard', 'tokenizer.json', 'prepared stats.json', 'run config', 'study file'])
     it(`${name}: ${ITERATIONS[name] ?? DEFAULT_ITERATIONS} seeded mutations`, () => {
       const t = targets.find((x) => x.name === name)!;
       const r = fuzzTarget(t, ITERATIONS[name] ?? DEFAULT_ITERATIONS, 20261201);

@@ -70,6 +70,11 @@ export async function fuzzTargets(dir: string): Promise<Target[]> {
     return end;
   })();
 
+  // The same shape as TQ1_0, for the engine run in place from the mapped file (ternaryMatmulBlocks on
+  // the file's blocks: a mutated block must never make the kernels read outside the mapping)
+  const mapped = path.join(dir, 'model-tq1_0.gguf');
+  await synthModel(mapped, { d_model: 256, n_layers: 1, d_ff: 256, n_heads: 4, n_kv_heads: 4, vocab_size: vocab }, 'tq1_0', 3);
+
   // A small model: each iteration reads the whole checkpoint.
   const config = tinyConfig(vocab, { model: { n_layers: 1, d_model: 64, n_heads: 4, n_kv_heads: 2, d_ff: 128 } });
   const run = path.join(dir, 'run');
@@ -122,6 +127,18 @@ export async function fuzzTargets(dir: string): Promise<Target[]> {
           e.model.forward(Int32Array.from([1, 2, 3]));
           e.model.forward(Int32Array.from([Math.min(4, e.weights.hp.vocab_size - 1)]));
           e.tokenizer.decode(e.tokenizer.encode(SAMPLE));
+        } finally {
+          e.close();
+        }
+      },
+    },
+    {
+      name: 'gguf (engine, mapped TQ1_0: load + forward)', file: mapped, original: readFileSync(mapped), mutate: (s, r) => mutateBytes(s, modelHead, r),
+      check: () => {
+        const e = loadEngine(mapped, { engine: 'auto', maxSeq: 16, weights: 'map' });
+        try {
+          e.model.forward(Int32Array.from([1, 2, 3]));
+          e.model.forward(Int32Array.from([Math.min(4, e.weights.hp.vocab_size - 1)]));
         } finally {
           e.close();
         }
