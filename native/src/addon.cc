@@ -12,7 +12,7 @@
 //   matmulQuant(type, x, n, cols, w, rows, y)         dequantRows(type, w, rows, cols, ids, out)
 //   ternaryMatmulBlocks(type, w, rows, cols, xq, sx, n, y)   (type 'TQ1_0' | 'TQ2_0': the file's blocks in place)
 //   ternaryBlocksToPacked(type, w, nBlocks, packed, d) -> -1 | first block with code 3 (TQ2_0)
-//   synthTernary(layout, rows, cols, seed, d16, d32, out)     (layout 'TQ1_0' | 'TQ2_0' | 'I2_S')
+//   synthTernary(layout, rows, cols, seed, d16, d32, out)   synthNormals(seed, start, scale, out: Float32Array | Uint16Array)     (layout 'TQ1_0' | 'TQ2_0' | 'I2_S')
 //   mapFile(fd, length, regions) -> ArrayBuffer[] (the file mapped read-only, a view per region; unmapped when all are collected)
 //   f16ToF32(src, dst)
 //   attention(q, n, pos0, kCache, vCache, heads, kvHeads, headDim, maxSeq, out)
@@ -466,6 +466,33 @@ napi_value SynthTernaryJs(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   synth_ternary(l, rows, cols, static_cast<uint32_t>(seed), static_cast<uint16_t>(d16), static_cast<float>(d32), out);
+  return undefined(env);
+}
+
+napi_value SynthNormalsJs(napi_env env, napi_callback_info info) {
+  Args a;
+  int64_t seed = 0, start = 0;
+  double scale = 0;
+  if (!get_args(env, info, "synthNormals", 4, a) || !get_size(a, 0, "seed", &seed) || !get_size(a, 1, "start", &start) ||
+      !get_number(a, 2, "scale", &scale))
+    return nullptr;
+  if (seed > 0xffffffffLL) {
+    fail_range(a, "seed must fit 32 bits");
+    return nullptr;
+  }
+  bool is = false;
+  napi_is_typedarray(env, a.v[3], &is);
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* ptr = nullptr;
+  if (is) napi_get_typedarray_info(env, a.v[3], &type, &length, &ptr, nullptr, nullptr);
+  if (!is || (type != napi_float32_array && type != napi_uint16_array)) {
+    fail_type(a, "out must be a Float32Array or a Uint16Array (fp16 bits)");
+    return nullptr;
+  }
+  synth_normals(static_cast<uint32_t>(seed), static_cast<uint64_t>(start), static_cast<int64_t>(length), scale,
+                type == napi_float32_array ? static_cast<float*>(ptr) : nullptr,
+                type == napi_uint16_array ? static_cast<uint16_t*>(ptr) : nullptr);
   return undefined(env);
 }
 
@@ -1091,6 +1118,7 @@ NAPI_MODULE_INIT() {
       {"dequantRows", nullptr, DequantRowsJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"ternaryMatmulBlocks", nullptr, TernaryMatmulBlocksJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"ternaryBlocksToPacked", nullptr, TernaryBlocksToPackedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"synthNormals", nullptr, SynthNormalsJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"synthTernary", nullptr, SynthTernaryJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"mapFile", nullptr, MapFileJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"attention", nullptr, AttentionJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

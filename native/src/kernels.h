@@ -57,6 +57,8 @@ int64_t ternary_blocks_to_packed(TernaryBlocks type, const uint8_t* w, int64_t n
 enum class SynthLayout { TQ1_0 = 0, TQ2_0 = 1, I2_S = 2 };
 int64_t synth_ternary_bytes(SynthLayout l, int64_t rows, int64_t cols);
 void synth_ternary(SynthLayout l, int64_t rows, int64_t cols, uint32_t seed, uint16_t d16, float d32, uint8_t* out);
+// approximate normals (an Irwin-Hall sum of hashed uniforms, times scale) of elements start.. into f32, or as fp16 bits into f16
+void synth_normals(uint32_t seed, uint64_t start, int64_t count, double scale, float* f32, uint16_t* f16);
 
 // ---- float matmul: y[n, rows] = x[n, cols] . W[rows, cols]^T ----
 void matmul_f32(const float* x, int64_t n, int64_t cols, const float* w, int64_t rows, float* y);

@@ -64,7 +64,48 @@ void i2s_block(const uint8_t* c, uint8_t* o) {
   for (int m = 0; m < 32; m++) o[m] = static_cast<uint8_t>((c[m] << 6) | (c[m + 32] << 4) | (c[m + 64] << 2) | c[m + 96]);
 }
 
+// fp32 -> fp16 bits, round to nearest even (src/quant/fp16.ts f32ToF16Bits, the same steps).
+uint16_t round_shift(uint32_t v, int sh) {
+  const uint32_t q = v >> sh, rem = v & ((1u << sh) - 1), half = 1u << (sh - 1);
+  return static_cast<uint16_t>(rem > half || (rem == half && (q & 1)) ? q + 1 : q);
+}
+uint16_t f32_to_f16_bits(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000);
+  const int exp = static_cast<int>((u >> 23) & 0xff);
+  const uint32_t mant = u & 0x7fffff;
+  if (exp == 0xff) return sign | (mant != 0 ? 0x7e00 : 0x7c00);
+  const int e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    return sign | round_shift(mant | 0x800000, 14 - e);
+  }
+  return sign | round_shift((static_cast<uint32_t>(e) << 23) | mant, 13);
+}
+
+// Approximate normal k of the stream: four 16-bit uniforms of two hashes, summed and centred (an
+// Irwin-Hall sum: integer arithmetic, so the TS twin gives the same value), times scale in double.
+inline double normal_at(uint32_t seed, uint64_t i, double scale) {
+  const uint32_t base = fmix32(seed ^ fmix32(static_cast<uint32_t>(i >> 32) + 0x9E3779B9u));
+  const uint32_t h1 = fmix32((static_cast<uint32_t>(i) * 0x9E3779B1u) ^ base);
+  const uint32_t h2 = fmix32(h1 ^ 0x27d4eb2fu);
+  const int64_t sum = static_cast<int64_t>(h1 & 0xffff) + (h1 >> 16) + (h2 & 0xffff) + (h2 >> 16) - 131070;
+  return static_cast<double>(sum) * scale;
+}
+
 }  // namespace
+
+void synth_normals(uint32_t seed, uint64_t start, int64_t count, double scale, float* f32, uint16_t* f16) {
+  pool_for(count, 1 << 16, [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; k++) {
+      const float v = static_cast<float>(normal_at(seed, start + static_cast<uint64_t>(k), scale));
+      if (f32) f32[k] = v;
+      else f16[k] = f32_to_f16_bits(v);
+    }
+  });
+}
 
 int64_t synth_ternary_bytes(SynthLayout l, int64_t rows, int64_t cols) {
   const int64_t n = rows * cols;

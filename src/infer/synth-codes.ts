@@ -66,3 +66,35 @@ export function synthTensor(layout: SynthCodesLayout, rows: number, cols: number
   a.synthTernary(layout, rows, cols, seed >>> 0, f32ToF16Bits(SYNTH_SCALE), SYNTH_SCALE, out);
   return out;
 }
+
+/** Standard deviation of the Irwin-Hall sum of four uniforms on 0..65535: √(4 · (65536² − 1) / 12). */
+const IRWIN_HALL_SD = Math.sqrt((4 * (65536 * 65536 - 1)) / 12);
+
+/**
+ * synth's embedding and head values: approximate normals of std `std` for elements [start, start +
+ * out.length) of the table with this seed (32-bit). Element i: with base as for synthCodes, h1 =
+ * fmix32((lo · 0x9E3779B1) ^ base), h2 = fmix32(h1 ^ 0x27D4EB2F), s = the sum of the four 16-bit halves
+ * of h1 and h2 minus 131070 (mean 0), value = float(s · std / IRWIN_HALL_SD) (double, then float32),
+ * stored as float or as fp16 bits (round to nearest even). Integer steps and one double product, so the
+ * native twin (synthNormals) gives the same bits; the sum of four uniforms is close enough to a normal
+ * for a random-weight model (bounded at ±3.46 σ).
+ */
+export function synthNormalsReference(seed: number, start: number, std: number, out: Float32Array | Uint16Array): void {
+  const scale = std / IRWIN_HALL_SD;
+  for (let k = 0; k < out.length; k++) {
+    const i = start + k;
+    const hi = Math.floor(i / 2 ** 32);
+    const base = fmix32((seed ^ fmix32((hi + 0x9e3779b9) >>> 0)) >>> 0);
+    const h1 = fmix32((Math.imul(i >>> 0, 0x9e3779b1) ^ base) >>> 0);
+    const h2 = fmix32((h1 ^ 0x27d4eb2f) >>> 0);
+    const v = Math.fround(((h1 & 0xffff) + (h1 >>> 16) + (h2 & 0xffff) + (h2 >>> 16) - 131070) * scale);
+    out[k] = out instanceof Float32Array ? v : f32ToF16Bits(v);
+  }
+}
+
+/** synthNormalsReference, natively when the addon is loaded (the same bits: test/infer/tq-blocks.test.ts). */
+export function synthNormals(seed: number, start: number, std: number, out: Float32Array | Uint16Array): void {
+  const a = nativeAddon();
+  if (a === null) synthNormalsReference(seed, start, std, out);
+  else a.synthNormals(seed >>> 0, start, std / IRWIN_HALL_SD, out);
+}

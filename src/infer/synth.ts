@@ -8,7 +8,8 @@
  * Linears: random ternary codes with the statistics of absmean-ternarized normals of std 0.02 (31 %
  * zeros, scale β = 0.02·√(2/π); ./synth-codes.ts), made and packed natively when the addon is loaded
  * (a 100b file is written at disk speed), as TQ2_0 or TQ1_0 (β in every block's d) or I2_S (β as the
- * tensor's one scale, as bitnet.cpp's converter writes it). Embedding normals (std 0.02) as F16, or through src/quant's
+ * tensor's one scale, as bitnet.cpp's converter writes it). Embedding values: approximate normals of
+ * std 0.02 (./synth-codes.ts synthNormals, native when the addon is loaded) as F16, or through src/quant's
  * reference quantizers as Q8_0 / Q6_K (llama.cpp's bytes), tied to the head unless an output type
  * asks for an untied head (normals of its own stream). Norms 1. The variant sets the FFN: "bitnet"
  * SwiGLU, "bitnet-b1.58" / "bitnet-25" ReLU² (bitnet.cpp's graph).
@@ -22,10 +23,9 @@ import { FileType, GGMLType, Keys, TokenType, writeGGUF, type GGUFTensorSpec, ty
 import { neOf, tensorTable, hparamsKv, type BitnetArch, type BitnetShape } from '../format/gguf/bitnet.ts';
 import { BYTE_TO_UNICODE } from '../data/tokenizer/byte-unicode.ts';
 import { EOS_TEXT } from '../data/tokenizer/types.ts';
-import { mixSeed, Rng } from '../data/rng.ts';
-import { f32ToF16Bits } from '../quant/fp16.ts';
+import { mixSeed } from '../data/rng.ts';
 import { GGML_CODECS } from '../quant/ggml_codecs.ts';
-import { synthTensor } from './synth-codes.ts';
+import { synthNormals, synthTensor } from './synth-codes.ts';
 
 export type SynthShape = BitnetShape;
 export const SYNTH_LINEAR_TYPES = ['tq2_0', 'tq1_0', 'i2_s'] as const;
@@ -131,17 +131,20 @@ export function synthVocab(vocab: number): { tokens: string[]; types: Int32Array
 
 const CODES_LAYOUT = { tq2_0: 'TQ2_0', tq1_0: 'TQ1_0', i2_s: 'I2_S' } as const;
 
-/** Normals as F16 or quantized to Q8_0 / Q6_K, streamed in chunks of whole rows. */
+/** Approximate normals (./synth-codes.ts synthNormals) as F16 or quantized to Q8_0 / Q6_K, streamed in chunks of whole rows. */
 function* tableRows(rows: number, cols: number, type: SynthTableType, seed: number): Generator<Uint8Array> {
-  const rng = new Rng(seed);
-  const chunk = Math.max(1, Math.floor((1 << 20) / cols));
+  const chunk = Math.max(1, Math.floor((1 << 22) / cols));
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const n = Math.min(chunk, rows - r0) * cols;
     if (type === 'f16') {
       const h = new Uint16Array(n);
-      for (let i = 0; i < n; i++) h[i] = f32ToF16Bits(rng.normal() * WEIGHT_STD);
+      synthNormals(seed, r0 * cols, WEIGHT_STD, h);
       yield new Uint8Array(h.buffer);
-    } else yield GGML_CODECS[type === 'q8_0' ? 'Q8_0' : 'Q6_K'].quantizeRow!(rng.fillNormal(new Float32Array(n), WEIGHT_STD));
+    } else {
+      const x = new Float32Array(n);
+      synthNormals(seed, r0 * cols, WEIGHT_STD, x);
+      yield GGML_CODECS[type === 'q8_0' ? 'Q8_0' : 'Q6_K'].quantizeRow!(x);
+    }
   }
 }
 

@@ -47,6 +47,8 @@ export interface NativeAddon extends EngineKernels, TrainKernels {
    * holds the unused code 3 (then packed is not to be used).
    */
   ternaryBlocksToPacked(type: TernaryBlockType, w: Uint8Array, nBlocks: number, packed: Uint8Array, d: Float32Array): number;
+  /** synth's approximate normals of elements start.. of a table (src/infer/synth-codes.ts synthNormals is the reference), as floats or fp16 bits. */
+  synthNormals(seed: number, start: number, scale: number, out: Float32Array | Uint16Array): void;
   /**
    * The file behind fd (length bytes) mapped read-only, as one ArrayBuffer per region ([offset, length]
    * pairs, each inside the file and under 4 GiB, Node 20's limit for an external ArrayBuffer): writing

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { Rng } from '../../src/data/rng.ts';
 import { nativeKernels, referenceKernels, repackTernary } from '../../src/infer/kernels/index.ts';
 import { TERNARY_BLOCK_BYTES } from '../../src/infer/kernels/reference.ts';
-import { SYNTH_SCALE, synthCodes, synthTensorBytes, synthTensorReference, ZERO_BELOW, type SynthCodesLayout } from '../../src/infer/synth-codes.ts';
+import { SYNTH_SCALE, synthCodes, synthNormalsReference, synthTensorBytes, synthTensorReference, ZERO_BELOW, type SynthCodesLayout } from '../../src/infer/synth-codes.ts';
 import { nativeAddon } from '../../src/native/addon.ts';
 import { nativeIsasUnderTest } from './helpers.ts';
 import type { TernaryBlockType } from '../../src/native/engine-kernels.ts';
@@ -107,6 +107,19 @@ describe('infer/ternary blocks in place', () => {
       expect(synthCodes(5, 2 ** 32, new Int8Array(1000))).to.not.deep.equal(a);
     });
 
+    it('table normals: mean 0, std 0.02 (to 1 %), bounded at 3.46 std, different past 2^32', () => {
+      const x = new Float32Array(200_000);
+      synthNormalsReference(7, 0, 0.02, x);
+      const mean = x.reduce((a, v) => a + v, 0) / x.length;
+      const sd = Math.sqrt(x.reduce((a, v) => a + (v - mean) ** 2, 0) / x.length);
+      expect(mean).to.be.closeTo(0, 2e-4);
+      expect(sd).to.be.closeTo(0.02, 2e-4);
+      expect(x.reduce((m, v) => Math.max(m, Math.abs(v)), 0)).to.be.below(0.02 * 3.47);
+      const far = new Float32Array(1000);
+      synthNormalsReference(7, 2 ** 32, 0.02, far);
+      expect(Array.from(far)).to.not.deep.equal(Array.from(x.subarray(0, 1000)));
+    });
+
     it('pack to the codes they were made from, scale β = 0.02·√(2/π)', () => {
       const w = synthTensorReference('TQ1_0', 3, 512, 9);
       expect(w.length).to.equal(synthTensorBytes('TQ1_0', 3, 512));
@@ -153,6 +166,20 @@ describe('infer/ternary blocks in place', () => {
                 }
               }
             });
+        it("synthNormals: the reference's bits as floats and as fp16, from any start (past 2^32 too)", () => {
+          for (const [seed, start, n] of [[1, 0, 70_001], [0xfffffff1, 2 ** 32 - 1000, 5000], [77, 3 * 2 ** 32 + 5, 999]] as const) {
+            const want = new Float32Array(n);
+            synthNormalsReference(seed, start, 0.02, want);
+            const got = new Float32Array(n);
+            a.synthNormals(seed, start, 0.02 / Math.sqrt((4 * (65536 * 65536 - 1)) / 12), got);
+            expectSameBits(got, want, `f32 seed ${seed} start ${start}`);
+            const want16 = new Uint16Array(n);
+            synthNormalsReference(seed, start, 0.02, want16);
+            const got16 = new Uint16Array(n);
+            a.synthNormals(seed, start, 0.02 / Math.sqrt((4 * (65536 * 65536 - 1)) / 12), got16);
+            expect(Buffer.from(got16.buffer).equals(Buffer.from(want16.buffer)), `f16 seed ${seed} start ${start}`).to.equal(true);
+          }
+        });
         for (const layout of ['TQ1_0', 'TQ2_0', 'I2_S'] as SynthCodesLayout[])
           it(`synthTernary ${layout}: the reference's bytes`, () => {
             for (const [rows, cols, seed] of [[1, 256, 1], [5, 768, 0xfffffff1], [40, 1024, 77]] as const) {
