@@ -88,10 +88,8 @@ for (const shape of shapes) {
   let synthSeconds: number | null = null;
   if (!existsSync(file)) {
     const need = (params(shape) * 1.6875) / 8;
-    const free = (() => {
-      const s = statfsSync(MODELS);
-      return s.bavail * s.bsize;
-    })();
+    const fs = statfsSync(MODELS);
+    const free = fs.bavail * fs.bsize;
     if (free < need * 1.05) fail(`${shape}: the file takes ~${(need / 1e9).toFixed(1)} GB, ${MODELS} has ${(free / 1e9).toFixed(1)} GB free`);
     log(`${shape}: bitnet synth --shape ${shape} --type tq1_0 (~${(need / 1e9).toFixed(1)} GB)`);
     const t = performance.now();

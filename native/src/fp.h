@@ -1,5 +1,6 @@
-// Float helpers shared by the float kernels (fmatmul.cc, quants.cc): IEEE binary16 -> binary32 in
-// portable C++, and the horizontal sum of 8 float lanes in one fixed order.
+// Helpers shared by the kernels (fmatmul.cc, quants.cc, ternary.cc, tq_blocks.cc): IEEE binary16 ->
+// binary32 in portable C++, a little-endian 16-bit read, and horizontal sums of 8 lanes (float in one
+// fixed order, int32 exact).
 #pragma once
 
 #include <immintrin.h>
@@ -42,6 +43,19 @@ BITNET_AVX2 inline float hsum_ps(__m256 v) {
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
+}
+
+inline uint16_t rd16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);  // little-endian host (x86)
+  return v;
+}
+
+BITNET_AVX2 inline int32_t hsum_epi32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
 }
 
 }  // namespace bitnet

@@ -27,12 +27,6 @@ namespace bitnet {
 
 namespace {
 
-inline uint16_t rd16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);  // little-endian host (x86)
-  return v;
-}
-
 // ---- blocks in integer form (scalar; the layouts of src/quant) ----
 
 // get_scale_min_k4 for all 8 sub-blocks of a Q4_K super-block's 12 scale bytes.

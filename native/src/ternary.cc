@@ -17,6 +17,7 @@
 #include <cstring>
 #include <vector>
 
+#include "fp.h"
 #include "kernels.h"
 #include "pool.h"
 
@@ -43,13 +44,6 @@ void dot_scalar(const uint8_t* w, const int8_t* const* x, const int8_t* const*, 
     }
   }
   for (int t = 0; t < T; t++) res[t] = acc[t];
-}
-
-BITNET_AVX2 inline int32_t hsum_epi32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-  return _mm_cvtsi128_si32(s);
 }
 
 template <int T>

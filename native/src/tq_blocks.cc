@@ -41,12 +41,6 @@ constexpr int64_t kPrefetchBytes = 2048;
 
 inline int64_t block_bytes(TernaryBlocks t) { return t == TernaryBlocks::TQ1_0 ? 54 : 66; }
 
-inline uint16_t rd16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-
 inline int tq1_trit(int byte, int n) {
   static const int pow3[5] = {1, 3, 9, 27, 81};
   return (((byte * pow3[n]) & 0xff) * 3) >> 8;
@@ -121,13 +115,6 @@ BITNET_AVX2 inline void decode_tq2_avx2(const uint8_t* b, __m256i v[8]) {
   }
 }
 
-BITNET_AVX2 inline int32_t hsum_i32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-  return _mm_cvtsi128_si32(s);
-}
-
 // sum of code * x over one block, as 8 int32 lanes (maddubs: a pair is at most 2 * 2 * 128 in
 // magnitude, eight of them 4096, inside int16)
 BITNET_AVX2 inline __m256i block_dot_avx2(const __m256i v[8], const int8_t* x) {
@@ -192,43 +179,39 @@ inline bool uniform_row(const uint8_t* row, int64_t nb, int64_t bb) {
   return true;
 }
 
-#define BITNET_ROWS_SIMD(NAME, ATTR, DOT)                                                                     \
-  template <int T>                                                                                          \
-  ATTR void NAME(const Job& j, int64_t i0, int64_t r0, int64_t r1) {                                        \
-    const bool tq1 = j.type == TernaryBlocks::TQ1_0;                                                         \
-    for (int64_t r = r0; r < r1; r++) {                                                                      \
-      const uint8_t* row = j.w + r * j.nb * j.bb;                                                            \
-      const bool uni = uniform_row(row, j.nb, j.bb);                                                         \
-      __m256i lanes[T];                                                                                      \
-      double acc[T] = {};                                                                                    \
-      for (int t = 0; t < T; t++) lanes[t] = _mm256_setzero_si256();                                         \
-      for (int64_t b = 0; b < j.nb; b++) {                                                                   \
-        const uint8_t* blk = row + b * j.bb;                                                                 \
-        _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchBytes), _MM_HINT_T0);                      \
-        __m256i v[8];                                                                                        \
-        if (tq1) decode_tq1_avx2(blk, v);                                                                    \
-        else decode_tq2_avx2(blk, v);                                                                        \
-        if (uni) {                                                                                           \
-          for (int t = 0; t < T; t++) lanes[t] = _mm256_add_epi32(lanes[t], DOT(v, j.xq + (i0 + t) * j.cols + b * kQK)); \
-        } else {                                                                                             \
-          const double d = static_cast<double>(half_to_float(rd16(blk + j.bb - 2)));                         \
-          for (int t = 0; t < T; t++) {                                                                      \
-            const int32_t s = hsum_i32(DOT(v, j.xq + (i0 + t) * j.cols + b * kQK));                          \
-            acc[t] += static_cast<double>(s - j.asum[(i0 + t) * j.nb + b]) * d;                              \
-          }                                                                                                  \
-        }                                                                                                    \
-      }                                                                                                      \
-      if (uni) {                                                                                             \
-        const double d = static_cast<double>(half_to_float(rd16(row + j.bb - 2)));                           \
-        for (int t = 0; t < T; t++)                                                                          \
-          acc[t] = static_cast<double>(static_cast<int64_t>(hsum_i32(lanes[t])) - j.rsum[i0 + t]) * d;       \
-      }                                                                                                      \
-      for (int t = 0; t < T; t++) j.y[(i0 + t) * j.rows + r] = static_cast<float>(acc[t] / static_cast<double>(j.sx[i0 + t])); \
-    }                                                                                                        \
+template <int T>
+BITNET_AVX2 void rows_avx2(const Job& j, int64_t i0, int64_t r0, int64_t r1) {
+  const bool tq1 = j.type == TernaryBlocks::TQ1_0;
+  for (int64_t r = r0; r < r1; r++) {
+    const uint8_t* row = j.w + r * j.nb * j.bb;
+    const bool uni = uniform_row(row, j.nb, j.bb);
+    __m256i lanes[T];
+    double acc[T] = {};
+    for (int t = 0; t < T; t++) lanes[t] = _mm256_setzero_si256();
+    for (int64_t b = 0; b < j.nb; b++) {
+      const uint8_t* blk = row + b * j.bb;
+      _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchBytes), _MM_HINT_T0);
+      __m256i v[8];
+      if (tq1) decode_tq1_avx2(blk, v);
+      else decode_tq2_avx2(blk, v);
+      if (uni) {
+        for (int t = 0; t < T; t++) lanes[t] = _mm256_add_epi32(lanes[t], block_dot_avx2(v, j.xq + (i0 + t) * j.cols + b * kQK));
+      } else {
+        const double d = static_cast<double>(half_to_float(rd16(blk + j.bb - 2)));
+        for (int t = 0; t < T; t++) {
+          const int32_t s = hsum_epi32(block_dot_avx2(v, j.xq + (i0 + t) * j.cols + b * kQK));
+          acc[t] += static_cast<double>(s - j.asum[(i0 + t) * j.nb + b]) * d;
+        }
+      }
+    }
+    if (uni) {
+      const double d = static_cast<double>(half_to_float(rd16(row + j.bb - 2)));
+      for (int t = 0; t < T; t++)
+        acc[t] = static_cast<double>(static_cast<int64_t>(hsum_epi32(lanes[t])) - j.rsum[i0 + t]) * d;
+    }
+    for (int t = 0; t < T; t++) j.y[(i0 + t) * j.rows + r] = static_cast<float>(acc[t] / static_cast<double>(j.sx[i0 + t]));
   }
-
-BITNET_ROWS_SIMD(rows_avx2, BITNET_AVX2, block_dot_avx2)
-#undef BITNET_ROWS_SIMD
+}
 
 // ---- AVX-512 (the VNNI level): two blocks per 512-bit vector, block 2p in the low half ----
 
@@ -325,8 +308,8 @@ BITNET_VNNI void rows_vnni512(const Job& j, int64_t i0, int64_t r0, int64_t r1) 
         for (int t = 0; t < T; t++) {
           const __m512i s = pair_dot(v, j.xi + (i0 + t) * j.xi_stride + p * 512);
           const int64_t i = i0 + t;
-          acc[t] += static_cast<double>(hsum_i32(_mm512_castsi512_si256(s)) - j.asum[i * j.nb + 2 * p]) * d0;
-          acc[t] += static_cast<double>(hsum_i32(_mm512_extracti64x4_epi64(s, 1)) - j.asum[i * j.nb + 2 * p + 1]) * d1;
+          acc[t] += static_cast<double>(hsum_epi32(_mm512_castsi512_si256(s)) - j.asum[i * j.nb + 2 * p]) * d0;
+          acc[t] += static_cast<double>(hsum_epi32(_mm512_extracti64x4_epi64(s, 1)) - j.asum[i * j.nb + 2 * p + 1]) * d1;
         }
       }
     }
@@ -339,14 +322,14 @@ BITNET_VNNI void rows_vnni512(const Job& j, int64_t i0, int64_t r0, int64_t r1) 
       for (int t = 0; t < T; t++) {
         const __m256i s = block_dot_vnni(v, j.xq + (i0 + t) * j.cols + (j.nb - 1) * kQK);
         if (uni) lanes[t] = _mm512_add_epi32(lanes[t], _mm512_zextsi256_si512(s));
-        else acc[t] += static_cast<double>(hsum_i32(s) - j.asum[(i0 + t) * j.nb + j.nb - 1]) * d;
+        else acc[t] += static_cast<double>(hsum_epi32(s) - j.asum[(i0 + t) * j.nb + j.nb - 1]) * d;
       }
     }
     if (uni) {
       const double d = static_cast<double>(half_to_float(rd16(row + j.bb - 2)));
       for (int t = 0; t < T; t++) {
         const __m256i s = _mm256_add_epi32(_mm512_castsi512_si256(lanes[t]), _mm512_extracti64x4_epi64(lanes[t], 1));
-        acc[t] = static_cast<double>(static_cast<int64_t>(hsum_i32(s)) - j.rsum[i0 + t]) * d;
+        acc[t] = static_cast<double>(static_cast<int64_t>(hsum_epi32(s)) - j.rsum[i0 + t]) * d;
       }
     }
     for (int t = 0; t < T; t++) j.y[(i0 + t) * j.rows + r] = static_cast<float>(acc[t] / static_cast<double>(j.sx[i0 + t]));

@@ -34,12 +34,15 @@ function fmix32(h: number): number {
 }
 
 /** The codes of elements [start, start + out.length) of the tensor with this seed (a 32-bit integer). */
+/** The hash h of element i (a 64-bit index) of the tensor with this seed: the first step of synthCodes and synthNormals. */
+function elementHash(seed: number, i: number): number {
+  const base = fmix32((seed ^ fmix32((Math.floor(i / 2 ** 32) + 0x9e3779b9) >>> 0)) >>> 0);
+  return fmix32((Math.imul(i >>> 0, 0x9e3779b1) ^ base) >>> 0);
+}
+
 export function synthCodes(seed: number, start: number, out: Int8Array): Int8Array {
   for (let k = 0; k < out.length; k++) {
-    const i = start + k;
-    const hi = Math.floor(i / 2 ** 32);
-    const base = fmix32((seed ^ fmix32((hi + 0x9e3779b9) >>> 0)) >>> 0);
-    const h = fmix32((Math.imul(i >>> 0, 0x9e3779b1) ^ base) >>> 0);
+    const h = elementHash(seed, start + k);
     out[k] = h < ZERO_BELOW ? 0 : h & 1 ? 1 : -1;
   }
   return out;
@@ -82,10 +85,7 @@ const IRWIN_HALL_SD = Math.sqrt((4 * (65536 * 65536 - 1)) / 12);
 export function synthNormalsReference(seed: number, start: number, std: number, out: Float32Array | Uint16Array): void {
   const scale = std / IRWIN_HALL_SD;
   for (let k = 0; k < out.length; k++) {
-    const i = start + k;
-    const hi = Math.floor(i / 2 ** 32);
-    const base = fmix32((seed ^ fmix32((hi + 0x9e3779b9) >>> 0)) >>> 0);
-    const h1 = fmix32((Math.imul(i >>> 0, 0x9e3779b1) ^ base) >>> 0);
+    const h1 = elementHash(seed, start + k);
     const h2 = fmix32((h1 ^ 0x27d4eb2f) >>> 0);
     const v = Math.fround(((h1 & 0xffff) + (h1 >>> 16) + (h2 & 0xffff) + (h2 >>> 16) - 131070) * scale);
     out[k] = out instanceof Float32Array ? v : f32ToF16Bits(v);

@@ -7,7 +7,7 @@
  *
  * Linears: random ternary codes with the statistics of absmean-ternarized normals of std 0.02 (31 %
  * zeros, scale β = 0.02·√(2/π); ./synth-codes.ts), made and packed natively when the addon is loaded
- * (a 100b file is written at disk speed), as TQ2_0 or TQ1_0 (β in every block's d) or I2_S (β as the
+ * (a 100b file in about 2.5 minutes), as TQ2_0 or TQ1_0 (β in every block's d) or I2_S (β as the
  * tensor's one scale, as bitnet.cpp's converter writes it). Embedding values: approximate normals of
  * std 0.02 (./synth-codes.ts synthNormals, native when the addon is loaded) as F16, or through src/quant's
  * reference quantizers as Q8_0 / Q6_K (llama.cpp's bytes), tied to the head unless an output type

@@ -7,7 +7,6 @@
 import { expect } from 'chai';
 import { Rng } from '../../src/data/rng.ts';
 import { nativeKernels, referenceKernels, repackTernary } from '../../src/infer/kernels/index.ts';
-import { TERNARY_BLOCK_BYTES } from '../../src/infer/kernels/reference.ts';
 import { SYNTH_SCALE, synthCodes, synthNormalsReference, synthTensorBytes, synthTensorReference, ZERO_BELOW, type SynthCodesLayout } from '../../src/infer/synth-codes.ts';
 import { nativeAddon } from '../../src/native/addon.ts';
 import { nativeIsasUnderTest } from './helpers.ts';
@@ -25,7 +24,7 @@ const TYPES: readonly TernaryBlockType[] = ['TQ1_0', 'TQ2_0'];
  */
 function randomBlocks(rng: Rng, type: TernaryBlockType, rows: number, cols: number, mode: 'valid' | 'bytes'): Uint8Array {
   const nb = (rows * cols) / 256;
-  const bb = TERNARY_BLOCK_BYTES[type];
+  const bb = TERNARY_CODECS[type].blockBytes;
   let w: Uint8Array;
   if (mode === 'valid') {
     const codes = Int8Array.from({ length: rows * cols }, () => rng.int(3) - 1);

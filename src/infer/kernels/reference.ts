@@ -9,7 +9,8 @@ import type { EngineKernels, QuantType, TernaryBlockType } from '../../native/en
 import { f16BitsToF32 } from '../../quant/fp16.ts';
 import { quantizeActivations as quantizeRows } from '../../quant/activations.ts';
 import { GGML_CODECS } from '../../quant/ggml_codecs.ts';
-import { TQ1_0_BLOCK_BYTES, tq1Trit } from '../../quant/tq1_0.ts';
+import { TERNARY_CODECS } from '../../quant/codecs.ts';
+import { tq1Trit } from '../../quant/tq1_0.ts';
 import { BLOCK_BYTES, BLOCK_COLS, packedRowBytes } from './layout.ts';
 import { dequantRows, matmulQuant, quantRowBytes } from './quant.ts';
 
@@ -101,9 +102,6 @@ export function checkTernaryScaled(
   return groups;
 }
 
-/** Bytes of one 256-weight block of a ternaryMatmulBlocks type. */
-export const TERNARY_BLOCK_BYTES: Readonly<Record<TernaryBlockType, number>> = { TQ1_0: TQ1_0_BLOCK_BYTES, TQ2_0: 66 };
-
 /**
  * The codes t of one block (256 weights) into codes[0..255], column order: TQ1_0's trits (every byte
  * decodes), TQ2_0's 2-bit fields with the unused code 3 read as t = 2, as llama.cpp's dequantizer and
@@ -118,7 +116,7 @@ function blockCodes(type: TernaryBlockType, w: Uint8Array, o: number, codes: Int
     for (let h = 0; h < 2; h++)
       for (let m = 0; m < 32; m++) for (let q = 0; q < 4; q++) codes[128 * h + 32 * q + m] = ((w[o + 32 * h + m]! >> (2 * q)) & 3) - 1;
   }
-  const bb = TERNARY_BLOCK_BYTES[type];
+  const bb = TERNARY_CODECS[type].blockBytes;
   return f16BitsToF32(w[o + bb - 2]! | (w[o + bb - 1]! << 8));
 }
 
@@ -142,7 +140,7 @@ export const referenceKernels: EngineKernels = {
     c.array('w', w, Uint8Array).dim('rows', rows).dim('cols', cols);
     if (cols % 256 !== 0) c.range(`cols must be a multiple of 256 (whole blocks per row), got ${cols}`);
     const nb = cols / 256;
-    const bb = TERNARY_BLOCK_BYTES[type];
+    const bb = TERNARY_CODECS[type].blockBytes;
     c.array('w', w, Uint8Array, rows * nb * bb, 'rows*cols/256*blockBytes').array('xq', xq, Int8Array, n * cols, 'n*cols')
       .array('sx', sx, Float32Array, n, 'n').dim('n', n).array('y', y, Float32Array, n * rows, 'n*rows');
     const codes = new Int8Array(256);
