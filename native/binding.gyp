@@ -24,7 +24,9 @@
         "src/xent.cc",
         "src/adamw.cc",
         "src/actquant.cc",
+        "src/bitlinear.cc",
         "src/sgemm.cc",
+        "src/sgemm_bf16.cc",
         "src/quantize.cc",
         "src/membench.cc"
       ],

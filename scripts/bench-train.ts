@@ -45,13 +45,13 @@ function commit(): string {
   }
 }
 
-function measure(config: string, native: boolean): { tps: number; rssMb: number } {
+function measure(config: string, native: boolean, precision: 'fp32' | 'bf16' = 'fp32'): { tps: number; rssMb: number } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-train-'));
   try {
     const r = spawnSync(
       process.execPath,
       ['bin/bitnet.js', 'train', '--config', `experiments/configs/${config}.json`, '--out', dir, '--steps', String(steps),
-        '--set', `train.log_every=${logEvery}`, `train.eval_every=${steps * 10}`, `train.ckpt_every=${steps * 10}`],
+        '--set', `train.log_every=${logEvery}`, `train.eval_every=${steps * 10}`, `train.ckpt_every=${steps * 10}`, `train.matmul_precision=${precision}`],
       { encoding: 'utf8', env: { ...process.env, BITNET_NO_NATIVE_TRAIN: native ? '0' : '1' } },
     );
     if (r.status !== 0) throw new Error(`train failed: ${r.stderr}`);
@@ -105,26 +105,33 @@ const blas = systemBlas();
 if (py && !/openblas|blis|mkl/i.test(blas))
   console.log(`WARNING: the system BLAS is ${blas}, not an optimized one: PyTorch's fp32 column is far from its best (apt install libopenblas0-pthread)`);
 console.log(`bench:train — ${os.cpus()[0]?.model} × ${os.availableParallelism()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, commit ${commit()}`);
-console.log(`native kernels: ${nativeAddon()?.isa() ?? 'not built (TS/wasm only)'}`);
+const addon = nativeAddon();
+const bf16Hw = addon !== null && addon.isa() === 'avx512vnni' && addon.cpuFeatures().avx512bf16;
+console.log(`native kernels: ${addon ? `${addon.isa()}; BitLinear forward on integer codes; bf16 matmuls ${bf16Hw ? 'on AVX-512 BF16' : 'as bf16-rounded inputs to the fp32 sgemm (no AVX-512 BF16)'}` : 'not built (TS/wasm only)'}`);
 console.log(`command: npm run bench:train -- --steps ${steps} --configs ${configs.join(',')}; data/moby-dick; tokens/s over steps ${logEvery + 1}-${steps}\n`);
 console.log(py ? `PyTorch peer: ${py} (bench/peers/torch_bitnet.py, random token ids), best of 1-${os.availableParallelism()} threads; system BLAS ${blas}` : 'PyTorch peer: no Python with torch found (apt install python3-torch, or set BITNET_TORCH_PYTHON): column empty');
 console.log('');
-console.log('| config | wasm + native matmul (tok/s) | plain wasm (tok/s) | ratio | PyTorch fp32 (tok/s) | ours / PyTorch fp32 | PyTorch bf16 (tok/s) | ours / PyTorch bf16 | peak RSS (MB) |');
-console.log('|---|--:|--:|--:|--:|--:|--:|--:|--:|');
+console.log('| config | ours fp32 (tok/s) | ours bf16 (tok/s) | plain wasm (tok/s) | PyTorch fp32 (tok/s) | PyTorch bf16 (tok/s) | ours fp32 / PyTorch fp32 | ours bf16 / PyTorch bf16 | ours fp32 / plain | peak RSS fp32 / bf16 (MB) |');
+console.log('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
 let torchVersion = '';
 const torchDetail: string[] = [];
 for (const c of configs) {
   const nat = measure(c, true);
+  const nat16 = addon ? measure(c, true, 'bf16') : null;
   const plain = measure(c, false);
-  const cols: string[] = [];
-  for (const precision of ['fp32', 'bf16'] as const) {
+  const torch = (['fp32', 'bf16'] as const).map((precision) => {
     const t = py ? measureTorch(py, c, precision) : null;
     if (t) {
       torchVersion = t.version;
       torchDetail.push(`${c} ${precision}: ${t.all}`);
     }
-    cols.push(t ? `${t.tps.toFixed(0)} | ${(nat.tps / t.tps).toFixed(2)}` : '— | —');
-  }
-  console.log(`| ${c} | ${nat.tps.toFixed(0)} | ${plain.tps.toFixed(0)} | ${(nat.tps / plain.tps).toFixed(2)} | ${cols.join(' | ')} | ${nat.rssMb.toFixed(0)} |`);
+    return t;
+  });
+  const num = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(0));
+  const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '—' : (a / b).toFixed(2));
+  console.log(
+    `| ${c} | ${num(nat.tps)} | ${num(nat16?.tps)} | ${num(plain.tps)} | ${num(torch[0]?.tps)} | ${num(torch[1]?.tps)} | ` +
+      `${ratio(nat.tps, torch[0]?.tps)} | ${ratio(nat16?.tps, torch[1]?.tps)} | ${ratio(nat.tps, plain.tps)} | ${num(nat.rssMb)} / ${num(nat16?.rssMb)} |`,
+  );
 }
 if (torchVersion) console.log(`\nPyTorch ${torchVersion}, tokens/s by thread count: ${torchDetail.join('; ')}.`);

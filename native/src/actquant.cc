@@ -4,6 +4,7 @@
 // Also the embedding gather (rows of a [V, d] table), which tfjs-wasm ran at ~40 M floats/s.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -28,14 +29,16 @@ BITNET_AVX2 void act_row_avx2(const float* xi, int64_t cols, float s, float lo, 
   }
 }
 
-void act_fake_quant(const float* x, int64_t n, int64_t cols, float qmax, float lo, float hi, float eps, float* y) {
+void act_fake_quant(const float* x, int64_t n, int64_t cols, float qmax, float lo, float hi, float eps, float* y, float* sx) {
   const bool avx2 = simd();
   pool_for(n, std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(cols, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; i++) {
       const float* xi = x + i * cols;
-      float* yi = y + i * cols;
+      float* yi = y ? y + i * cols : nullptr;
       const float m = abs_max(xi, cols);
       const float s = qmax / (m > eps ? m : eps);
+      if (sx) sx[i] = s;
+      if (yi == nullptr) continue;  // the scales only
       if (avx2) {
         act_row_avx2(xi, cols, s, lo, hi, yi);
         continue;
@@ -116,7 +119,7 @@ BITNET_AVX2 void ternary_apply_avx2(const float* v, int64_t n, float d, float be
   }
 }
 
-void weight_fake_quant(const float* w, int64_t size, int64_t g, bool binary, float eps, float* out) {
+void weight_fake_quant(const float* w, int64_t size, int64_t g, bool binary, float eps, float* out, float* beta_out) {
   const int64_t granules = size / g, per = (g + kChunk - 1) / kChunk, nchunks = granules * per;
   const bool avx2 = simd();
   std::vector<double> sa(static_cast<size_t>(nchunks)), s(static_cast<size_t>(nchunks));
@@ -133,6 +136,8 @@ void weight_fake_quant(const float* w, int64_t size, int64_t g, bool binary, flo
     beta[q] = static_cast<float>(ta / static_cast<double>(g));
     alpha[q] = static_cast<float>(t / static_cast<double>(g));
   }
+  if (beta_out) std::copy(beta.begin(), beta.end(), beta_out);
+  if (out == nullptr) return;  // the scales only
   pool_for(nchunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; c++) {
       const int64_t q = c / per, k0 = (c % per) * kChunk, k1 = std::min(g, k0 + kChunk);

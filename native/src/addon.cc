@@ -3,7 +3,7 @@
 // naming the function and the argument. The TypeScript side (types and reference implementations) is
 // src/native/ (engine-kernels.ts, train-kernels.ts, addon.ts) and src/infer/kernels/.
 //
-//   cpuFeatures() -> {avx2, fma, f16c, avx512vnni}     isa() -> name      setIsa('auto'|'avx512vnni'|'avx2'|'scalar')
+//   cpuFeatures() -> {avx2, fma, f16c, avx512vnni, avx512bf16}     isa() -> name      setIsa('auto'|'avx512vnni'|'avx2'|'scalar')
 //   threads() -> number                                setThreads(n)
 //   ternaryMatmul(packed, rows, cols, xq, n, out)
 //   ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, groupSize, y)
@@ -24,8 +24,10 @@
 //   adamwStep(p, m, v, g, [gscale, lr, beta1, beta2, eps, bc1, bc2, decay])   sumSquares(x) -> number
 //   actFakeQuant(x, n, cols, [qmax, lo, hi, eps], y)   gatherRows(table, rows, cols, ids, out)
 //   weightFakeQuant(w, granule, binary, eps, out)
+//   actScales(x, n, cols, qmax, eps, s)   weightScales(w, granule, beta)
+//   bitLinearForward(xq, sx, n, cols, wq, rows, scale, group, y)
 //   rmsNormTrain(x, w, n, cols, eps, y, r)   rmsNormTrainGrad(x, w, r, dy, n, cols, dx, dw)
-//   sgemm(m, n, k, a, transA, b, transB, c)
+//   sgemm(m, n, k, a, transA, b, transB, c[, bf16])
 //   sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC)
 //   readBandwidth(buf, reps) -> GB/s
 //   allocAligned(bytes, hugePages) -> ArrayBuffer (zeroed; 64-byte aligned, or 2 MB aligned with huge pages advised)
@@ -233,6 +235,7 @@ napi_value CpuFeaturesJs(napi_env env, napi_callback_info) {
   napi_set_named_property(env, o, "fma", make_bool(env, f.fma));
   napi_set_named_property(env, o, "f16c", make_bool(env, f.f16c));
   napi_set_named_property(env, o, "avx512vnni", make_bool(env, f.avx512vnni));
+  napi_set_named_property(env, o, "avx512bf16", make_bool(env, f.avx512bf16));
   return o;
 }
 
@@ -812,6 +815,13 @@ napi_value GatherRowsJs(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// A weight granule must split w into whole granules.
+bool check_granule(Args& a, int64_t g, int64_t lw) {
+  if (g != 0 && lw % g == 0) return true;
+  fail_range(a, "granule must divide w.length, got " + std::to_string(g) + " for " + std::to_string(lw));
+  return false;
+}
+
 napi_value WeightFakeQuantJs(napi_env env, napi_callback_info info) {
   Args a;
   const float* w = nullptr;
@@ -823,11 +833,68 @@ napi_value WeightFakeQuantJs(napi_env env, napi_callback_info info) {
       !get_dim(a, 1, "granule", &g) || !get_bool(a, 2, "binary", &binary) || !get_number(a, 3, "eps", &eps) ||
       !get_array(a, 4, "out", napi_float32_array, &out, &lo) || !check_len(a, "out", lo, {lw}, "w.length"))
     return nullptr;
-  if (g == 0 || lw % g != 0) {
-    fail_range(a, "granule must divide w.length, got " + std::to_string(g) + " for " + std::to_string(lw));
+  if (!check_granule(a, g, lw)) return nullptr;
+  weight_fake_quant(w, lw, g, binary, static_cast<float>(eps), out);
+  return undefined(env);
+}
+
+// The scales alone, by the same code as the fake-quant: the row scales of actFakeQuant, the granule means |w|.
+napi_value ActScalesJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float* x = nullptr;
+  float* s = nullptr;
+  int64_t n = 0, cols = 0, lx = 0, ls = 0;
+  double qmax = 0, eps = 0;
+  if (!get_args(env, info, "actScales", 6, a) || !get_array(a, 0, "x", napi_float32_array, const_cast<float**>(&x), &lx) ||
+      !get_dim(a, 1, "n", &n) || !get_dim(a, 2, "cols", &cols) || !get_number(a, 3, "qmax", &qmax) ||
+      !get_number(a, 4, "eps", &eps) || !get_array(a, 5, "s", napi_float32_array, &s, &ls) ||
+      !check_len(a, "x", lx, {n, cols}, "n*cols") || !check_len(a, "s", ls, {n}, "n"))
+    return nullptr;
+  act_fake_quant(x, n, cols, static_cast<float>(qmax), 0, 0, static_cast<float>(eps), nullptr, s);
+  return undefined(env);
+}
+
+napi_value WeightScalesJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float* w = nullptr;
+  float* beta = nullptr;
+  int64_t g = 0, lw = 0, lb = 0;
+  if (!get_args(env, info, "weightScales", 3, a) || !get_array(a, 0, "w", napi_float32_array, const_cast<float**>(&w), &lw) ||
+      !get_dim(a, 1, "granule", &g) || !get_array(a, 2, "beta", napi_float32_array, &beta, &lb))
+    return nullptr;
+  if (!check_granule(a, g, lw)) return nullptr;
+  if (!check_len(a, "beta", lb, {lw / g}, "w.length/granule")) return nullptr;
+  weight_fake_quant(w, lw, g, false, 0, nullptr, beta);
+  return undefined(env);
+}
+
+napi_value BitLinearForwardJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float *xq = nullptr, *sx = nullptr, *wq = nullptr, *sc = nullptr;
+  float* y = nullptr;
+  int64_t n = 0, cols = 0, rows = 0, group = 0, lx = 0, ls = 0, lw = 0, lsc = 0, ly = 0;
+  if (!get_args(env, info, "bitLinearForward", 9, a) || !get_array(a, 0, "xq", napi_float32_array, const_cast<float**>(&xq), &lx) ||
+      !get_array(a, 1, "sx", napi_float32_array, const_cast<float**>(&sx), &ls) || !get_dim(a, 2, "n", &n) ||
+      !get_dim(a, 3, "cols", &cols) || !get_array(a, 4, "wq", napi_float32_array, const_cast<float**>(&wq), &lw) ||
+      !get_dim(a, 5, "rows", &rows) || !get_array(a, 6, "scale", napi_float32_array, const_cast<float**>(&sc), &lsc) ||
+      !get_dim(a, 7, "group", &group) || !get_array(a, 8, "y", napi_float32_array, &y, &ly) ||
+      !check_len(a, "xq", lx, {n, cols}, "n*cols") || !check_len(a, "sx", ls, {n}, "n") ||
+      !check_len(a, "wq", lw, {rows, cols}, "rows*cols") || !check_len(a, "y", ly, {n, rows}, "n*rows"))
+    return nullptr;
+  if (cols == 0 || cols > (int64_t(1) << 22)) {  // |sum| <= cols * 2 * 128 stays inside int32
+    fail_range(a, "cols must be in [1, 2^22], got " + std::to_string(cols));
     return nullptr;
   }
-  weight_fake_quant(w, lw, g, binary, static_cast<float>(eps), out);
+  if (group != 0 && (group % 4 != 0 || cols % group != 0)) {
+    fail_range(a, "group must be 0 or a multiple of 4 dividing cols, got " + std::to_string(group) + " for cols " + std::to_string(cols));
+    return nullptr;
+  }
+  const int64_t want = group == 0 ? rows : rows * (cols / group);
+  if (lsc != 1 && lsc != want) {
+    fail_range(a, "scale.length must be 1 or " + std::to_string(want) + ", got " + std::to_string(lsc));
+    return nullptr;
+  }
+  bitlinear_forward(xq, sx, n, cols, wq, rows, sc, lsc, group, y);
   return undefined(env);
 }
 
@@ -901,7 +968,10 @@ napi_value SgemmJs(napi_env env, napi_callback_info info) {
       !check_len(a, "a", la, {m, k}, "m*k") || !check_len(a, "b", lb, {k, n}, "k*n") ||
       !check_len(a, "c", lc, {m, n}, "m*n"))
     return nullptr;
-  sgemm_batched(1, m, n, k, pa, 0, ta, pb, 0, tb, pc, 0);
+  bool bf16 = false;  // optional: bf16 inputs, float32 accumulation (sgemm_bf16.cc)
+  if (a.argc > 8 && !get_bool(a, 8, "bf16", &bf16)) return nullptr;
+  if (bf16) sgemm_bf16(m, n, k, pa, ta, pb, tb, pc);
+  else sgemm_batched(1, m, n, k, pa, 0, ta, pb, 0, tb, pc, 0);
   return undefined(env);
 }
 
@@ -1132,6 +1202,9 @@ NAPI_MODULE_INIT() {
       {"actFakeQuant", nullptr, ActFakeQuantJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"gatherRows", nullptr, GatherRowsJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"weightFakeQuant", nullptr, WeightFakeQuantJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"actScales", nullptr, ActScalesJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"weightScales", nullptr, WeightScalesJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"bitLinearForward", nullptr, BitLinearForwardJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"rmsNormTrain", nullptr, RmsNormTrainJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"rmsNormTrainGrad", nullptr, RmsNormTrainGradJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"f16ToF32", nullptr, F16ToF32Js, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

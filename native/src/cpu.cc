@@ -16,6 +16,7 @@ const CpuFeatures& cpu_features() {
     c.f16c = __builtin_cpu_supports("f16c");
     c.avx512vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
                    __builtin_cpu_supports("avx512bw");
+    c.avx512bf16 = c.avx512vnni && __builtin_cpu_supports("avx512bf16");
 #endif
     return c;
   }();

@@ -1,6 +1,6 @@
-// Helpers shared by the kernels (fmatmul.cc, quants.cc, ternary.cc, tq_blocks.cc): IEEE binary16 ->
-// binary32 in portable C++, a little-endian 16-bit read, and horizontal sums of 8 lanes (float in one
-// fixed order, int32 exact).
+// Helpers shared by the kernels (fmatmul.cc, quants.cc, ternary.cc, tq_blocks.cc, sgemm*.cc): IEEE binary16 ->
+// binary32 in portable C++, a little-endian 16-bit read, horizontal sums of 8 lanes (float in one
+// fixed order, int32 exact), and the masked store of a 16-column float tile.
 #pragma once
 
 #include <immintrin.h>
@@ -56,6 +56,17 @@ BITNET_AVX2 inline int32_t hsum_epi32(__m256i v) {
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
   return _mm_cvtsi128_si32(s);
+}
+
+// Rows 0 .. mr of a tile of 16 float columns (acc[r], nr of its columns live) into C (row stride ldc), = or +=.
+BITNET_VNNI inline void store_tile16(const __m512* acc, int64_t mr, int64_t nr, float* c, int64_t ldc, bool accumulate) {
+  const __mmask16 cols = nr >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << nr) - 1);
+  for (int64_t r = 0; r < mr; r++) {
+    float* cr = c + r * ldc;
+    __m512 v = acc[r];
+    if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(cols, cr));
+    _mm512_mask_storeu_ps(cr, cols, v);
+  }
 }
 
 }  // namespace bitnet

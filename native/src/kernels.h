@@ -17,7 +17,7 @@
 namespace bitnet {
 
 struct CpuFeatures {
-  bool avx2, fma, f16c, avx512vnni;
+  bool avx2, fma, f16c, avx512vnni, avx512bf16;
 };
 const CpuFeatures& cpu_features();
 enum class Isa { Scalar = 0, Avx2 = 1, Avx512Vnni = 2 };  // Avx2 means AVX2 + FMA + F16C
@@ -84,6 +84,10 @@ void sgemm_batched(int64_t batch, int64_t m, int64_t n, int64_t k, const float* 
                    bool trans_a, const float* b, int64_t stride_b, bool trans_b, float* c,
                    int64_t stride_c);
 
+// ---- training's bf16 matmul (sgemm_bf16.cc): C = bf16(op(A)) . bf16(op(B)), float32 accumulation ----
+void sgemm_bf16(int64_t m, int64_t n, int64_t k, const float* a, bool trans_a, const float* b, bool trans_b, float* c);
+bool bf16_hardware();  // whether sgemm_bf16 runs AVX-512 BF16 (the CPU has it and the ISA in use is avx512vnni)
+
 // ---- causal GQA attention over the f32 KV cache (attention.cc; same order as the TS reference) ----
 // q, out: [n, heads*hd]; vc: [kv_heads][max_seq][hd]; kc: [kv_heads][kv_tiled_len(max_seq) / 32][hd][32]
 // (position t of dim j at tile t/32, row j, lane t%32); query i attends positions 0..pos0+i;
@@ -119,9 +123,18 @@ void adamw_step(float* p, float* m, float* v, const float* g, int64_t n, float g
 double sum_squares(const float* x, int64_t n);
 
 // ---- training's activation fake-quant forward and embedding gather (actquant.cc) ----
-void act_fake_quant(const float* x, int64_t n, int64_t cols, float qmax, float lo, float hi, float eps, float* y);
+// (y null: only s, the row scales, when s is not null)
+void act_fake_quant(const float* x, int64_t n, int64_t cols, float qmax, float lo, float hi, float eps, float* y,
+                    float* s = nullptr);
+// training's BitLinear forward on the codes of its fake-quant operands (bitlinear.cc; contract:
+// src/native/train-kernels.ts bitLinearForward): y[n, rows] from xq [n, cols], sx [n], wq [rows, cols];
+// scale: 1 value, `rows` (group 0) or rows * (cols / group) (group > 0, a multiple of 4 dividing cols)
+void bitlinear_forward(const float* xq, const float* sx, int64_t n, int64_t cols, const float* wq, int64_t rows,
+                       const float* scale, int64_t nscale, int64_t group, float* y);
 void gather_rows(const float* table, int64_t rows, int64_t cols, const int32_t* ids, int64_t n, float* out);
-void weight_fake_quant(const float* w, int64_t size, int64_t g, bool binary, float eps, float* out);
+// (out null: only beta, the granule scales mean |w|, when beta is not null)
+void weight_fake_quant(const float* w, int64_t size, int64_t g, bool binary, float eps, float* out,
+                       float* beta = nullptr);
 
 // ---- int8 per-token activation quantization ----
 // max |x_k| over n floats, NaN skipped (quantize.cc; the activation quantizers' row maximum)

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "fp.h"
 #include "kernels.h"
 #include "pool.h"
 
@@ -129,13 +130,7 @@ BITNET_VNNI void micro_avx512_12(int64_t kc, const float* ap0, const float* ap1,
     ap1 += MR;
     bp += NR;
   }
-  const __mmask16 cols = nr >= NR ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << nr) - 1);
-  for (int64_t r = 0; r < mr; r++) {
-    float* cr = c + r * ldc;
-    __m512 v = acc[r];
-    if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(cols, cr));
-    _mm512_mask_storeu_ps(cr, cols, v);
-  }
+  store_tile16(acc, mr, nr, c, ldc, accumulate);
 }
 
 void micro_scalar(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t mr, int64_t nr,

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readJsonFile } from '../config/parse.ts';
 import { expandStudy, parseStudy, type PlannedRun, type Study, type StudyPlan } from '../config/study.ts';
+import type { RunConfig } from '../config/train.ts';
 import { PreparedStats, prepare } from '../data/index.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
@@ -74,6 +75,19 @@ function vocabOf(dataDir: string): number {
 }
 
 /**
+ * Settings added to RunConfig after studies were locked, with the value that behaves as runs did before
+ * them: left out of the hash at that value, so a study started before the setting existed still
+ * resumes (its lock's hash is unchanged), while any other value makes a different study.
+ */
+const ADDED_LATER = { train: { matmul_precision: 'fp32' } } as const;
+
+function hashedConfig(config: RunConfig): unknown {
+  const train: Record<string, unknown> = { ...config.train };
+  for (const [k, v] of Object.entries(ADDED_LATER.train)) if (train[k] === v) delete train[k];
+  return { ...config, train };
+}
+
+/**
  * Reads, validates and expands a study file. The data must be prepared (see ensureStudyData). Relative
  * data paths are relative to `cwd` (the directory `bitnet ablate` ran in; a queue worker passes the
  * enqueuer's), and stay relative in the plan, so the hash does not depend on where it is checked.
@@ -83,7 +97,7 @@ export function resolveStudy(file: string, cwd: string = process.cwd()): Resolve
   const dir = studyDataDir(study);
   const plan = expandStudy(study, file, { dataDir: dir, vocabSize: vocabOf(path.resolve(cwd, dir)) });
   const data = { dir, fingerprint: dataFingerprint(path.resolve(cwd, dir)) };
-  const decisive = { name: plan.name, data, token_budget: study.token_budget, engine: study.eval.engine, runs: plan.runs.map((r) => ({ id: r.id, config: r.config })) };
+  const decisive = { name: plan.name, data, token_budget: study.token_budget, engine: study.eval.engine, runs: plan.runs.map((r) => ({ id: r.id, config: hashedConfig(r.config) })) };
   const hash = createHash('sha256').update(JSON.stringify(decisive)).digest('hex');
   return { ...plan, file, study, data, hash };
 }

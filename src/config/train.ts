@@ -67,6 +67,13 @@ export const TrainConfig = z.strictObject({
   data_seed: z.number().int().min(0).default(1234),
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   /**
+   * The float matmuls' inputs: "fp32", or "bf16" (rounded to bfloat16, float32 accumulation and master
+   * weights, as PyTorch's bf16 autocast) for the BitLinears' backward (dX = dY·Wq, dW = dYᵀ·Xq) and the
+   * head, forward and backward. The BitLinears' forward is integer either way, attention stays float32.
+   * bf16 needs the native kernels (wasm backend); it runs AVX-512 BF16 where the CPU has it.
+   */
+  matmul_precision: z.enum(['fp32', 'bf16']).default('fp32'),
+  /**
    * A warm start: a fresh run begins from another run's weights (its latest checkpoint, or the checkpoint
    * directory named) instead of its own initialization, into a model of the same shape whose quantization
    * may differ (fp, then ternary: continual QAT). The AdamW moments are kept (with their step count) or

@@ -109,24 +109,24 @@ export function f16Round(x: number): number {
 }
 
 /**
+ * The scale of each segment of `group` columns of a linear as the file stores it (row-major, cols/group
+ * per row): fp16(d) of each 256-weight block when the scales live in the blocks, else the group scales.
+ */
+export function storedSegmentScales(q: QuantizedWeights): { group: number; scales: Float32Array } {
+  if (scalesFitBlocks(q.granularity)) return { group: 256, scales: blockScales(q, 256).map(f16Round) };
+  return { group: (q.granularity as { size: number }).size, scales: q.scales };
+}
+
+/**
  * The values a linear has once written to the file and read back: code · fp16(d) (· group scale).
  * The parity tests feed exactly these to the training forward.
  */
 export function linearAsStored(q: QuantizedWeights): Float32Array {
   const { rows, cols } = q;
+  const { group, scales } = storedSegmentScales(q);
+  const perRow = cols / group;
   const out = new Float32Array(rows * cols);
-  if (scalesFitBlocks(q.granularity)) {
-    const d = blockScales(q, 256);
-    const perRow = cols / 256;
-    for (let r = 0; r < rows; r++)
-      for (let b = 0; b < perRow; b++) {
-        const s = f16Round(d[r * perRow + b]!);
-        for (let c = b * 256; c < (b + 1) * 256; c++) out[r * cols + c] = q.codes[r * cols + c]! * s;
-      }
-  } else {
-    const g = (q.granularity as { size: number }).size;
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = q.codes[r * cols + c]! * q.scales[r * (cols / g) + Math.floor(c / g)]!;
-  }
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = q.codes[r * cols + c]! * scales[r * perRow + Math.floor(c / group)]!;
   return out;
 }
 

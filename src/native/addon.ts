@@ -19,7 +19,7 @@ export type NativeIsa = 'scalar' | 'avx2' | 'avx512vnni';
 /** The addon's functions. Each is documented in native/src/addon.cc; the TS reference lives beside its caller. */
 export interface NativeAddon extends EngineKernels, TrainKernels {
   /** CPU features the addon detected at run time. */
-  cpuFeatures(): { avx2: boolean; fma: boolean; f16c: boolean; avx512vnni: boolean };
+  cpuFeatures(): { avx2: boolean; fma: boolean; f16c: boolean; avx512vnni: boolean; avx512bf16: boolean };
   /** The instruction set the kernels use: the best the CPU has unless setIsa lowered it. */
   isa(): NativeIsa;
   /** Lower (or restore, with 'auto') the kernels' instruction set; a RangeError if the CPU lacks it. Tests run all. */

@@ -110,8 +110,12 @@ export interface EngineKernels {
   dequantRows(type: QuantType, w: Uint8Array, rows: number, cols: number, ids: Int32Array, out: Float32Array): void;
   /** dst[i] = the value of the fp16 bits src[i] (NaN stays NaN). */
   f16ToF32(src: Uint16Array, dst: Float32Array): void;
-  /** C[m, n] = op(A)·op(B); A is [m, k] ([k, m] if transA), B is [k, n] ([n, k] if transB). */
-  sgemm(m: number, n: number, k: number, a: Float32Array, transA: boolean, b: Float32Array, transB: boolean, c: Float32Array): void;
+  /**
+   * C[m, n] = op(A)·op(B); A is [m, k] ([k, m] if transA), B is [k, n] ([n, k] if transB). With bf16:
+   * the product of A and B rounded to bfloat16 (nearest, ties to even) with float32 accumulation (training's
+   * matmul_precision "bf16"; AVX-512 BF16 where the CPU has it and the ISA in use is avx512vnni).
+   */
+  sgemm(m: number, n: number, k: number, a: Float32Array, transA: boolean, b: Float32Array, transB: boolean, c: Float32Array, bf16?: boolean): void;
   /** `batch` sgemms, matrix i at offset i·stride in each array (stride 0 broadcasts A or B). */
   sgemmBatched(
     batch: number, m: number, n: number, k: number, a: Float32Array, strideA: number, transA: boolean,

@@ -14,6 +14,24 @@ export interface TrainKernels {
   actFakeQuant(x: Float32Array, n: number, cols: number, range: Float32Array, y: Float32Array): void;
   /** Training's weight fake-quant over contiguous granules of `granule` elements: ternary (absmean) or binary (sign around the mean) times the mean |w|. */
   weightFakeQuant(w: Float32Array, granule: number, binary: boolean, eps: number, out: Float32Array): void;
+  /** The row scales s of actFakeQuant alone (the same code): s[i] = qmax/max(max|x_i|, eps). */
+  actScales(x: Float32Array, n: number, cols: number, qmax: number, eps: number, s: Float32Array): void;
+  /** The granule scales of weightFakeQuant alone (the same code): beta[q] = mean |w| over granule q, summed in double. */
+  weightScales(w: Float32Array, granule: number, beta: Float32Array): void;
+  /**
+   * Training's BitLinear forward y [n, rows] = xq [n, cols] · wq [rows, cols]ᵀ as the engine computes it,
+   * from the codes of the fake-quant operands: q = round(xq·sx[i]) (exact, an int8 or int4 code) and
+   * t = sign(wq). y[i, r] = float((Σ_s double(Σ_{k in s} q·t)·scale_s)/sx[i]), in double, s over segments
+   * of `group` columns in order (group 0: one segment), scale_s = scale[0] when scale.length is 1, else
+   * scale[r] (group 0) or scale[r·cols/group + s]. The same integers and double operations as the engine's
+   * ternaryMatmulScaled, so the outputs are the same floats. A row whose codes are not all in [-128, 127]
+   * (NaN, or not a fake-quant row) gives NaN, as the float product would. cols ≤ 2^22; group a multiple of
+   * 4 dividing cols.
+   */
+  bitLinearForward(
+    xq: Float32Array, sx: Float32Array, n: number, cols: number, wq: Float32Array, rows: number,
+    scale: Float32Array, group: number, y: Float32Array,
+  ): void;
   /** Training's RMSNorm forward y = x·r·w, r[i] = 1/√(mean x_i² + eps) (row sums in double). */
   rmsNormTrain(x: Float32Array, w: Float32Array, n: number, cols: number, eps: number, y: Float32Array, r: Float32Array): void;
   /** Its backward: dx = r·(dy·w) − x·r³/cols·Σ(dy·w·x), dw = Σ_rows dy·x·r. */

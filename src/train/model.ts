@@ -10,18 +10,23 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from '../config/model.ts';
 import { headDim, parseWeightScale } from '../config/model.ts';
 
-import { bmm, bmmT, causalMask, crossEntropy, embed, fakeQuantAct, fakeQuantWeight, linear, rmsNorm, rope, ropeTables } from './ops.ts';
+import {
+  bitLinear, bmm, bmmT, causalMask, crossEntropy, embed, linear, quantizeInput, quantizeWeight, rmsNorm, rope, ropeTables,
+  linearBf16, type MatmulPrecision, type QuantizedInput, type QuantizedWeight,
+} from './ops.ts';
 import { paramSpecs, type ParamSpec } from './params.ts';
 
 let instances = 0;
 
 export interface ForwardOptions {
   /**
-   * Already-quantized linear weights (β·codes as f32, [out, in]) by name, used instead of quantizing
-   * the latent weights in the graph: sampling quantizes once, and the parity tests pass the exact
-   * values (fp16-rounded scales) that the exported file holds.
+   * Already-quantized linear weights (β·codes as f32, [out, in], with their segment scales) by name,
+   * used instead of quantizing the latent weights in the graph: sampling quantizes once, and the parity
+   * tests pass the exact values (fp16-rounded scales) that the exported file holds.
    */
-  frozen?: Map<string, tf.Tensor2D>;
+  frozen?: Map<string, QuantizedWeight>;
+  /** The float matmuls' inputs (config train.matmul_precision; fp32 by default): ops.ts MatmulPrecision. */
+  matmulPrecision?: MatmulPrecision;
 }
 
 export class BitNetModel {
@@ -73,23 +78,20 @@ export class BitNetModel {
   }
 
   /** Activation fake-quant (STE) of a normalized BitLinear input; q/k/v (and gate/up) share one. */
-  private quantAct(x: tf.Tensor2D): tf.Tensor2D {
+  private quantAct(x: tf.Tensor2D): QuantizedInput {
     const c = this.config;
-    return c.act_quant === 'none' ? x : fakeQuantAct(x, c.act_quant === 'int8' ? 8 : 4);
+    return c.act_quant === 'none' ? { xq: x, sx: null } : quantizeInput(x, c.act_quant === 'int8' ? 8 : 4);
   }
 
-  /** BitLinear on an already quantized input: weight fake-quant (STE), then x·Wᵀ. */
-  private bitLinear(xq: tf.Tensor2D, name: string, opts: ForwardOptions): tf.Tensor2D {
+  /** BitLinear on an already quantized input: weight fake-quant (STE), then x·Wᵀ (integer when it can: ops.ts bitLinear). */
+  private bitLinear(xq: QuantizedInput, name: string, opts: ForwardOptions): tf.Tensor2D {
     const c = this.config;
-    const frozen = opts.frozen?.get(name);
-    let w: tf.Tensor2D;
-    if (frozen) w = frozen;
-    else {
+    let w = opts.frozen?.get(name);
+    if (!w) {
       const latent = this.v<tf.Rank.R2>(name);
-      const g = parseWeightScale(c.weight_scale);
-      w = c.weight_quant === 'fp' ? latent : fakeQuantWeight(latent, g, c.weight_quant);
+      w = c.weight_quant === 'fp' ? { wq: latent, scale: null, group: 0 } : quantizeWeight(latent, parseWeightScale(c.weight_scale), c.weight_quant);
     }
-    return linear(xq, w);
+    return bitLinear(xq, w, opts.matmulPrecision);
   }
 
   /** Logits [B·T, V] for token ids [B·T] (row-major [B, T]). */
@@ -135,7 +137,8 @@ export class BitNetModel {
     }
     const xf = rmsNorm(x, this.v('output_norm.weight'), eps) as tf.Tensor2D;
     const head = this.v<tf.Rank.R2>(c.tie_embeddings ? 'token_embd.weight' : 'output.weight');
-    return linear(xf, head); // [N, V]; the head stays full precision, as in the papers
+    // [N, V]; the head is not quantized, as in the papers (bf16 inputs under matmul_precision bf16)
+    return (opts.matmulPrecision === 'bf16' ? linearBf16 : linear)(xf, head);
   }
 
   /** Mean next-token cross-entropy (nats) of targets [B·T] given ids [B·T]. */

@@ -81,10 +81,28 @@ export function installNativeMatmul(): boolean {
     );
     return out;
   });
+  installSharedIdentity();
   installNativeColumnSum(addon);
   installNativeGather(addon);
   installNativeTrainKernels(addon);
   return (installed = true);
+}
+
+/**
+ * tfjs-wasm's Identity copies its input, and tfjs runs it for every tensor a gradient keeps (each
+ * customGrad `save` and each kernel's saved inputs are clones) and for every straight-through
+ * gradient: ~240 copies per tiny-b158 step, and every kept activation held twice. Tensors are
+ * immutable, so the clone shares the input's memory by reference count, as wasm's own Reshape does.
+ * (The one writer in place, the optimizer's AdamW on the variables and moments, runs after backprop
+ * has released what the step kept.)
+ */
+function installSharedIdentity(): void {
+  override('Identity', (args, orig) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    if (x.dtype === 'string') return orig(args);
+    (args.backend as unknown as { incRef(id: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  });
 }
 
 let ones = new Float32Array(0);
@@ -166,6 +184,14 @@ export const NATIVE_WEIGHT_QUANT = 'BitnetWeightQuant';
 /** RMSNorm: forward {x [N, d], w [d]} → [y, r [N]], attr eps; backward {x, w, r, dy} → [dx, dw]. */
 export const NATIVE_RMSNORM = 'BitnetRmsNorm';
 export const NATIVE_RMSNORM_GRAD = 'BitnetRmsNormGrad';
+/** The row scales of NATIVE_ACT_QUANT alone: input x [n, cols]; attrs qmax, eps → s [n]. */
+export const NATIVE_ACT_SCALES = 'BitnetActScales';
+/** The granule scales of NATIVE_WEIGHT_QUANT alone: input w; attr granule → beta [w.size/granule]. */
+export const NATIVE_WEIGHT_SCALES = 'BitnetWeightScales';
+/** The integer BitLinear forward: inputs x (fake-quant) [N, in], sx [N], w (fake-quant) [out, in], scale; attr group → [N, out]. */
+export const NATIVE_BITLINEAR = 'BitnetBitLinear';
+/** A 2-D matmul with bf16 inputs and float32 accumulation: inputs a, b; attrs transposeA, transposeB (as BatchMatMul's). */
+export const NATIVE_MATMUL_BF16 = 'BitnetMatMulBf16';
 
 /**
  * The new kernels, each replacing a composite of tfjs-wasm kernels (measured per tiny-b158 step with
@@ -173,7 +199,10 @@ export const NATIVE_RMSNORM_GRAD = 'BitnetRmsNormGrad';
  * cross-entropy's logSumExp, gather and backward softmax with a copy of the logits to JS and back
  * (~50 ms); actQuantForward's eight kernels and ternaryForward/binaryForward's ~10 for each of 29
  * linears (the weight granule means are summed in double where tfjs sums in float32, so a scale can
- * differ in its last bits); RMSNorm's ~6 kernels forward and ~12 backward for 17 norms.
+ * differ in its last bits); RMSNorm's ~6 kernels forward and ~12 backward for 17 norms. And the
+ * BitLinear forward as the engine computes it (exact integer sums of the codes, one rescale in double:
+ * native/src/bitlinear.cc), 2-4x the float sgemm at tiny-b158/small-b158 shapes, with the scales it
+ * needs taken by the fake-quant kernels' own code.
  */
 function installNativeTrainKernels(addon: Addon): void {
   register(NATIVE_ROPE, ({ x, cos, sin }, { inverse }, backend) => {
@@ -199,6 +228,35 @@ function installNativeTrainKernels(addon: Addon): void {
     const out = backend.makeOutput(w!.shape, 'float32');
     addon.weightFakeQuant(heapView(backend, w!), granule as number, binary as boolean, eps as number, heapView(backend, out));
     return out;
+  });
+  register(NATIVE_ACT_SCALES, ({ x }, { qmax, eps }, backend) => {
+    const cols = x!.shape[x!.shape.length - 1]!;
+    const n = sizeOf(x!) / cols;
+    const s = backend.makeOutput([n], 'float32');
+    addon.actScales(heapView(backend, x!), n, cols, qmax as number, eps as number, heapView(backend, s));
+    return s;
+  });
+  register(NATIVE_WEIGHT_SCALES, ({ w }, { granule }, backend) => {
+    const beta = backend.makeOutput([sizeOf(w!) / (granule as number)], 'float32');
+    addon.weightScales(heapView(backend, w!), granule as number, heapView(backend, beta));
+    return beta;
+  });
+  register(NATIVE_BITLINEAR, ({ x, sx, w, scale }, { group }, backend) => {
+    const [n, cols] = x!.shape as [number, number];
+    const rows = w!.shape[0]!;
+    const y = backend.makeOutput([n, rows], 'float32');
+    addon.bitLinearForward(heapView(backend, x!), heapView(backend, sx!), n, cols, heapView(backend, w!), rows, heapView(backend, scale!), group as number, heapView(backend, y));
+    return y;
+  });
+  register(NATIVE_MATMUL_BF16, ({ a, b }, { transposeA, transposeB }, backend) => {
+    const [ra, ca] = a!.shape as [number, number];
+    const [rb, cb] = b!.shape as [number, number];
+    const [m, k] = transposeA ? [ca, ra] : [ra, ca];
+    const n = transposeB ? rb : cb;
+    if ((transposeB ? cb : rb) !== k) throw new Error(`${NATIVE_MATMUL_BF16}: inner sizes ${k} and ${transposeB ? cb : rb} differ`);
+    const c = backend.makeOutput([m, n], 'float32');
+    addon.sgemm(m, n, k, heapView(backend, a!), transposeA as boolean, heapView(backend, b!), transposeB as boolean, heapView(backend, c), true);
+    return c;
   });
   register(NATIVE_RMSNORM, ({ x, w }, { eps }, backend) => {
     const cols = x!.shape[x!.shape.length - 1]!;

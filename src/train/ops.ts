@@ -15,7 +15,8 @@ import { EPS } from '../quant/round.ts';
 import { steActQuant, steBinary, steTernary } from '../quant/ste.ts';
 import type { Granularity } from '../quant/weights.ts';
 import {
-  NATIVE_ACT_QUANT, NATIVE_RMSNORM, NATIVE_RMSNORM_GRAD, NATIVE_ROPE, NATIVE_WEIGHT_QUANT, NATIVE_XENT, nativeTrainKernels, transposeFlagsAreFree,
+  NATIVE_ACT_QUANT, NATIVE_ACT_SCALES, NATIVE_BITLINEAR, NATIVE_MATMUL_BF16, NATIVE_RMSNORM, NATIVE_RMSNORM_GRAD, NATIVE_ROPE, NATIVE_WEIGHT_QUANT, NATIVE_WEIGHT_SCALES, NATIVE_XENT,
+  nativeTrainKernels, transposeFlagsAreFree,
 } from './native-kernels.ts';
 
 /** a · b with a, b optionally transposed on their last two axes: flags when free, explicit transposes otherwise. */
@@ -25,21 +26,35 @@ function mm<T extends tf.Tensor>(a: T, b: T, ta: boolean, tb: boolean): T {
   return tf.matMul(ta ? swap(a) : a, tb ? swap(b) : b) as T;
 }
 
+/** The inputs of training's float matmuls (config train.matmul_precision): float32, or rounded to bf16 with float32 accumulation. */
+export type MatmulPrecision = 'fp32' | 'bf16';
+
+/** a · b (2-D) with flags, at `precision`: bf16 runs NATIVE_MATMUL_BF16 (the native kernels only: the trainer checks). */
+function mm2(a: tf.Tensor2D, b: tf.Tensor2D, ta: boolean, tb: boolean, precision: MatmulPrecision): tf.Tensor2D {
+  if (precision === 'fp32') return mm(a, b, ta, tb);
+  return tf.engine().runKernel(NATIVE_MATMUL_BF16, { a, b }, { transposeA: ta, transposeB: tb }) as tf.Tensor2D;
+}
+
+/** The gradients of y = x · Wᵀ: dx [N, in] = dy [N, out] · W [out, in], dW [out, in] = dyᵀ [out, N] · x [N, in]. */
+function linearGrads(dy: tf.Tensor2D, x: tf.Tensor2D, w: tf.Tensor2D, precision: MatmulPrecision): tf.Tensor2D[] {
+  return [mm2(dy, w, false, false, precision), mm2(dy, x, true, false, precision)];
+}
+
+function linearAt(precision: MatmulPrecision): (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D {
+  return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    save([x, w]);
+    return {
+      value: mm2(x, w, false, true, precision),
+      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => linearGrads(dy, saved[0] as tf.Tensor2D, saved[1] as tf.Tensor2D, precision),
+    };
+  }) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+}
+
 /** y = x · Wᵀ for x [N, in] and W [out, in] (PyTorch/GGUF layout) → [N, out]. */
-export const linear = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-  const [x, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
-  save([x, w]);
-  return {
-    value: mm(x, w, false, true),
-    gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
-      const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [
-        tf.matMul(dy, ws), // dx [N, in] = dy [N, out] · W [out, in]
-        mm(dy, xs, true, false), // dW [out, in] = dyᵀ [out, N] · x [N, in]
-      ];
-    },
-  };
-}) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+export const linear = linearAt('fp32');
+/** The same with bf16 inputs, forward and backward (the head under matmul_precision "bf16"). */
+export const linearBf16 = linearAt('bf16');
 
 /** Batched a [B, H, M, K] · b [B, H, K, N] → [B, H, M, N]. */
 export const bmm = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -204,12 +219,79 @@ export function fakeQuantAct(x: tf.Tensor2D, bits: ActBits): tf.Tensor2D {
   return straightThroughKernel(x, NATIVE_ACT_QUANT, 'x', { qmax, lo, hi, eps: EPS });
 }
 
+/** Contiguous elements per weight granule (a tensor: all; a row: cols; a group: its size). */
+function granuleOf(g: Granularity, rows: number, cols: number): number {
+  if (g.kind === 'group' && (!Number.isInteger(g.size) || g.size <= 0 || cols % g.size !== 0))
+    throw new RangeError(`group size ${g.size} must be a positive integer dividing cols ${cols}`);
+  return g.kind === 'tensor' ? rows * cols : g.kind === 'row' ? cols : g.size;
+}
+
 /** Weight fake-quant (ternary or binary at granularity g) with the straight-through gradient, native when available. */
 export function fakeQuantWeight(w: tf.Tensor2D, g: Granularity, kind: 'ternary' | 'binary'): tf.Tensor2D {
   if (!nativeTrainKernels()) return kind === 'ternary' ? steTernary(w, g) : steBinary(w, g);
-  const [rows, cols] = w.shape;
-  if (g.kind === 'group' && (!Number.isInteger(g.size) || g.size <= 0 || cols % g.size !== 0))
-    throw new RangeError(`group size ${g.size} must be a positive integer dividing cols ${cols}`);
-  const granule = g.kind === 'tensor' ? rows * cols : g.kind === 'row' ? cols : g.size;
+  const granule = granuleOf(g, w.shape[0], w.shape[1]);
   return straightThroughKernel(w, NATIVE_WEIGHT_QUANT, 'w', { granule, binary: kind === 'binary', eps: EPS });
+}
+
+/**
+ * Whether BitLinears run the integer forward (bitLinear below): the native kernels are in use and
+ * BITNET_FLOAT_BITLINEAR is not 1 (the float product of the fake-quant operands, for A/B comparisons).
+ */
+function integerForward(): boolean {
+  return nativeTrainKernels() && process.env.BITNET_FLOAT_BITLINEAR !== '1';
+}
+
+/** A BitLinear's input: the fake-quant activations (STE) and, where the integer forward runs, their row scales [N]. */
+export interface QuantizedInput {
+  xq: tf.Tensor2D;
+  sx: tf.Tensor1D | null;
+}
+
+/**
+ * A BitLinear's weight: the fake-quant values [out, in] (STE) and, where the integer forward runs, the
+ * scale of each segment of `group` input columns (group 0: one per tensor or per row), as
+ * bitLinearForward in src/native/train-kernels.ts reads them.
+ */
+export interface QuantizedWeight {
+  wq: tf.Tensor2D;
+  scale: tf.Tensor1D | null;
+  group: number;
+}
+
+/** fakeQuantAct, with the row scales the integer forward needs (taken apart: they carry no gradient). */
+export function quantizeInput(x: tf.Tensor2D, bits: ActBits): QuantizedInput {
+  const xq = fakeQuantAct(x, bits);
+  if (!integerForward()) return { xq, sx: null };
+  return { xq, sx: tf.engine().runKernel(NATIVE_ACT_SCALES, { x }, { qmax: actRange(bits).qmax, eps: EPS }) as tf.Tensor1D };
+}
+
+/** fakeQuantWeight, with the granule scales the integer forward needs (none when a group is not a multiple of 4 columns). */
+export function quantizeWeight(w: tf.Tensor2D, g: Granularity, kind: 'ternary' | 'binary'): QuantizedWeight {
+  const wq = fakeQuantWeight(w, g, kind);
+  const [rows, cols] = w.shape;
+  const granule = granuleOf(g, rows, cols);
+  if (!integerForward() || (g.kind === 'group' && g.size % 4 !== 0)) return { wq, scale: null, group: 0 };
+  const scale = tf.engine().runKernel(NATIVE_WEIGHT_SCALES, { w }, { granule }) as tf.Tensor1D;
+  return { wq, scale, group: g.kind === 'group' ? g.size : 0 };
+}
+
+/**
+ * The BitLinear on quantized operands, y = xq · wqᵀ [N, out]: as the engine computes it (exact integer
+ * sums of the codes, one rescale per output in double: NATIVE_BITLINEAR) when both carry their scales,
+ * else the float product. The gradient is the float product's either way (straight-through), its
+ * matmuls at `precision`.
+ */
+export function bitLinear(a: QuantizedInput, w: QuantizedWeight, precision: MatmulPrecision = 'fp32'): tf.Tensor2D {
+  const { sx } = a;
+  const { scale, group } = w;
+  if (sx === null || scale === null || !integerForward()) return (precision === 'bf16' ? linearBf16 : linear)(a.xq, w.wq);
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, wt, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    save([x, wt]);
+    return {
+      value: tf.engine().runKernel(NATIVE_BITLINEAR, { x, sx, w: wt, scale }, { group }) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => linearGrads(dy, saved[0] as tf.Tensor2D, saved[1] as tf.Tensor2D, precision),
+    };
+  });
+  return f(a.xq, w.wq) as tf.Tensor2D;
 }

@@ -8,17 +8,25 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from '../config/model.ts';
 import { parseWeightScale } from '../config/model.ts';
 import { Rng } from '../data/rng.ts';
-import { f16Round, linearAsStored, quantizeLinear } from '../format/export.ts';
+import { f16Round, linearAsStored, quantizeLinear, storedSegmentScales } from '../format/export.ts';
 import { BitNetModel } from './model.ts';
+import type { QuantizedWeight } from './ops.ts';
 import { paramSpecs } from './params.ts';
+
+/** A linear as the exported file holds it: code·fp16(d) values, and the scale of each segment of `group` columns (null for fp). */
+export interface StoredLinear {
+  values: Float32Array;
+  group: number;
+  scales: Float32Array | null;
+}
 
 /** Weights as the exported file holds them: F16 embeddings/head (unless f32), linears code·fp16(d). */
 export function storedWeights(c: ModelConfig, latent: Map<string, Float32Array>, embeddingType: 'f16' | 'f32' = 'f16'): {
   values: Map<string, Float32Array>;
-  frozen: Map<string, Float32Array>;
+  frozen: Map<string, StoredLinear>;
 } {
   const values = new Map(latent);
-  const frozen = new Map<string, Float32Array>();
+  const frozen = new Map<string, StoredLinear>();
   if (embeddingType === 'f16')
     for (const n of ['token_embd.weight', 'output.weight']) {
       const v = latent.get(n);
@@ -29,7 +37,12 @@ export function storedWeights(c: ModelConfig, latent: Map<string, Float32Array>,
     if (spec.kind !== 'linear') continue;
     const v = latent.get(spec.name)!;
     const [rows, cols] = spec.shape as [number, number];
-    frozen.set(spec.name, c.weight_quant === 'fp' ? v.map(f16Round) : linearAsStored(quantizeLinear(v, rows, cols, c.weight_quant, g)));
+    if (c.weight_quant === 'fp') {
+      frozen.set(spec.name, { values: v.map(f16Round), group: 0, scales: null });
+      continue;
+    }
+    const q = quantizeLinear(v, rows, cols, c.weight_quant, g);
+    frozen.set(spec.name, { values: linearAsStored(q), ...storedSegmentScales(q) });
   }
   return { values, frozen };
 }
@@ -66,7 +79,7 @@ export function pickToken(logits: Float32Array, o: { temperature: number; topK: 
  * Generates up to maxTokens ids after `prompt` (stops at eos). Each step reruns the model over the
  * last context_length tokens: slow, obviously correct, fine for the tiny models this is for.
  */
-export function sampleIds(model: BitNetModel, frozen: Map<string, tf.Tensor2D>, prompt: Int32Array, o: SampleOptions, eosId: number, onToken?: (id: number) => void): number[] {
+export function sampleIds(model: BitNetModel, frozen: Map<string, QuantizedWeight>, prompt: Int32Array, o: SampleOptions, eosId: number, onToken?: (id: number) => void): number[] {
   const rng = new Rng(o.seed);
   const ctx = Array.from(prompt);
   const out: number[] = [];
@@ -84,20 +97,28 @@ export function sampleIds(model: BitNetModel, frozen: Map<string, tf.Tensor2D>, 
 }
 
 /** Logits [T, V] of the model on `ids` with the as-stored weights (the parity reference). */
-export function logitsAsStored(model: BitNetModel, frozen: Map<string, tf.Tensor2D>, ids: Int32Array): Float32Array {
+export function logitsAsStored(model: BitNetModel, frozen: Map<string, QuantizedWeight>, ids: Int32Array): Float32Array {
   return tf.tidy(() => model.forward(ids, 1, ids.length, { frozen }).dataSync() as Float32Array);
 }
 
 /** A model whose forward uses the weights exactly as the exported file stores them; `dispose` frees it all. */
 export interface StoredModel {
   model: BitNetModel;
-  frozen: Map<string, tf.Tensor2D>;
+  frozen: Map<string, QuantizedWeight>;
   dispose(): void;
 }
 
 export function storedModel(c: ModelConfig, latent: Map<string, Float32Array>, embeddingType: 'f16' | 'f32' = 'f16'): StoredModel {
   const { values, frozen } = storedWeights(c, latent, embeddingType);
   const model = new BitNetModel(c, values);
-  const tensors = new Map(model.specs.filter((s) => frozen.has(s.name)).map((s) => [s.name, tf.tensor2d(frozen.get(s.name)!, s.shape as [number, number])]));
-  return { model, frozen: tensors, dispose: () => (tf.dispose([...tensors.values()]), model.dispose()) };
+  const tensors = new Map<string, QuantizedWeight>();
+  for (const s of model.specs) {
+    const f = frozen.get(s.name);
+    if (!f) continue;
+    // segments the integer forward cannot take (not a multiple of 4 columns) keep the float product
+    const scale = f.scales && f.group % 4 === 0 ? tf.tensor1d(f.scales) : null;
+    tensors.set(s.name, { wq: tf.tensor2d(f.values, s.shape as [number, number]), scale, group: scale ? f.group : 0 });
+  }
+  const all = [...tensors.values()].flatMap((w) => (w.scale ? [w.wq, w.scale] : [w.wq]));
+  return { model, frozen: tensors, dispose: () => (tf.dispose(all), model.dispose()) };
 }

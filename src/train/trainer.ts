@@ -28,6 +28,7 @@ import {
 } from './checkpoint.ts';
 import { readMetrics, writeMetrics, type MetricRow } from './metrics.ts';
 import { BitNetModel } from './model.ts';
+import { nativeTrainKernels } from './native-kernels.ts';
 import { adamwExport, adamwImport, adamwInit, adamwUpdate, adamwDispose } from './optimizer.ts';
 import { loadWarmStart } from './init-from.ts';
 import { initParams, linearNames } from './params.ts';
@@ -92,6 +93,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (tc.seq_len > mc.context_length) throw new InputError('train.seq_len', `${tc.seq_len} exceeds model.context_length ${mc.context_length}`);
 
   const backend = await useBackend(tc.backend);
+  if (tc.matmul_precision === 'bf16' && !nativeTrainKernels())
+    throw new InputError('train.matmul_precision', `bf16 needs the native kernels on the wasm backend (backend ${backend.name}, native ${backend.nativeMatmul ? 'on' : 'off'})`);
+  const fwd = { matmulPrecision: tc.matmul_precision } as const;
   const data = loadPrepared(opts.dataDir);
   if (data.tokenizer.vocabSize !== mc.vocab_size)
     throw new InputError('model.vocab_size', `${mc.vocab_size} does not match the tokenizer of ${opts.dataDir} (${data.tokenizer.vocabSize})`);
@@ -154,7 +158,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const validate = (): number => {
     let sum = 0;
     // One tidy per batch: a tidy around the loop would hold every batch's activations at once.
-    for (const w of evalSet) sum += tf.tidy(() => model.loss(w.x, w.y, B, T).dataSync()[0]!);
+    for (const w of evalSet) sum += tf.tidy(() => model.loss(w.x, w.y, B, T, fwd).dataSync()[0]!);
     return sum / evalSet.length;
   };
 
@@ -186,7 +190,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       let grads = new Map<string, tf.Tensor>();
       for (let micro = 0; micro < tc.grad_accum; micro++) {
         const batch = batchAt(data.train, { seed: tc.data_seed, step: step * tc.grad_accum + micro, batchSize: B, seqLen: T });
-        const { value, grads: g } = tf.variableGrads(() => model.loss(batch.x, batch.y, B, T));
+        const { value, grads: g } = tf.variableGrads(() => model.loss(batch.x, batch.y, B, T, fwd));
         lossSum += value.dataSync()[0]!;
         value.dispose();
         const next = new Map<string, tf.Tensor>();

@@ -63,7 +63,7 @@ export const infoCommand: CommandModule<object, { json?: boolean }> = {
     console.log(`training matmuls: ${info.training_native_matmul ? 'native addon (AVX2, multi-threaded)' : `tfjs ${info.backend} kernels`}`);
     console.log(`native addon: ${info.native_addon} — ${info.native_reason}${info.native_threads ? `, ${info.native_threads} threads` : ''}`);
     if (info.native_cpu)
-      console.log(`native kernels: ${info.native_isa} (cpu: avx2=${info.native_cpu.avx2} fma=${info.native_cpu.fma} f16c=${info.native_cpu.f16c} avx512vnni=${info.native_cpu.avx512vnni})`);
+      console.log(`native kernels: ${info.native_isa} (cpu: avx2=${info.native_cpu.avx2} fma=${info.native_cpu.fma} f16c=${info.native_cpu.f16c} avx512vnni=${info.native_cpu.avx512vnni} avx512bf16=${info.native_cpu.avx512bf16})`);
     console.log(`cpu: ${info.cpu_model}, ${info.cpu_threads} threads, AVX2 ${info.cpu_avx2 ? 'yes' : 'no'}, FMA ${info.cpu_fma ? 'yes' : 'no'}, AVX-512 ${info.cpu_avx512f ? 'yes' : 'no'}, ${info.memory_gb} GiB`);
   },
 };
