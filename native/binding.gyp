@@ -18,6 +18,7 @@
         "src/tq_blocks.cc",
         "src/synth.cc",
         "src/attention.cc",
+        "src/attention_train.cc",
         "src/glu.cc",
         "src/norm.cc",
         "src/rope.cc",

@@ -26,6 +26,8 @@
 //   weightFakeQuant(w, granule, binary, eps, out)
 //   actScales(x, n, cols, qmax, eps, s)   weightScales(w, granule, beta)
 //   bitLinearForward(xq, sx, n, cols, wq, rows, scale, group, y)
+//   attentionTrain(q, k, v, B, H, kvHeads, T, headDim, scale, out, lse)
+//   attentionTrainGrad(q, k, v, out, lse, dout, B, H, kvHeads, T, headDim, scale, dq, dk, dv)
 //   rmsNormTrain(x, w, n, cols, eps, y, r)   rmsNormTrainGrad(x, w, r, dy, n, cols, dx, dw)
 //   sgemm(m, n, k, a, transA, b, transB, c[, bf16])
 //   sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC)
@@ -709,6 +711,63 @@ napi_value RopeApplyJs(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// Training attention's shape arguments B, H, Hkv, T, headDim, scale at a.v[i ..], checked (H a multiple of Hkv).
+struct AttnDims {
+  int64_t B = 0, H = 0, Hkv = 0, T = 0, hd = 0;
+  double scale = 0;
+};
+bool get_attn_dims(Args& a, size_t i, AttnDims& d) {
+  if (!get_dim(a, i, "B", &d.B) || !get_dim(a, i + 1, "H", &d.H) || !get_dim(a, i + 2, "kvHeads", &d.Hkv) ||
+      !get_dim(a, i + 3, "T", &d.T) || !get_dim(a, i + 4, "headDim", &d.hd) || !get_number(a, i + 5, "scale", &d.scale))
+    return false;
+  if (d.Hkv == 0 || d.H % d.Hkv != 0) return fail_range(a, "H must be a positive multiple of kvHeads, got H " + std::to_string(d.H) + ", kvHeads " + std::to_string(d.Hkv));
+  return true;
+}
+
+// attentionTrain(q, k, v, B, H, kvHeads, T, headDim, scale, out, lse)
+napi_value AttentionTrainJs(napi_env env, napi_callback_info info) {
+  Args a;
+  AttnDims d;
+  const float *q = nullptr, *k = nullptr, *v = nullptr;
+  float *out = nullptr, *lse = nullptr;
+  int64_t lq = 0, lk = 0, lv = 0, lo = 0, ll = 0;
+  if (!get_args(env, info, "attentionTrain", 11, a) || !get_array(a, 0, "q", napi_float32_array, const_cast<float**>(&q), &lq) ||
+      !get_array(a, 1, "k", napi_float32_array, const_cast<float**>(&k), &lk) ||
+      !get_array(a, 2, "v", napi_float32_array, const_cast<float**>(&v), &lv) || !get_attn_dims(a, 3, d) ||
+      !get_array(a, 9, "out", napi_float32_array, &out, &lo) || !get_array(a, 10, "lse", napi_float32_array, &lse, &ll) ||
+      !check_len(a, "q", lq, {d.B, d.H, d.T, d.hd}, "B*H*T*headDim") || !check_len(a, "k", lk, {d.B, d.Hkv, d.T, d.hd}, "B*kvHeads*T*headDim") ||
+      !check_len(a, "v", lv, {d.B, d.Hkv, d.T, d.hd}, "B*kvHeads*T*headDim") || !check_len(a, "out", lo, {d.B, d.H, d.T, d.hd}, "B*H*T*headDim") ||
+      !check_len(a, "lse", ll, {d.B, d.H, d.T}, "B*H*T"))
+    return nullptr;
+  attention_train_fwd(q, k, v, d.B, d.H, d.Hkv, d.T, d.hd, static_cast<float>(d.scale), out, lse);
+  return undefined(env);
+}
+
+// attentionTrainGrad(q, k, v, out, lse, dout, B, H, kvHeads, T, headDim, scale, dq, dk, dv)
+napi_value AttentionTrainGradJs(napi_env env, napi_callback_info info) {
+  Args a;
+  AttnDims d;
+  const float *q = nullptr, *k = nullptr, *v = nullptr, *out = nullptr, *lse = nullptr, *dout = nullptr;
+  float *dq = nullptr, *dk = nullptr, *dv = nullptr;
+  int64_t lq = 0, lk = 0, lv = 0, lo = 0, ll = 0, ld = 0, ldq = 0, ldk = 0, ldv = 0;
+  if (!get_args(env, info, "attentionTrainGrad", 15, a) || !get_array(a, 0, "q", napi_float32_array, const_cast<float**>(&q), &lq) ||
+      !get_array(a, 1, "k", napi_float32_array, const_cast<float**>(&k), &lk) ||
+      !get_array(a, 2, "v", napi_float32_array, const_cast<float**>(&v), &lv) ||
+      !get_array(a, 3, "out", napi_float32_array, const_cast<float**>(&out), &lo) ||
+      !get_array(a, 4, "lse", napi_float32_array, const_cast<float**>(&lse), &ll) ||
+      !get_array(a, 5, "dout", napi_float32_array, const_cast<float**>(&dout), &ld) || !get_attn_dims(a, 6, d) ||
+      !get_array(a, 12, "dq", napi_float32_array, &dq, &ldq) || !get_array(a, 13, "dk", napi_float32_array, &dk, &ldk) ||
+      !get_array(a, 14, "dv", napi_float32_array, &dv, &ldv) ||
+      !check_len(a, "q", lq, {d.B, d.H, d.T, d.hd}, "B*H*T*headDim") || !check_len(a, "k", lk, {d.B, d.Hkv, d.T, d.hd}, "B*kvHeads*T*headDim") ||
+      !check_len(a, "v", lv, {d.B, d.Hkv, d.T, d.hd}, "B*kvHeads*T*headDim") || !check_len(a, "out", lo, {d.B, d.H, d.T, d.hd}, "B*H*T*headDim") ||
+      !check_len(a, "lse", ll, {d.B, d.H, d.T}, "B*H*T") || !check_len(a, "dout", ld, {d.B, d.H, d.T, d.hd}, "B*H*T*headDim") ||
+      !check_len(a, "dq", ldq, {d.B, d.H, d.T, d.hd}, "B*H*T*headDim") || !check_len(a, "dk", ldk, {d.B, d.Hkv, d.T, d.hd}, "B*kvHeads*T*headDim") ||
+      !check_len(a, "dv", ldv, {d.B, d.Hkv, d.T, d.hd}, "B*kvHeads*T*headDim"))
+    return nullptr;
+  attention_train_bwd(q, k, v, out, lse, dout, d.B, d.H, d.Hkv, d.T, d.hd, static_cast<float>(d.scale), dq, dk, dv);
+  return undefined(env);
+}
+
 napi_value RopeStoreJs(napi_env env, napi_callback_info info) {
   Args a;
   float *q = nullptr, *k = nullptr, *kc = nullptr, *vc = nullptr;
@@ -1204,6 +1263,8 @@ NAPI_MODULE_INIT() {
       {"weightFakeQuant", nullptr, WeightFakeQuantJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"actScales", nullptr, ActScalesJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"weightScales", nullptr, WeightScalesJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"attentionTrain", nullptr, AttentionTrainJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"attentionTrainGrad", nullptr, AttentionTrainGradJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"bitLinearForward", nullptr, BitLinearForwardJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"rmsNormTrain", nullptr, RmsNormTrainJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"rmsNormTrainGrad", nullptr, RmsNormTrainGradJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

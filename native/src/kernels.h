@@ -100,6 +100,14 @@ void rope_store(float* q, float* k, const float* v, int64_t n, int64_t pos0, int
 void attention(const float* q, int64_t n, int64_t pos0, const float* kc, const float* vc, int64_t heads,
                int64_t kv_heads, int64_t hd, int64_t max_seq, float* out);
 
+// ---- training's causal attention (attention_train.cc; contract: src/native/train-kernels.ts attentionTrain):
+//      q [B, H, T, hd], k, v [B, Hkv, T, hd]; out, dout [B, T, H, hd]; lse [B, H, T] ----
+void attention_train_fwd(const float* q, const float* k, const float* v, int64_t B, int64_t H, int64_t Hkv, int64_t T,
+                         int64_t hd, float scale, float* out, float* lse);
+void attention_train_bwd(const float* q, const float* k, const float* v, const float* out, const float* lse, const float* dout,
+                         int64_t B, int64_t H, int64_t Hkv, int64_t T, int64_t hd, float scale, float* dq, float* dk,
+                         float* dv);
+
 // ---- gated FFN activation in place (glu.cc): gate = act(gate) * up, silu or relu^2, in double ----
 void glu(float* gate, const float* up, int64_t len, bool silu);
 

@@ -32,6 +32,20 @@ export interface TrainKernels {
     xq: Float32Array, sx: Float32Array, n: number, cols: number, wq: Float32Array, rows: number,
     scale: Float32Array, group: number, y: Float32Array,
   ): void;
+  /**
+   * Training's causal attention: out[b, t, h] = Σ_{s≤t} p_s·v[b, g, s] with p = softmax_s(scale·q[b, h, t]·k[b, g, s]),
+   * g = ⌊h/(H/kvHeads)⌋; q [B, H, T, hd], k, v [B, kvHeads, T, hd], out [B, T, H, hd] (token-major), and
+   * lse[b, h, t] = the log-sum-exp of the row's scaled scores (what the backward recomputes p from). Float32.
+   */
+  attentionTrain(
+    q: Float32Array, k: Float32Array, v: Float32Array, B: number, H: number, kvHeads: number, T: number, headDim: number,
+    scale: number, out: Float32Array, lse: Float32Array,
+  ): void;
+  /** Its backward from dout [B, T, H, hd]: dq [B, H, T, hd], dk, dv [B, kvHeads, T, hd] (each kv head summed over its query heads). */
+  attentionTrainGrad(
+    q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dout: Float32Array,
+    B: number, H: number, kvHeads: number, T: number, headDim: number, scale: number, dq: Float32Array, dk: Float32Array, dv: Float32Array,
+  ): void;
   /** Training's RMSNorm forward y = x·r·w, r[i] = 1/√(mean x_i² + eps) (row sums in double). */
   rmsNormTrain(x: Float32Array, w: Float32Array, n: number, cols: number, eps: number, y: Float32Array, r: Float32Array): void;
   /** Its backward: dx = r·(dy·w) − x·r³/cols·Σ(dy·w·x), dw = Σ_rows dy·x·r. */

@@ -11,7 +11,7 @@ import type { ModelConfig } from '../config/model.ts';
 import { headDim, parseWeightScale } from '../config/model.ts';
 
 import {
-  bitLinear, bmm, bmmT, causalMask, crossEntropy, embed, linear, quantizeInput, quantizeWeight, rmsNorm, rope, ropeTables,
+  bitLinear, causalAttention, causalMask, crossEntropy, embed, linear, quantizeInput, quantizeWeight, rmsNorm, rope, ropeTables,
   linearBf16, type MatmulPrecision, type QuantizedInput, type QuantizedWeight,
 } from './ops.ts';
 import { paramSpecs, type ParamSpec } from './params.ts';
@@ -111,19 +111,9 @@ export class BitNetModel {
       const h = this.quantAct(rmsNorm(x, this.v(`${b}.attn_norm.weight`), eps) as tf.Tensor2D);
       const heads = (t: tf.Tensor2D, n: number) => tf.transpose(tf.reshape(t, [B, T, n, hd]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, n, T, hd]
       const q = rope(heads(this.bitLinear(h, `${b}.attn_q.weight`, opts), H), cos, sin);
-      let k = rope(heads(this.bitLinear(h, `${b}.attn_k.weight`, opts), Hkv), cos, sin);
-      let v = heads(this.bitLinear(h, `${b}.attn_v.weight`, opts), Hkv);
-      if (Hkv !== H) {
-        // GQA: query head j reads kv head floor(j / (H/Hkv)), as llama.cpp does.
-        const rep = H / Hkv;
-        // [B, Hkv, T, hd] → [B·Hkv, 1, T·hd] → tile → [B·Hkv, rep, T·hd] → [B, H, T, hd] (tile's gradient stops at rank 4)
-        const expand = (t: tf.Tensor4D) => tf.reshape(tf.tile(tf.reshape(t, [B * Hkv, 1, T * hd]), [1, rep, 1]), [B, H, T, hd]) as tf.Tensor4D;
-        k = expand(k);
-        v = expand(v);
-      }
-      const scores = tf.add(tf.mul(bmmT(q, k), 1 / Math.sqrt(hd)), mask); // [B, H, T, T]
-      const att = bmm(tf.softmax(scores) as tf.Tensor4D, v); // [B, H, T, hd]
-      let o = tf.reshape(tf.transpose(att, [0, 2, 1, 3]), [N, c.d_model]) as tf.Tensor2D; // [N, d]
+      const k = rope(heads(this.bitLinear(h, `${b}.attn_k.weight`, opts), Hkv), cos, sin);
+      const v = heads(this.bitLinear(h, `${b}.attn_v.weight`, opts), Hkv);
+      let o = tf.reshape(causalAttention(q, k, v, mask), [N, c.d_model]) as tf.Tensor2D; // [B, T, H, hd] → [N, d]
       if (c.subln === 'on') o = rmsNorm(o, this.v(`${b}.attn_sub_norm.weight`), eps) as tf.Tensor2D;
       x = tf.add(x, this.bitLinear(this.quantAct(o), `${b}.attn_output.weight`, opts));
 

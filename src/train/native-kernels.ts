@@ -190,6 +190,10 @@ export const NATIVE_ACT_SCALES = 'BitnetActScales';
 export const NATIVE_WEIGHT_SCALES = 'BitnetWeightScales';
 /** The integer BitLinear forward: inputs x (fake-quant) [N, in], sx [N], w (fake-quant) [out, in], scale; attr group → [N, out]. */
 export const NATIVE_BITLINEAR = 'BitnetBitLinear';
+/** Causal attention: inputs q [B, H, T, hd], k, v [B, Hkv, T, hd]; attr scale → [out [B, T, H, hd], lse [B, H, T]]. */
+export const NATIVE_ATTENTION = 'BitnetAttention';
+/** Its backward: inputs q, k, v, out, lse, dout [B, T, H, hd]; attr scale → [dq, dk, dv]. */
+export const NATIVE_ATTENTION_GRAD = 'BitnetAttentionGrad';
 /** A 2-D matmul with bf16 inputs and float32 accumulation: inputs a, b; attrs transposeA, transposeB (as BatchMatMul's). */
 export const NATIVE_MATMUL_BF16 = 'BitnetMatMulBf16';
 
@@ -247,6 +251,22 @@ function installNativeTrainKernels(addon: Addon): void {
     const y = backend.makeOutput([n, rows], 'float32');
     addon.bitLinearForward(heapView(backend, x!), heapView(backend, sx!), n, cols, heapView(backend, w!), rows, heapView(backend, scale!), group as number, heapView(backend, y));
     return y;
+  });
+  register(NATIVE_ATTENTION, ({ q, k, v }, { scale }, backend) => {
+    const [B, H, T, hd] = q!.shape as [number, number, number, number];
+    const out = backend.makeOutput([B, T, H, hd], 'float32');
+    const lse = backend.makeOutput([B, H, T], 'float32');
+    addon.attentionTrain(heapView(backend, q!), heapView(backend, k!), heapView(backend, v!), B, H, k!.shape[1]!, T, hd, scale as number, heapView(backend, out), heapView(backend, lse));
+    return [out, lse];
+  });
+  register(NATIVE_ATTENTION_GRAD, ({ q, k, v, out, lse, dout }, { scale }, backend) => {
+    const [B, H, T, hd] = q!.shape as [number, number, number, number];
+    const dq = backend.makeOutput(q!.shape, 'float32');
+    const dk = backend.makeOutput(k!.shape, 'float32');
+    const dv = backend.makeOutput(v!.shape, 'float32');
+    const view = (t: tf.TensorInfo) => heapView(backend, t);
+    addon.attentionTrainGrad(view(q!), view(k!), view(v!), view(out!), view(lse!), view(dout!), B, H, k!.shape[1]!, T, hd, scale as number, view(dq), view(dk), view(dv));
+    return [dq, dk, dv];
   });
   register(NATIVE_MATMUL_BF16, ({ a, b }, { transposeA, transposeB }, backend) => {
     const [ra, ca] = a!.shape as [number, number];

@@ -15,7 +15,7 @@ import { EPS } from '../quant/round.ts';
 import { steActQuant, steBinary, steTernary } from '../quant/ste.ts';
 import type { Granularity } from '../quant/weights.ts';
 import {
-  NATIVE_ACT_QUANT, NATIVE_ACT_SCALES, NATIVE_BITLINEAR, NATIVE_MATMUL_BF16, NATIVE_RMSNORM, NATIVE_RMSNORM_GRAD, NATIVE_ROPE, NATIVE_WEIGHT_QUANT, NATIVE_WEIGHT_SCALES, NATIVE_XENT,
+  NATIVE_ACT_QUANT, NATIVE_ACT_SCALES, NATIVE_ATTENTION, NATIVE_ATTENTION_GRAD, NATIVE_BITLINEAR, NATIVE_MATMUL_BF16, NATIVE_RMSNORM, NATIVE_RMSNORM_GRAD, NATIVE_ROPE, NATIVE_WEIGHT_QUANT, NATIVE_WEIGHT_SCALES, NATIVE_XENT,
   nativeTrainKernels, transposeFlagsAreFree,
 } from './native-kernels.ts';
 
@@ -87,6 +87,50 @@ export const bmmT = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) 
     },
   };
 }) as (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D;
+
+/**
+ * Causal attention of q [B, H, T, hd] over k, v [B, Hkv, T, hd] (after RoPE) → [B, T, H, hd], token-major
+ * (the o projection's input); query head h reads kv head ⌊h/(H/Hkv)⌋ (GQA, as llama.cpp), scores
+ * q·k/√hd, `mask` [T, T] additive causal. With the native kernels one kernel each way (NATIVE_ATTENTION:
+ * no [B, H, T, T] score or softmax tensor is kept for the backward, only a log-sum-exp per query row);
+ * otherwise the tfjs composite: kv heads tiled to H, bmmT, scale, mask, softmax, bmm, transpose.
+ */
+export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D): tf.Tensor4D {
+  const [B, H, T, hd] = q.shape;
+  const Hkv = k.shape[1];
+  const scale = 1 / Math.sqrt(hd);
+  if (nativeTrainKernels()) {
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [qt, kt, vt, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+      const [out, lse] = tf.engine().runKernel(NATIVE_ATTENTION, { q: qt, k: kt, v: vt }, { scale }) as unknown as [tf.Tensor4D, tf.Tensor3D];
+      save([qt, kt, vt, out!, lse!]);
+      return {
+        value: out!,
+        gradFunc: (dout: tf.Tensor4D, saved: tf.Tensor[]) => {
+          const [qs, ks, vs, os, ls] = saved;
+          return tf.engine().runKernel(NATIVE_ATTENTION_GRAD, { q: qs!, k: ks!, v: vs!, out: os!, lse: ls!, dout }, { scale }) as unknown as tf.Tensor[];
+        },
+      };
+    });
+    return f(q, k, v) as tf.Tensor4D;
+  }
+  return causalAttentionComposite(q, k, v, mask);
+}
+
+/** causalAttention as tfjs ops (the path without the native kernels, and the tests' reference). */
+export function causalAttentionComposite(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D): tf.Tensor4D {
+  const [B, H, T, hd] = q.shape;
+  const Hkv = k.shape[1];
+  let [kk, vv] = [k, v];
+  if (Hkv !== H) {
+    // [B, Hkv, T, hd] → [B·Hkv, 1, T·hd] → tile → [B·Hkv, rep, T·hd] → [B, H, T, hd] (tile's gradient stops at rank 4)
+    const expand = (t: tf.Tensor4D) => tf.reshape(tf.tile(tf.reshape(t, [B * Hkv, 1, T * hd]), [1, H / Hkv, 1]), [B, H, T, hd]) as tf.Tensor4D;
+    kk = expand(k);
+    vv = expand(v);
+  }
+  const scores = tf.add(tf.mul(bmmT(q, kk), 1 / Math.sqrt(hd)), mask); // [B, H, T, T]
+  return tf.transpose(bmm(tf.softmax(scores) as tf.Tensor4D, vv), [0, 2, 1, 3]) as tf.Tensor4D; // [B, T, H, hd]
+}
 
 /** Rows of `table` [V, d] at `ids` → [N, d]; the gradient scatter-adds dy into a [V, d] array. */
 export function embed(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {

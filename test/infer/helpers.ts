@@ -294,3 +294,13 @@ export function nativeIsasUnderTest(a: NativeAddon): NativeIsa[] {
   });
   return order.slice(order.indexOf(a.isa()));
 }
+
+/** A describe per instruction set under test (nativeIsasUnderTest), the addon set to it for its tests. */
+export function describeEachIsa(a: NativeAddon, body: (isa: NativeIsa) => void, label: (isa: NativeIsa) => string = (isa) => isa): void {
+  for (const isa of nativeIsasUnderTest(a))
+    describe(label(isa), () => {
+      before(() => a.setIsa(isa));
+      after(() => a.setIsa('auto'));
+      body(isa);
+    });
+}

@@ -14,7 +14,7 @@ import { actRange } from '../../src/quant/activations.ts';
 import { EPS } from '../../src/quant/round.ts';
 import { useBackend } from '../../src/train/backend.ts';
 import { bitLinear, linear, quantizeInput, quantizeWeight } from '../../src/train/ops.ts';
-import { nativeIsasUnderTest } from '../infer/helpers.ts';
+import { describeEachIsa } from '../infer/helpers.ts';
 
 /** Fake-quant activations as training makes them: xq = clip(round(x·s))/s per row, with their s. */
 function fakeActs(a: NativeAddon, rng: Rng, n: number, cols: number, bits: 8 | 4): { xq: Float32Array; sx: Float32Array } {
@@ -88,10 +88,9 @@ describe('train: the integer BitLinear forward (bitLinearForward)', () => {
   if (addon === null) return;
   const a = addon;
 
-  for (const isa of nativeIsasUnderTest(a))
-    describe(isa, () => {
-      before(() => a.setIsa(isa));
-      after(() => a.setIsa('auto'));
+  describeEachIsa(
+    a,
+    (isa) => {
       it('the float64 reference\'s bits: int8 and int4 codes, ternary and binary, per-tensor / per-row / per-segment scales, 1 and 2 threads', () => {
         const rng = new Rng(31);
         for (const [n, rows, cols, group] of SHAPES)
@@ -121,7 +120,8 @@ describe('train: the integer BitLinear forward (bitLinearForward)', () => {
           expectSameBits(got, want, `${isa} n=${n} ${rows}x${cols} group ${group}`);
         }
       });
-    });
+    },
+  );
 
   it('is within float rounding of the fake-quant float product, and NaN in a row gives a NaN row', () => {
     const rng = new Rng(41);

@@ -14,7 +14,7 @@ import { nativeAddon } from '../../src/native/addon.ts';
 import { useBackend } from '../../src/train/backend.ts';
 import { readMetrics } from '../../src/train/metrics.ts';
 import { train } from '../../src/train/trainer.ts';
-import { nativeIsasUnderTest } from '../infer/helpers.ts';
+import { describeEachIsa } from '../infer/helpers.ts';
 import { rmDir, tinyConfig, tinyData, tmpDir } from '../support/tiny.ts';
 import path from 'node:path';
 
@@ -42,10 +42,9 @@ describe('train: the bf16 matmul (sgemm with bf16 inputs)', () => {
   if (addon === null) return;
   const a = addon;
 
-  for (const isa of nativeIsasUnderTest(a))
-    describe(`${isa}${isa === 'avx512vnni' && a.cpuFeatures().avx512bf16 ? ' (AVX-512 BF16)' : ''}`, () => {
-      before(() => a.setIsa(isa));
-      after(() => a.setIsa('auto'));
+  describeEachIsa(
+    a,
+    (isa) => {
       it('exact on small integers, every transpose flag; the same bits at 1 and 2 threads', () => {
         const rng = new Rng(53);
         for (const [m, n, k] of SHAPES)
@@ -103,7 +102,9 @@ describe('train: the bf16 matmul (sgemm with bf16 inputs)', () => {
         a.sgemm(1, 1, 2, Float32Array.of(1, NaN), false, Float32Array.of(1, 1), false, c, true);
         expect(Number.isNaN(c[0])).to.equal(true);
       });
-    });
+    },
+    (isa) => `${isa}${isa === 'avx512vnni' && a.cpuFeatures().avx512bf16 ? ' (AVX-512 BF16)' : ''}`,
+  );
 });
 
 describe('train: train.matmul_precision', function () {
