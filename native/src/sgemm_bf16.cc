@@ -55,13 +55,11 @@ BITNET_BF16 void convert_bf16(const float* src, int64_t n, uint16_t* dst) {
   for (; i < n; i++) dst[i] = to_bf16(src[i]);
 }
 
-// The whole of x [n] in bf16, spread over the pool.
-void to_bf16_all(const float* x, int64_t n, uint16_t* out, bool hw) {
+// The whole of x [n] in bf16 (AVX-512 BF16), spread over the pool.
+void to_bf16_all(const float* x, int64_t n, uint16_t* out) {
   pool_for((n + 4095) / 4096, 1, [&](int64_t b, int64_t e) {
     const int64_t i0 = b * 4096, i1 = std::min(n, e * 4096);
-    if (hw) convert_bf16(x + i0, i1 - i0, out + i0);
-    else
-      for (int64_t i = i0; i < i1; i++) out[i] = to_bf16(x[i]);
+    convert_bf16(x + i0, i1 - i0, out + i0);
   });
 }
 
@@ -178,20 +176,21 @@ void sgemm_bf16(int64_t m, int64_t n, int64_t k, const float* a, bool trans_a, c
     std::fill(c, c + m * n, 0.0f);
     return;
   }
-  const bool hw = bf16_hardware();
-  std::vector<uint16_t> a16(static_cast<size_t>(m * k)), b16(static_cast<size_t>(k * n));
-  to_bf16_all(a, m * k, a16.data(), hw);
-  to_bf16_all(b, k * n, b16.data(), hw);
-  if (hw) return gemm_bf16_hw(Gemm16{m, n, k, a16.data(), trans_a, b16.data(), trans_b, c});
-  // no bf16 instructions: the rounded inputs through the float32 sgemm
-  std::vector<float> af(a16.size()), bf(b16.size());
-  pool_for(2, 1, [&](int64_t x0, int64_t x1) {
-    for (int64_t x = x0; x < x1; x++) {
-      const std::vector<uint16_t>& src = x == 0 ? a16 : b16;
-      std::vector<float>& dst = x == 0 ? af : bf;
-      for (size_t i = 0; i < src.size(); i++) dst[i] = from_bf16(src[i]);
-    }
-  });
+  if (bf16_hardware()) {
+    std::vector<uint16_t> a16(static_cast<size_t>(m * k)), b16(static_cast<size_t>(k * n));
+    to_bf16_all(a, m * k, a16.data());
+    to_bf16_all(b, k * n, b16.data());
+    return gemm_bf16_hw(Gemm16{m, n, k, a16.data(), trans_a, b16.data(), trans_b, c});
+  }
+  // no bf16 instructions: the inputs rounded to bf16 (as floats) through the float32 sgemm
+  std::vector<float> af(static_cast<size_t>(m * k)), bf(static_cast<size_t>(k * n));
+  auto round_all = [](const float* x, int64_t len, float* out) {
+    pool_for((len + 4095) / 4096, 1, [&](int64_t b0, int64_t e0) {
+      for (int64_t i = b0 * 4096; i < std::min(len, e0 * 4096); i++) out[i] = from_bf16(to_bf16(x[i]));
+    });
+  };
+  round_all(a, m * k, af.data());
+  round_all(b, k * n, bf.data());
   sgemm_batched(1, m, n, k, af.data(), 0, trans_a, bf.data(), 0, trans_b, c, 0);
 }
 

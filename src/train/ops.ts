@@ -309,12 +309,17 @@ export function quantizeInput(x: tf.Tensor2D, bits: ActBits): QuantizedInput {
   return { xq, sx: tf.engine().runKernel(NATIVE_ACT_SCALES, { x }, { qmax: actRange(bits).qmax, eps: EPS }) as tf.Tensor1D };
 }
 
+/** Whether the integer forward takes segments of `group` columns (0: one per row): whole 4-column quads (bitLinearForward). */
+export function integerSegments(group: number): boolean {
+  return group % 4 === 0;
+}
+
 /** fakeQuantWeight, with the granule scales the integer forward needs (none when a group is not a multiple of 4 columns). */
 export function quantizeWeight(w: tf.Tensor2D, g: Granularity, kind: 'ternary' | 'binary'): QuantizedWeight {
   const wq = fakeQuantWeight(w, g, kind);
   const [rows, cols] = w.shape;
   const granule = granuleOf(g, rows, cols);
-  if (!integerForward() || (g.kind === 'group' && g.size % 4 !== 0)) return { wq, scale: null, group: 0 };
+  if (!integerForward() || (g.kind === 'group' && !integerSegments(g.size))) return { wq, scale: null, group: 0 };
   const scale = tf.engine().runKernel(NATIVE_WEIGHT_SCALES, { w }, { granule }) as tf.Tensor1D;
   return { wq, scale, group: g.kind === 'group' ? g.size : 0 };
 }

@@ -10,7 +10,7 @@ import { parseWeightScale } from '../config/model.ts';
 import { Rng } from '../data/rng.ts';
 import { f16Round, linearAsStored, quantizeLinear, storedSegmentScales } from '../format/export.ts';
 import { BitNetModel } from './model.ts';
-import type { QuantizedWeight } from './ops.ts';
+import { integerSegments, type QuantizedWeight } from './ops.ts';
 import { paramSpecs } from './params.ts';
 
 /** A linear as the exported file holds it: code·fp16(d) values, and the scale of each segment of `group` columns (null for fp). */
@@ -116,7 +116,7 @@ export function storedModel(c: ModelConfig, latent: Map<string, Float32Array>, e
     const f = frozen.get(s.name);
     if (!f) continue;
     // segments the integer forward cannot take (not a multiple of 4 columns) keep the float product
-    const scale = f.scales && f.group % 4 === 0 ? tf.tensor1d(f.scales) : null;
+    const scale = f.scales && integerSegments(f.group) ? tf.tensor1d(f.scales) : null;
     tensors.set(s.name, { wq: tf.tensor2d(f.values, s.shape as [number, number]), scale, group: scale ? f.group : 0 });
   }
   const all = [...tensors.values()].flatMap((w) => (w.scale ? [w.wq, w.scale] : [w.wq]));
