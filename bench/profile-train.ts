@@ -28,6 +28,7 @@ const opt = adamwInit(params);
 const byKernel = new Map<string, { ms: number; calls: number }>();
 let wall = 0;
 let optMs = 0;
+let peakBytes = 0;
 for (let step = 0; step <= steps; step++) {
   const batch = batchAt(data.train, { seed: 1, step, batchSize: B, seqLen: T });
   const t0 = performance.now();
@@ -43,6 +44,7 @@ for (let step = 0; step <= steps; step++) {
   tf.dispose([...grads.values()]);
   const t2 = performance.now();
   if (step === 0) continue; // warm-up
+  peakBytes = Math.max(peakBytes, info.peakBytes);
   wall += t2 - t0;
   optMs += t2 - t1;
   if (process.env.SHOW && step === 1) for (const k of info.kernels) if (k.name === process.env.SHOW) console.log(k.name, JSON.stringify(k.inputShapes), '->', JSON.stringify(k.outputShapes), typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs.toFixed(2) : '');
@@ -58,4 +60,5 @@ console.log(`${cfgFile} on ${backend.name}: ${per(wall).toFixed(1)} ms/step (${(
 const total = [...byKernel.values()].reduce((a, e) => a + e.ms, 0);
 for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25))
   console.log(`  ${name.padEnd(24)} ${per(e.ms).toFixed(2).padStart(8)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${(e.calls / steps).toFixed(0).padStart(5)} calls`);
+console.log(`  tensor memory at the step's peak: ${(peakBytes / 2 ** 20).toFixed(1)} MiB (tf.profile peakBytes: what the step holds at once, the wasm heap's high-water mark follows it)`);
 console.log(`  kernels total ${per(total).toFixed(1)} ms; the rest of forward+backward (autograd bookkeeping, JS) ${(per(wall - optMs) - per(total)).toFixed(1)} ms`);

@@ -29,25 +29,27 @@ BITNET_AVX2 void act_row_avx2(const float* xi, int64_t cols, float s, float lo, 
   }
 }
 
+float act_quant_row(const float* xi, int64_t cols, float qmax, float lo, float hi, float eps, float* yi) {
+  const float m = abs_max(xi, cols);
+  const float s = qmax / (m > eps ? m : eps);
+  if (yi == nullptr) return s;  // the scale only
+  if (simd()) {
+    act_row_avx2(xi, cols, s, lo, hi, yi);
+    return s;
+  }
+  for (int64_t j = 0; j < cols; j++) {
+    float q = std::nearbyint(xi[j] * s);  // the default rounding mode: half to even, as tf.round
+    q = q < lo ? lo : (q > hi ? hi : q);
+    yi[j] = q / s;
+  }
+  return s;
+}
+
 void act_fake_quant(const float* x, int64_t n, int64_t cols, float qmax, float lo, float hi, float eps, float* y, float* sx) {
-  const bool avx2 = simd();
   pool_for(n, std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(cols, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; i++) {
-      const float* xi = x + i * cols;
-      float* yi = y ? y + i * cols : nullptr;
-      const float m = abs_max(xi, cols);
-      const float s = qmax / (m > eps ? m : eps);
+      const float s = act_quant_row(x + i * cols, cols, qmax, lo, hi, eps, y ? y + i * cols : nullptr);
       if (sx) sx[i] = s;
-      if (yi == nullptr) continue;  // the scales only
-      if (avx2) {
-        act_row_avx2(xi, cols, s, lo, hi, yi);
-        continue;
-      }
-      for (int64_t j = 0; j < cols; j++) {
-        float q = std::nearbyint(xi[j] * s);  // the default rounding mode: half to even, as tf.round
-        q = q < lo ? lo : (q > hi ? hi : q);
-        yi[j] = q / s;
-      }
     }
   });
 }

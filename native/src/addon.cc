@@ -29,6 +29,8 @@
 //   attentionTrain(q, k, v, B, H, kvHeads, T, headDim, scale, out, lse)
 //   attentionTrainGrad(q, k, v, out, lse, dout, B, H, kvHeads, T, headDim, scale, dq, dk, dv)
 //   rmsNormTrain(x, w, n, cols, eps, y, r)   rmsNormTrainGrad(x, w, r, dy, n, cols, dx, dw)
+//   rmsNormActQuant(x, w, n, cols, eps, [qmax, lo, hi, qeps], xq, sx, r)
+//   gluTrain(gate, up, silu, out)   gluTrainGrad(gate, up, dy, silu, dgate, dup)
 //   sgemm(m, n, k, a, transA, b, transB, c[, bf16])
 //   sgemmBatched(batch, m, n, k, a, strideA, transA, b, strideB, transB, c, strideC)
 //   readBandwidth(buf, reps) -> GB/s
@@ -969,7 +971,58 @@ napi_value RmsNormTrainJs(napi_env env, napi_callback_info info) {
       !get_array(a, 6, "r", napi_float32_array, &r, &lr) || !check_len(a, "x", lx, {n, cols}, "n*cols") ||
       !check_len(a, "w", lw, {cols}, "cols") || !check_len(a, "y", ly, {n, cols}, "n*cols") || !check_len(a, "r", lr, {n}, "n"))
     return nullptr;
-  rms_norm_train_fwd(x, w, n, cols, static_cast<float>(eps), y, r);
+  rms_norm_train_fwd(x, w, n, cols, eps, y, r);
+  return undefined(env);
+}
+
+napi_value RmsNormActQuantJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float *x = nullptr, *w = nullptr, *h = nullptr;
+  float *xq = nullptr, *sx = nullptr, *r = nullptr;
+  int64_t n = 0, cols = 0, lx = 0, lw = 0, lh = 0, lq = 0, ls = 0, lr = 0;
+  double eps = 0;
+  if (!get_args(env, info, "rmsNormActQuant", 9, a) || !get_array(a, 0, "x", napi_float32_array, const_cast<float**>(&x), &lx) ||
+      !get_array(a, 1, "w", napi_float32_array, const_cast<float**>(&w), &lw) || !get_dim(a, 2, "n", &n) ||
+      !get_dim(a, 3, "cols", &cols) || !get_number(a, 4, "eps", &eps) ||
+      !get_array(a, 5, "range", napi_float32_array, const_cast<float**>(&h), &lh) ||
+      !get_array(a, 6, "xq", napi_float32_array, &xq, &lq) || !get_array(a, 7, "sx", napi_float32_array, &sx, &ls) ||
+      !get_array(a, 8, "r", napi_float32_array, &r, &lr) || !check_len(a, "x", lx, {n, cols}, "n*cols") ||
+      !check_len(a, "w", lw, {cols}, "cols") || !check_len(a, "range", lh, {4}, "[qmax, lo, hi, qeps]") ||
+      !check_len(a, "xq", lq, {n, cols}, "n*cols") || !check_len(a, "sx", ls, {n}, "n") || !check_len(a, "r", lr, {n}, "n"))
+    return nullptr;
+  rms_norm_act_quant_fwd(x, w, n, cols, eps, h[0], h[1], h[2], h[3], xq, sx, r);
+  return undefined(env);
+}
+
+napi_value GluTrainJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float *gate = nullptr, *up = nullptr;
+  float* out = nullptr;
+  int64_t lg = 0, lu = 0, lo = 0;
+  bool silu = false;
+  if (!get_args(env, info, "gluTrain", 4, a) || !get_array(a, 0, "gate", napi_float32_array, const_cast<float**>(&gate), &lg) ||
+      !get_array(a, 1, "up", napi_float32_array, const_cast<float**>(&up), &lu) || !get_bool(a, 2, "silu", &silu) ||
+      !get_array(a, 3, "out", napi_float32_array, &out, &lo) || !check_len(a, "up", lu, {lg}, "gate.length") ||
+      !check_len(a, "out", lo, {lg}, "gate.length"))
+    return nullptr;
+  glu(gate, up, out, lg, silu);
+  return undefined(env);
+}
+
+napi_value GluTrainGradJs(napi_env env, napi_callback_info info) {
+  Args a;
+  const float *gate = nullptr, *up = nullptr, *dy = nullptr;
+  float *dgate = nullptr, *dup = nullptr;
+  int64_t lg = 0, lu = 0, ld = 0, ldg = 0, ldu = 0;
+  bool silu = false;
+  if (!get_args(env, info, "gluTrainGrad", 6, a) || !get_array(a, 0, "gate", napi_float32_array, const_cast<float**>(&gate), &lg) ||
+      !get_array(a, 1, "up", napi_float32_array, const_cast<float**>(&up), &lu) ||
+      !get_array(a, 2, "dy", napi_float32_array, const_cast<float**>(&dy), &ld) || !get_bool(a, 3, "silu", &silu) ||
+      !get_array(a, 4, "dgate", napi_float32_array, &dgate, &ldg) || !get_array(a, 5, "dup", napi_float32_array, &dup, &ldu) ||
+      !check_len(a, "up", lu, {lg}, "gate.length") || !check_len(a, "dy", ld, {lg}, "gate.length") ||
+      !check_len(a, "dgate", ldg, {lg}, "gate.length") || !check_len(a, "dup", ldu, {lg}, "gate.length"))
+    return nullptr;
+  glu_grad(gate, up, dy, lg, silu, dgate, dup);
   return undefined(env);
 }
 
@@ -1268,6 +1321,9 @@ NAPI_MODULE_INIT() {
       {"bitLinearForward", nullptr, BitLinearForwardJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"rmsNormTrain", nullptr, RmsNormTrainJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"rmsNormTrainGrad", nullptr, RmsNormTrainGradJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"rmsNormActQuant", nullptr, RmsNormActQuantJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"gluTrain", nullptr, GluTrainJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"gluTrainGrad", nullptr, GluTrainGradJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"f16ToF32", nullptr, F16ToF32Js, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemm", nullptr, SgemmJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sgemmBatched", nullptr, SgemmBatchedJs, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

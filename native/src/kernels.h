@@ -108,15 +108,23 @@ void attention_train_bwd(const float* q, const float* k, const float* v, const f
                          int64_t B, int64_t H, int64_t Hkv, int64_t T, int64_t hd, float scale, float* dq, float* dk,
                          float* dv);
 
-// ---- gated FFN activation in place (glu.cc): gate = act(gate) * up, silu or relu^2, in double ----
-void glu(float* gate, const float* up, int64_t len, bool silu);
+// ---- gated FFN activation (glu.cc): out = act(gate) * up, silu or relu^2, in double (out may be gate) ----
+void glu(const float* gate, const float* up, float* out, int64_t len, bool silu);
+inline void glu(float* gate, const float* up, int64_t len, bool silu) { glu(gate, up, gate, len, silu); }
+// its gradient (training): dgate = dy * up * act'(gate), dup = dy * act(gate), in double
+void glu_grad(const float* gate, const float* up, const float* dy, int64_t len, bool silu, float* dgate, float* dup);
 
 // ---- RMSNorm per row (norm.cc; the TS reference's partial-sum order): out = float((x * r) * w) ----
 void rms_norm(const float* x, const float* w, int64_t n, int64_t cols, double eps, float* out);
-// training's RMSNorm forward (r: the per-row 1/rms) and backward (norm.cc)
-void rms_norm_train_fwd(const float* x, const float* w, int64_t n, int64_t cols, float eps, float* y, float* r);
+// training's RMSNorm forward (the engine's rows; r: the per-row 1/rms as a float) and backward (norm.cc)
+// one row of it, returns r = 1/sqrt(ss/cols + eps) in double
+double rms_norm_row(const float* x, const float* w, int64_t cols, double eps, float* out);
+void rms_norm_train_fwd(const float* x, const float* w, int64_t n, int64_t cols, double eps, float* y, float* r);
 void rms_norm_train_bwd(const float* x, const float* w, const float* r, const float* dy, int64_t n, int64_t cols,
                         float* dx, float* dw);
+// the forward fused with the activation fake-quant of its output (xq, sx as act_fake_quant's; no y kept)
+void rms_norm_act_quant_fwd(const float* x, const float* w, int64_t n, int64_t cols, double eps, float qmax, float lo,
+                            float hi, float qeps, float* xq, float* sx, float* r);
 
 // ---- training's RoPE (rope.cc): [rows, T, hd] float32, cos/sin [T, hd/2]; inverse = the gradient ----
 void rope_apply(const float* x, float* out, int64_t rows, int64_t T, int64_t hd, const float* cos, const float* sin,
@@ -134,6 +142,8 @@ double sum_squares(const float* x, int64_t n);
 // (y null: only s, the row scales, when s is not null)
 void act_fake_quant(const float* x, int64_t n, int64_t cols, float qmax, float lo, float hi, float eps, float* y,
                     float* s = nullptr);
+// one row of it: writes yi (unless null) and returns the row's scale s
+float act_quant_row(const float* xi, int64_t cols, float qmax, float lo, float hi, float eps, float* yi);
 // training's BitLinear forward on the codes of its fake-quant operands (bitlinear.cc; contract:
 // src/native/train-kernels.ts bitLinearForward): y[n, rows] from xq [n, cols], sx [n], wq [rows, cols];
 // scale: 1 value, `rows` (group 0) or rows * (cols / group) (group > 0, a multiple of 4 dividing cols)

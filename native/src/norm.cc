@@ -17,7 +17,7 @@ namespace {
 
 double combine(const double s[8]) { return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); }
 
-void row_scalar(const float* x, const float* w, int64_t cols, double eps, float* out) {
+double row_scalar(const float* x, const float* w, int64_t cols, double eps, float* out) {
   double s[8] = {};
   const int64_t body = cols / 8 * 8;
   for (int64_t j = 0; j < body; j += 8)
@@ -26,9 +26,10 @@ void row_scalar(const float* x, const float* w, int64_t cols, double eps, float*
   for (int64_t j = body; j < cols; j++) ss += static_cast<double>(x[j]) * static_cast<double>(x[j]);
   const double r = 1.0 / std::sqrt(ss / static_cast<double>(cols) + eps);
   for (int64_t j = 0; j < cols; j++) out[j] = static_cast<float>((static_cast<double>(x[j]) * r) * static_cast<double>(w[j]));
+  return r;
 }
 
-BITNET_VNNI void row_avx512(const float* x, const float* w, int64_t cols, double eps, float* out) {
+BITNET_VNNI double row_avx512(const float* x, const float* w, int64_t cols, double eps, float* out) {
   __m512d acc = _mm512_setzero_pd();
   const int64_t body = cols / 8 * 8;
   for (int64_t j = 0; j < body; j += 8) {
@@ -46,17 +47,18 @@ BITNET_VNNI void row_avx512(const float* x, const float* w, int64_t cols, double
     _mm256_storeu_ps(out + j, _mm512_cvtpd_ps(v));
   }
   for (int64_t j = body; j < cols; j++) out[j] = static_cast<float>((static_cast<double>(x[j]) * r) * static_cast<double>(w[j]));
+  return r;
 }
 
 }  // namespace
 
+double rms_norm_row(const float* x, const float* w, int64_t cols, double eps, float* out) {
+  return isa() == Isa::Avx512Vnni ? row_avx512(x, w, cols, eps, out) : row_scalar(x, w, cols, eps, out);
+}
+
 void rms_norm(const float* x, const float* w, int64_t n, int64_t cols, double eps, float* out) {
-  const bool avx512 = isa() == Isa::Avx512Vnni;
   auto rows = [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) {
-      if (avx512) row_avx512(x + i * cols, w, cols, eps, out + i * cols);
-      else row_scalar(x + i * cols, w, cols, eps, out + i * cols);
-    }
+    for (int64_t i = b; i < e; i++) rms_norm_row(x + i * cols, w, cols, eps, out + i * cols);
   };
   if (n * cols >= (1 << 16)) pool_for(n, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(cols, 1)), rows);
   else rows(0, n);
@@ -66,20 +68,32 @@ void rms_norm(const float* x, const float* w, int64_t n, int64_t cols, double ep
 
 namespace bitnet {
 
-// Training's RMSNorm (src/train/ops.ts rmsNorm on wasm): forward y = x * r * w with r = 1/sqrt(mean(x^2) + eps)
-// per row (kept for the backward), and the backward
+// Training's RMSNorm (src/train/ops.ts rmsNorm on wasm): the forward is the engine's (rms_norm_row: the
+// same floats as inference, the row factor r = 1/sqrt(mean(x^2) + eps) kept as a float for the backward)
 //   dx = r * (dy*w) - x * r^3 / cols * sum_j (dy*w*x)_j        dw = sum over rows of dy * x * r
 // float32 outputs, row sums in double. dw is reduced per thread then added in a fixed order.
-void rms_norm_train_fwd(const float* x, const float* w, int64_t n, int64_t cols, float eps, float* y, float* r) {
-  pool_for(n, std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(cols, 1)), [&](int64_t b, int64_t e) {
+namespace {
+
+int64_t rows_per_task(int64_t cols) { return std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(cols, 1)); }
+
+}  // namespace
+
+void rms_norm_train_fwd(const float* x, const float* w, int64_t n, int64_t cols, double eps, float* y, float* r) {
+  pool_for(n, rows_per_task(cols), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) r[i] = static_cast<float>(rms_norm_row(x + i * cols, w, cols, eps, y + i * cols));
+  });
+}
+
+// The norm and the activation fake-quant of its output in one pass per row: the normalized row lives
+// in a per-task buffer (one row of floats) instead of an [n, cols] tensor that only the quantizer reads.
+// The same float operations as rms_norm_train_fwd then act_fake_quant, so the same bits.
+void rms_norm_act_quant_fwd(const float* x, const float* w, int64_t n, int64_t cols, double eps, float qmax, float lo,
+                            float hi, float qeps, float* xq, float* sx, float* r) {
+  pool_for(n, rows_per_task(cols), [&](int64_t b, int64_t e) {
+    std::vector<float> y(static_cast<size_t>(cols));
     for (int64_t i = b; i < e; i++) {
-      const float* xi = x + i * cols;
-      double ss = 0;
-      for (int64_t j = 0; j < cols; j++) ss += static_cast<double>(xi[j]) * xi[j];
-      const float ri = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(cols) + eps));
-      r[i] = ri;
-      float* yi = y + i * cols;
-      for (int64_t j = 0; j < cols; j++) yi[j] = xi[j] * ri * w[j];
+      r[i] = static_cast<float>(rms_norm_row(x + i * cols, w, cols, eps, y.data()));
+      sx[i] = act_quant_row(y.data(), cols, qmax, lo, hi, qeps, xq + i * cols);
     }
   });
 }

@@ -46,10 +46,29 @@ export interface TrainKernels {
     q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dout: Float32Array,
     B: number, H: number, kvHeads: number, T: number, headDim: number, scale: number, dq: Float32Array, dk: Float32Array, dv: Float32Array,
   ): void;
-  /** Training's RMSNorm forward y = x·r·w, r[i] = 1/√(mean x_i² + eps) (row sums in double). */
+  /**
+   * Training's RMSNorm forward y = x·r·w, r[i] = 1/√(mean x_i² + eps): the engine's rmsNorm rows (the same
+   * floats: double sums in its partial-sum order, y = float((x·r)·w) in double), r returned as a float.
+   */
   rmsNormTrain(x: Float32Array, w: Float32Array, n: number, cols: number, eps: number, y: Float32Array, r: Float32Array): void;
   /** Its backward: dx = r·(dy·w) − x·r³/cols·Σ(dy·w·x), dw = Σ_rows dy·x·r. */
   rmsNormTrainGrad(x: Float32Array, w: Float32Array, r: Float32Array, dy: Float32Array, n: number, cols: number, dx: Float32Array, dw: Float32Array): void;
+  /**
+   * rmsNormTrain fused with actFakeQuant of its output, without writing y: r as rmsNormTrain's, xq and the
+   * row scales sx as actFakeQuant's and actScales' on y (the same float operations, so the same bits);
+   * range = [qmax, lo, hi, qeps]. The backward is rmsNormTrainGrad with dy = dxq (straight through).
+   */
+  rmsNormActQuant(
+    x: Float32Array, w: Float32Array, n: number, cols: number, eps: number, range: Float32Array,
+    xq: Float32Array, sx: Float32Array, r: Float32Array,
+  ): void;
+  /** The gated activation out = act(gate)·up, the engine's glu (silu or relu², in double, the engine's exp), not in place. */
+  gluTrain(gate: Float32Array, up: Float32Array, silu: boolean, out: Float32Array): void;
+  /**
+   * Its gradient in double: silu, with e = exp(−g), a = g/(1+e), s = 1/(1+e): dgate = dy·u·(s + a·(1−s)),
+   * dup = dy·a; relu²: dgate = dy·u·2g, dup = dy·g² where g > 0, else 0.
+   */
+  gluTrainGrad(gate: Float32Array, up: Float32Array, dy: Float32Array, silu: boolean, dgate: Float32Array, dup: Float32Array): void;
   /** out[i] = table[ids[i]] (rows of cols floats). */
   gatherRows(table: Float32Array, rows: number, cols: number, ids: Int32Array, out: Float32Array): void;
   /**

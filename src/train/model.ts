@@ -11,7 +11,7 @@ import type { ModelConfig } from '../config/model.ts';
 import { headDim, parseWeightScale } from '../config/model.ts';
 
 import {
-  bitLinear, causalAttention, causalMask, crossEntropy, embed, linear, quantizeInput, quantizeWeight, rmsNorm, rope, ropeTables,
+  bitLinear, causalAttention, causalMask, crossEntropy, embed, gatedActivation, linear, normQuantInput, quantizeInput, quantizeWeight, rmsNorm, rope, ropeTables,
   linearBf16, type MatmulPrecision, type QuantizedInput, type QuantizedWeight,
 } from './ops.ts';
 import { paramSpecs, type ParamSpec } from './params.ts';
@@ -77,10 +77,18 @@ export class BitNetModel {
     return t;
   }
 
-  /** Activation fake-quant (STE) of a normalized BitLinear input; q/k/v (and gate/up) share one. */
+  /** Activation fake-quant (STE) of a BitLinear input; q/k/v (and gate/up) share one. */
   private quantAct(x: tf.Tensor2D): QuantizedInput {
     const c = this.config;
     return c.act_quant === 'none' ? { xq: x, sx: null } : quantizeInput(x, c.act_quant === 'int8' ? 8 : 4);
+  }
+
+  /** quantAct(rmsNorm(x, norm)), as one op where the native kernels run (ops.ts normQuantInput). */
+  private normQuant(x: tf.Tensor2D, norm: string): QuantizedInput {
+    const c = this.config;
+    const w = this.v<tf.Rank.R1>(norm);
+    if (c.act_quant === 'none') return { xq: rmsNorm(x, w, c.norm_eps) as tf.Tensor2D, sx: null };
+    return normQuantInput(x, w, c.norm_eps, c.act_quant === 'int8' ? 8 : 4);
   }
 
   /** BitLinear on an already quantized input: weight fake-quant (STE), then x·Wᵀ (integer when it can: ops.ts bitLinear). */
@@ -108,22 +116,21 @@ export class BitNetModel {
     let x = embed(this.v<tf.Rank.R2>('token_embd.weight'), ids); // [N, d]
     for (let i = 0; i < c.n_layers; i++) {
       const b = `blk.${i}`;
-      const h = this.quantAct(rmsNorm(x, this.v(`${b}.attn_norm.weight`), eps) as tf.Tensor2D);
+      const h = this.normQuant(x, `${b}.attn_norm.weight`);
       const heads = (t: tf.Tensor2D, n: number) => tf.transpose(tf.reshape(t, [B, T, n, hd]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, n, T, hd]
       const q = rope(heads(this.bitLinear(h, `${b}.attn_q.weight`, opts), H), cos, sin);
       const k = rope(heads(this.bitLinear(h, `${b}.attn_k.weight`, opts), Hkv), cos, sin);
       const v = heads(this.bitLinear(h, `${b}.attn_v.weight`, opts), Hkv);
-      let o = tf.reshape(causalAttention(q, k, v, mask), [N, c.d_model]) as tf.Tensor2D; // [B, T, H, hd] → [N, d]
-      if (c.subln === 'on') o = rmsNorm(o, this.v(`${b}.attn_sub_norm.weight`), eps) as tf.Tensor2D;
-      x = tf.add(x, this.bitLinear(this.quantAct(o), `${b}.attn_output.weight`, opts));
+      const o = tf.reshape(causalAttention(q, k, v, mask), [N, c.d_model]) as tf.Tensor2D; // [B, T, H, hd] → [N, d]
+      const oq = c.subln === 'on' ? this.normQuant(o, `${b}.attn_sub_norm.weight`) : this.quantAct(o);
+      x = tf.add(x, this.bitLinear(oq, `${b}.attn_output.weight`, opts));
 
-      const hf = this.quantAct(rmsNorm(x, this.v(`${b}.ffn_norm.weight`), eps) as tf.Tensor2D);
+      const hf = this.normQuant(x, `${b}.ffn_norm.weight`);
       const gate = this.bitLinear(hf, `${b}.ffn_gate.weight`, opts); // [N, ff]
       const up = this.bitLinear(hf, `${b}.ffn_up.weight`, opts);
-      const act = c.activation === 'swiglu' ? tf.mul(gate, tf.sigmoid(gate)) : tf.square(tf.relu(gate));
-      let a = tf.mul(act, up) as tf.Tensor2D;
-      if (c.subln === 'on') a = rmsNorm(a, this.v(`${b}.ffn_sub_norm.weight`), eps) as tf.Tensor2D;
-      x = tf.add(x, this.bitLinear(this.quantAct(a), `${b}.ffn_down.weight`, opts));
+      const a = gatedActivation(gate, up, c.activation); // [N, ff]
+      const aq = c.subln === 'on' ? this.normQuant(a, `${b}.ffn_sub_norm.weight`) : this.quantAct(a);
+      x = tf.add(x, this.bitLinear(aq, `${b}.ffn_down.weight`, opts));
     }
     const xf = rmsNorm(x, this.v('output_norm.weight'), eps) as tf.Tensor2D;
     const head = this.v<tf.Rank.R2>(c.tie_embeddings ? 'token_embd.weight' : 'output.weight');

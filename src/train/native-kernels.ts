@@ -196,6 +196,12 @@ export const NATIVE_ATTENTION = 'BitnetAttention';
 export const NATIVE_ATTENTION_GRAD = 'BitnetAttentionGrad';
 /** A 2-D matmul with bf16 inputs and float32 accumulation: inputs a, b; attrs transposeA, transposeB (as BatchMatMul's). */
 export const NATIVE_MATMUL_BF16 = 'BitnetMatMulBf16';
+/** RMSNorm then activation fake-quant, one pass: inputs x [N, d], w [d]; attrs eps, qmax, lo, hi, qeps → [xq [N, d], sx [N], r [N]]. */
+export const NATIVE_NORM_ACT_QUANT = 'BitnetNormActQuant';
+/** The gated activation act(gate)·up: inputs gate, up (same shape); attr silu → out. */
+export const NATIVE_GLU = 'BitnetGlu';
+/** Its gradient: inputs gate, up, dy; attr silu → [dgate, dup]. */
+export const NATIVE_GLU_GRAD = 'BitnetGluGrad';
 
 /**
  * The new kernels, each replacing a composite of tfjs-wasm kernels (measured per tiny-b158 step with
@@ -206,7 +212,10 @@ export const NATIVE_MATMUL_BF16 = 'BitnetMatMulBf16';
  * differ in its last bits); RMSNorm's ~6 kernels forward and ~12 backward for 17 norms. And the
  * BitLinear forward as the engine computes it (exact integer sums of the codes, one rescale in double:
  * native/src/bitlinear.cc), 2-4x the float sgemm at tiny-b158/small-b158 shapes, with the scales it
- * needs taken by the fake-quant kernels' own code.
+ * needs taken by the fake-quant kernels' own code. Two fusions drop tensors that only the next op
+ * read: RMSNorm → activation fake-quant (the normalized [N, d] rows live in a per-task row buffer) and
+ * the gated activation (one kernel for sigmoid, two multiplies and their ~8 backward kernels, with the
+ * engine's arithmetic, so the trained FFN's activations are the engine's).
  */
 function installNativeTrainKernels(addon: Addon): void {
   register(NATIVE_ROPE, ({ x, cos, sin }, { inverse }, backend) => {
@@ -285,6 +294,39 @@ function installNativeTrainKernels(addon: Addon): void {
     const r = backend.makeOutput([n], 'float32');
     addon.rmsNormTrain(heapView(backend, x!), heapView(backend, w!), n, cols, eps as number, heapView(backend, y), heapView(backend, r));
     return [y, r];
+  });
+  register(NATIVE_NORM_ACT_QUANT, ({ x, w }, { eps, qmax, lo, hi, qeps }, backend) => {
+    const cols = x!.shape[x!.shape.length - 1]!;
+    const n = sizeOf(x!) / cols;
+    const xq = backend.makeOutput(x!.shape, 'float32');
+    const sx = backend.makeOutput([n], 'float32');
+    const r = backend.makeOutput([n], 'float32');
+    const range = Float32Array.of(qmax as number, lo as number, hi as number, qeps as number);
+    addon.rmsNormActQuant(heapView(backend, x!), heapView(backend, w!), n, cols, eps as number, range, heapView(backend, xq), heapView(backend, sx), heapView(backend, r));
+    return [xq, sx, r];
+  });
+  // the norm's gradient on the straight-through dxq (dys[0]); sx and r get none
+  tf.registerGradient({
+    kernelName: NATIVE_NORM_ACT_QUANT,
+    inputsToSave: ['x', 'w'],
+    outputsToSave: [false, false, true],
+    gradFunc: (dys, saved) => {
+      const [x, w, r] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const dy = Array.isArray(dys) ? dys[0]! : dys;
+      const [dx, dw] = tf.engine().runKernel(NATIVE_RMSNORM_GRAD, { x, w, r, dy }, {}) as unknown as [tf.Tensor, tf.Tensor];
+      return { x: () => dx!, w: () => dw! };
+    },
+  });
+  register(NATIVE_GLU, ({ gate, up }, { silu }, backend) => {
+    const out = backend.makeOutput(gate!.shape, 'float32');
+    addon.gluTrain(heapView(backend, gate!), heapView(backend, up!), silu as boolean, heapView(backend, out));
+    return out;
+  });
+  register(NATIVE_GLU_GRAD, ({ gate, up, dy }, { silu }, backend) => {
+    const dgate = backend.makeOutput(gate!.shape, 'float32');
+    const dup = backend.makeOutput(gate!.shape, 'float32');
+    addon.gluTrainGrad(heapView(backend, gate!), heapView(backend, up!), heapView(backend, dy!), silu as boolean, heapView(backend, dgate), heapView(backend, dup));
+    return [dgate, dup];
   });
   register(NATIVE_RMSNORM_GRAD, ({ x, w, r, dy }, _, backend) => {
     const cols = x!.shape[x!.shape.length - 1]!;

@@ -15,7 +15,7 @@ import { EPS } from '../quant/round.ts';
 import { steActQuant, steBinary, steTernary } from '../quant/ste.ts';
 import type { Granularity } from '../quant/weights.ts';
 import {
-  NATIVE_ACT_QUANT, NATIVE_ACT_SCALES, NATIVE_ATTENTION, NATIVE_ATTENTION_GRAD, NATIVE_BITLINEAR, NATIVE_MATMUL_BF16, NATIVE_RMSNORM, NATIVE_RMSNORM_GRAD, NATIVE_ROPE, NATIVE_WEIGHT_QUANT, NATIVE_WEIGHT_SCALES, NATIVE_XENT,
+  NATIVE_ACT_QUANT, NATIVE_ACT_SCALES, NATIVE_ATTENTION, NATIVE_ATTENTION_GRAD, NATIVE_BITLINEAR, NATIVE_GLU, NATIVE_GLU_GRAD, NATIVE_MATMUL_BF16, NATIVE_NORM_ACT_QUANT, NATIVE_RMSNORM, NATIVE_RMSNORM_GRAD, NATIVE_ROPE, NATIVE_WEIGHT_QUANT, NATIVE_WEIGHT_SCALES, NATIVE_XENT,
   nativeTrainKernels, transposeFlagsAreFree,
 } from './native-kernels.ts';
 
@@ -151,13 +151,21 @@ export function embed(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
   return f(table) as tf.Tensor2D;
 }
 
-/** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · w. */
+/**
+ * The norms' eps as the engine uses it: a GGUF file stores it as a float32 (bitnet.attention.
+ * layer_norm_rms_epsilon), so the native forward, which is the engine's row arithmetic, takes that value.
+ */
+function engineEps(eps: number): number {
+  return Math.fround(eps);
+}
+
+/** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · w (with the native kernels, the engine's rows: native/src/norm.cc). */
 export function rmsNorm(x: tf.Tensor, w: tf.Tensor1D, eps: number): tf.Tensor {
   if (nativeTrainKernels()) {
     // forward and backward as one native kernel each (native-kernels.ts), the row factors r kept between them
     const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [xt, wt, save] = args as [tf.Tensor, tf.Tensor1D, tf.GradSaveFunc];
-      const [y, r] = tf.engine().runKernel(NATIVE_RMSNORM, { x: xt, w: wt }, { eps }) as unknown as [tf.Tensor, tf.Tensor];
+      const [y, r] = tf.engine().runKernel(NATIVE_RMSNORM, { x: xt, w: wt }, { eps: engineEps(eps) }) as unknown as [tf.Tensor, tf.Tensor];
       save([xt, wt, r!]);
       return {
         value: y!,
@@ -307,6 +315,47 @@ export function quantizeInput(x: tf.Tensor2D, bits: ActBits): QuantizedInput {
   const xq = fakeQuantAct(x, bits);
   if (!integerForward()) return { xq, sx: null };
   return { xq, sx: tf.engine().runKernel(NATIVE_ACT_SCALES, { x }, { qmax: actRange(bits).qmax, eps: EPS }) as tf.Tensor1D };
+}
+
+/**
+ * quantizeInput(rmsNorm(x, w, eps), bits) with the native kernels as one kernel each way
+ * (NATIVE_NORM_ACT_QUANT: the normalized rows are never a tensor; the same bits as the two ops), the
+ * gradient the norm's on the straight-through dxq. Without them, the two ops.
+ */
+export function normQuantInput(x: tf.Tensor2D, w: tf.Tensor1D, eps: number, bits: ActBits): QuantizedInput {
+  if (!nativeTrainKernels()) return quantizeInput(rmsNorm(x, w, eps) as tf.Tensor2D, bits);
+  const { qmax, lo, hi } = actRange(bits);
+  // a kernel with a registered gradient (native-kernels.ts): sx and r are outputs no gradient flows through
+  const [xq, sx] = tf.engine().runKernel(NATIVE_NORM_ACT_QUANT, { x, w }, { eps: engineEps(eps), qmax, lo, hi, qeps: EPS }) as unknown as [tf.Tensor2D, tf.Tensor1D];
+  return { xq: xq!, sx: integerForward() ? sx! : null };
+}
+
+/** The FFN's gated activation act(gate)·up [N, ff]: SiLU (swiglu) or ReLU² (relu2) of the gate. */
+export type GatedActivation = 'swiglu' | 'relu2';
+
+/**
+ * act(gate)·up: with the native kernels one kernel each way (NATIVE_GLU, the engine's arithmetic in
+ * double; NATIVE_GLU_GRAD), keeping only gate and up; otherwise the tfjs composite.
+ */
+export function gatedActivation(gate: tf.Tensor2D, up: tf.Tensor2D, kind: GatedActivation): tf.Tensor2D {
+  if (!nativeTrainKernels()) return gatedActivationComposite(gate, up, kind);
+  const silu = kind === 'swiglu';
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [g, u, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    save([g, u]);
+    return {
+      value: tf.engine().runKernel(NATIVE_GLU, { gate: g, up: u }, { silu }) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) =>
+        tf.engine().runKernel(NATIVE_GLU_GRAD, { gate: saved[0]!, up: saved[1]!, dy }, { silu }) as unknown as tf.Tensor[],
+    };
+  });
+  return f(gate, up) as tf.Tensor2D;
+}
+
+/** gatedActivation as tfjs ops (the path without the native kernels, and the tests' reference). */
+export function gatedActivationComposite(gate: tf.Tensor2D, up: tf.Tensor2D, kind: GatedActivation): tf.Tensor2D {
+  const act = kind === 'swiglu' ? tf.mul(gate, tf.sigmoid(gate)) : tf.square(tf.relu(gate));
+  return tf.mul(act, up) as tf.Tensor2D;
 }
 
 /** Whether the integer forward takes segments of `group` columns (0: one per row): whole 4-column quads (bitLinearForward). */

@@ -1,0 +1,223 @@
+// Training's two fused ops (native/src/norm.cc rms_norm_act_quant_fwd, native/src/glu.cc glu/glu_grad):
+// - rmsNormActQuant gives the bits of rmsNormTrain followed by actFakeQuant and actScales on its output
+//   (int8 and int4, zero and odd-width rows), on every instruction set the CPU has, at 1 and 2 threads;
+// - gluTrain gives the bits of the engine's TypeScript reference glu (silu, relu²), gluTrainGrad the
+//   float64 formulas within 2 float roundings, the same bits on every ISA and at 1 and 2 threads;
+// - bad calls are refused naming the argument;
+// - in the tfjs graph (ops.ts normQuantInput, gatedActivation): values and gradients of the ops they
+//   replace (rmsNorm then quantizeInput; sigmoid and multiplies).
+// If the addon is not built this FAILS; BITNET_NO_NATIVE=1 skips the native half.
+import * as tf from '@tensorflow/tfjs-core';
+import { expect } from 'chai';
+import { Rng } from '../../src/data/rng.ts';
+import { referenceKernels } from '../../src/infer/kernels/reference.ts';
+import { nativeAddon } from '../../src/native/addon.ts';
+import { actRange } from '../../src/quant/activations.ts';
+import { EPS } from '../../src/quant/round.ts';
+import { useBackend } from '../../src/train/backend.ts';
+import { gatedActivation, gatedActivationComposite, normQuantInput, quantizeInput, rmsNorm, type GatedActivation } from '../../src/train/ops.ts';
+import { describeEachIsa } from '../infer/helpers.ts';
+
+const NORM_EPS = 1e-5;
+
+/** Gates spread over silu's range (large negatives: exp overflows to inf), zeros, and a normal bulk. */
+function gates(rng: Rng, n: number): Float32Array {
+  const g = rng.fillNormal(new Float32Array(n), 3);
+  g.set([0, -0, -30, 30, -800, 90, 1e-30, -1e-30], 0);
+  return g;
+}
+
+/** The gradient in float64 (the kernel's contract): silu' = s + a·(1 − s), relu²' = 2g. */
+function gluGradRef(gate: Float32Array, up: Float32Array, dy: Float32Array, silu: boolean): { dgate: Float64Array; dup: Float64Array } {
+  const dgate = new Float64Array(gate.length);
+  const dup = new Float64Array(gate.length);
+  for (let i = 0; i < gate.length; i++) {
+    const g = gate[i]!;
+    if (silu) {
+      const s = 1 / (1 + Math.exp(-g));
+      dgate[i] = dy[i]! * up[i]! * (s + g * s * (1 - s));
+      dup[i] = dy[i]! * g * s;
+    } else if (g > 0) {
+      dgate[i] = dy[i]! * up[i]! * 2 * g;
+      dup[i] = dy[i]! * g * g;
+    }
+  }
+  return { dgate, dup };
+}
+
+/** |got − want| within `ulps` float roundings of |want| (plus a denormal floor). */
+function expectUlps(got: Float32Array, want: Float64Array, ulps: number, what: string): void {
+  for (let i = 0; i < want.length; i++) {
+    const tol = ulps * 2 ** -23 * Math.abs(want[i]!) + 1e-37;
+    if (!(Math.abs(got[i]! - want[i]!) <= tol)) expect.fail(`${what}[${i}]: ${got[i]} vs ${want[i]}`);
+  }
+}
+
+describe('train: fused RMSNorm → activation fake-quant, and the gated activation (native kernels)', () => {
+  const addon = nativeAddon();
+  if (process.env.BITNET_NO_NATIVE === '1') return;
+  it('is built and exports rmsNormActQuant, gluTrain and gluTrainGrad', () => {
+    expect(addon).to.not.equal(null);
+    for (const f of ['rmsNormActQuant', 'gluTrain', 'gluTrainGrad'] as const) expect(typeof addon![f]).to.equal('function');
+  });
+  if (addon === null) return;
+  const a = addon;
+
+  describeEachIsa(a, (isa) => {
+    it('rmsNormActQuant: the bits of rmsNormTrain, then actFakeQuant and actScales of its output; at 1 and 2 threads', () => {
+      const rng = new Rng(71);
+      for (const [n, cols] of [[9, 256], [3, 37], [64, 512], [1, 8]] as const)
+        for (const bits of [8, 4] as const) {
+          const x = rng.fillNormal(new Float32Array(n * cols), 2);
+          if (n > 2) x.fill(0, cols, 2 * cols); // a zero row: r = 1/√eps, s = qmax/eps
+          const w = rng.fillNormal(new Float32Array(cols), 1);
+          const { qmax, lo, hi } = actRange(bits);
+          const range = Float32Array.of(qmax, lo, hi, EPS);
+          const y = new Float32Array(n * cols);
+          const r0 = new Float32Array(n);
+          a.rmsNormTrain(x, w, n, cols, NORM_EPS, y, r0);
+          const xq0 = new Float32Array(n * cols);
+          const sx0 = new Float32Array(n);
+          a.actFakeQuant(y, n, cols, range, xq0);
+          a.actScales(y, n, cols, qmax, EPS, sx0);
+          for (const threads of [1, 2]) {
+            a.setThreads(threads);
+            const xq = new Float32Array(n * cols).fill(NaN);
+            const sx = new Float32Array(n).fill(NaN);
+            const r = new Float32Array(n).fill(NaN);
+            a.rmsNormActQuant(x, w, n, cols, NORM_EPS, range, xq, sx, r);
+            const what = `${isa} ${n}x${cols} int${bits} ${threads} thr`;
+            expect(Array.from(r), `${what} r`).to.deep.equal(Array.from(r0));
+            expect(Array.from(sx), `${what} sx`).to.deep.equal(Array.from(sx0));
+            expect(Array.from(xq), `${what} xq`).to.deep.equal(Array.from(xq0));
+          }
+        }
+    });
+
+    it('gluTrain: the bits of the engine\'s TS reference glu; gluTrainGrad: the float64 formulas; the same bits at 1 and 2 threads', () => {
+      const rng = new Rng(73);
+      for (const len of [4099, 8, 3]) {
+        const gate = gates(rng, Math.max(len, 8)).subarray(0, len);
+        const up = rng.fillNormal(new Float32Array(len), 2);
+        const dy = rng.fillNormal(new Float32Array(len), 1);
+        for (const silu of [true, false]) {
+          const want = Float32Array.from(gate);
+          referenceKernels.glu(want, up, silu);
+          const want2 = gluGradRef(gate, up, dy, silu);
+          const runs = [1, 2].map((threads) => {
+            a.setThreads(threads);
+            const out = new Float32Array(len).fill(NaN);
+            a.gluTrain(gate, up, silu, out);
+            const dgate = new Float32Array(len).fill(NaN);
+            const dup = new Float32Array(len).fill(NaN);
+            a.gluTrainGrad(gate, up, dy, silu, dgate, dup);
+            return { out, dgate, dup };
+          });
+          const what = `${isa} len ${len} ${silu ? 'silu' : 'relu2'}`;
+          expect(Array.from(runs[0]!.out), `${what} out`).to.deep.equal(Array.from(want));
+          // double arithmetic rounded once; the reference's exp is libm's, the kernel's the engine's (both < 1 ulp in double)
+          expectUlps(runs[0]!.dgate, want2.dgate, 1, `${what} dgate`);
+          expectUlps(runs[0]!.dup, want2.dup, 1, `${what} dup`);
+          for (const key of ['out', 'dgate', 'dup'] as const) expect(Array.from(runs[1]![key]), `${what} ${key} threads`).to.deep.equal(Array.from(runs[0]![key]));
+        }
+      }
+    });
+  });
+
+  it('gives the same gradient bits on every ISA (one order of double operations in the scalar and vector bodies)', () => {
+    const rng = new Rng(79);
+    const gate = gates(rng, 1031);
+    const up = rng.fillNormal(new Float32Array(1031), 2);
+    const dy = rng.fillNormal(new Float32Array(1031), 1);
+    const per = new Map<string, number[]>();
+    for (const isa of ['scalar', 'avx2', 'avx512vnni'] as const) {
+      try {
+        a.setIsa(isa);
+      } catch {
+        continue; // not on this CPU
+      }
+      const dgate = new Float32Array(1031);
+      const dup = new Float32Array(1031);
+      a.gluTrainGrad(gate, up, dy, true, dgate, dup);
+      per.set(isa, [...dgate, ...dup]);
+    }
+    a.setIsa('auto');
+    const [first, ...rest] = [...per.values()];
+    for (const r of rest) expect(r).to.deep.equal(first);
+  });
+
+  it('refuses bad calls with a TypeError or RangeError naming the argument', () => {
+    const f = (n: number) => new Float32Array(n);
+    const range = Float32Array.of(127, -128, 127, EPS);
+    expect(() => a.rmsNormActQuant(f(8), f(4), 2, 4, 1e-5, range, f(8), f(2), f(2))).to.not.throw();
+    expect(() => a.rmsNormActQuant(f(8), f(3), 2, 4, 1e-5, range, f(8), f(2), f(2))).to.throw(RangeError, /\bw\b/);
+    expect(() => a.rmsNormActQuant(f(8), f(4), 2, 4, 1e-5, f(3), f(8), f(2), f(2))).to.throw(RangeError, /range/);
+    expect(() => a.rmsNormActQuant(f(8), f(4), 2, 4, 1e-5, range, f(7), f(2), f(2))).to.throw(RangeError, /xq/);
+    expect(() => a.rmsNormActQuant(f(8), f(4), 2, 4, 1e-5, range, f(8), f(1), f(2))).to.throw(RangeError, /sx/);
+    expect(() => a.rmsNormActQuant(f(8), f(4), 2, 4, 1e-5, range, f(8), f(2), f(3))).to.throw(RangeError, /\br\b/);
+    expect(() => a.gluTrain(f(8), f(7), true, f(8))).to.throw(RangeError, /up/);
+    expect(() => a.gluTrain(f(8), f(8), true, f(9))).to.throw(RangeError, /out/);
+    expect(() => a.gluTrain(new Int32Array(8) as unknown as Float32Array, f(8), true, f(8))).to.throw(TypeError, /gate/);
+    expect(() => a.gluTrainGrad(f(8), f(8), f(8), true, f(8), f(7))).to.throw(RangeError, /dup/);
+    expect(() => a.gluTrainGrad(f(8), f(8), f(6), true, f(8), f(8))).to.throw(RangeError, /dy/);
+  });
+});
+
+describe('train/ops: normQuantInput and gatedActivation in the tfjs graph', () => {
+  it('normQuantInput: the values and row scales of rmsNorm then quantizeInput, and their gradients', async () => {
+    const choice = await useBackend('wasm');
+    if (!choice.nativeMatmul) {
+      expect(process.env.BITNET_NO_NATIVE, 'the native kernels are not in use').to.equal('1');
+      return;
+    }
+    const rng = new Rng(83);
+    const [n, d] = [12, 64];
+    const x = tf.tensor2d(rng.fillNormal(new Float32Array(n * d), 1.5), [n, d]);
+    const w = tf.tensor1d(rng.fillNormal(new Float32Array(d), 1));
+    const probe = tf.tensor2d(rng.fillNormal(new Float32Array(n * d), 1), [n, d]);
+    for (const bits of [8, 4] as const) {
+      const fused = normQuantInput(x, w, NORM_EPS, bits);
+      const plain = quantizeInput(rmsNorm(x, w, NORM_EPS) as tf.Tensor2D, bits);
+      expect(Array.from(fused.xq.dataSync())).to.deep.equal(Array.from(plain.xq.dataSync()));
+      expect(fused.sx, 'row scales where the integer forward runs').to.not.equal(null);
+      expect(Array.from(fused.sx!.dataSync())).to.deep.equal(Array.from(plain.sx!.dataSync()));
+      const grads = (f: (a: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D) =>
+        tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor2D, b as tf.Tensor1D), probe)))([x, w]).map((t) => t.dataSync() as Float32Array);
+      const gf = grads((a, b) => normQuantInput(a, b, NORM_EPS, bits).xq);
+      const gp = grads((a, b) => quantizeInput(rmsNorm(a, b, NORM_EPS) as tf.Tensor2D, bits).xq);
+      expect(Array.from(gf[0]!)).to.deep.equal(Array.from(gp[0]!)); // the same kernel on the same dy
+      expect(Array.from(gf[1]!)).to.deep.equal(Array.from(gp[1]!));
+    }
+    tf.dispose([x, w, probe]);
+  });
+
+  it('gatedActivation: values and gradients of the sigmoid-and-multiply composite, within float rounding', async () => {
+    const choice = await useBackend('wasm');
+    if (!choice.nativeMatmul) {
+      expect(process.env.BITNET_NO_NATIVE, 'the native kernels are not in use').to.equal('1');
+      return;
+    }
+    const rng = new Rng(89);
+    const [n, ff] = [16, 48];
+    const gate = tf.tensor2d(rng.fillNormal(new Float32Array(n * ff), 2), [n, ff]);
+    const up = tf.tensor2d(rng.fillNormal(new Float32Array(n * ff), 2), [n, ff]);
+    const probe = tf.tensor2d(rng.fillNormal(new Float32Array(n * ff), 1), [n, ff]);
+    for (const kind of ['swiglu', 'relu2'] as GatedActivation[]) {
+      const run = (f: typeof gatedActivation) =>
+        tf.tidy(() => {
+          const y = f(gate, up, kind).dataSync() as Float32Array;
+          const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor2D, b as tf.Tensor2D, kind), probe)))([gate, up]);
+          return [y, ...g.map((t) => t.dataSync() as Float32Array)];
+        });
+      const fused = run(gatedActivation);
+      const composite = run(gatedActivationComposite);
+      ['out', 'dgate', 'dup'].forEach((name, i) => {
+        const want = composite[i]!;
+        const big = Math.max(...Array.from(want, Math.abs));
+        for (let j = 0; j < want.length; j++)
+          if (!(Math.abs(fused[i]![j]! - want[j]!) <= 1e-6 * big)) expect.fail(`${kind} ${name}[${j}]: ${fused[i]![j]} vs ${want[j]}`);
+      });
+    }
+    tf.dispose([gate, up, probe]);
+  });
+});
