@@ -1,5 +1,5 @@
 // Where a training step's time goes: `npx tsx bench/profile-train.ts [CONFIG] [steps]`.
-// Runs forward + backward (tf.variableGrads) of the model on real batches under tf.profile and sums
+// Runs forward + backward (the trainer's variableGradsFreeing; TFJS_GRADS=1: tf.variableGrads) of the model on real batches under tf.profile and sums
 // kernelTimeMs by kernel name (the native matmul registered into wasm shows as BatchMatMul); the
 // optimizer step is timed apart. Prints ms per step by kernel, share, and the step's wall time.
 import '../src/train/gradients.ts';
@@ -10,6 +10,7 @@ import { RunConfig } from '../src/config/train.ts';
 import { batchAt } from '../src/data/batches.ts';
 import { loadPrepared } from '../src/data/load.ts';
 import { useBackend } from '../src/train/backend.ts';
+import { variableGradsFreeing } from '../src/train/backprop.ts';
 import { BitNetModel } from '../src/train/model.ts';
 import { adamwInit, adamwUpdate } from '../src/train/optimizer.ts';
 import { initParams } from '../src/train/params.ts';
@@ -34,10 +35,11 @@ for (let step = 0; step <= steps; step++) {
   const t0 = performance.now();
   let grads: Map<string, tf.Tensor> = new Map();
   const info = await tf.profile(() => {
-    const { value, grads: g } = tf.variableGrads(() => model.loss(batch.x, batch.y, B, T));
+    const lossFn = () => model.loss(batch.x, batch.y, B, T);
+    const { value, grads: g } = process.env.TFJS_GRADS === '1' ? (({ value, grads }) => ({ value, grads: new Map(Object.entries(grads)) }))(tf.variableGrads(lossFn)) : variableGradsFreeing(lossFn, [...model.vars.values()]);
     value.dataSync();
     value.dispose();
-    grads = new Map(Object.entries(g).map(([k, t]) => [model.nameOf(k), t]));
+    grads = new Map([...g].map(([k, t]) => [model.nameOf(k), t]));
   });
   const t1 = performance.now();
   adamwUpdate(opt, grads, { beta1: 0.9, beta2: 0.95, eps: 1e-8, lr: 1e-3, weightDecay: 0.1, clip: 1 });

@@ -113,24 +113,31 @@ export class BitNetModel {
     const { cos, sin, mask } = this.tables(T);
     const eps = c.norm_eps;
 
+    // Each half-block in its own tidy: what its gradients need is saved (kept) by the ops themselves, so
+    // the rest (projections, transposes, sums) is freed as the forward goes, not at its end.
     let x = embed(this.v<tf.Rank.R2>('token_embd.weight'), ids); // [N, d]
     for (let i = 0; i < c.n_layers; i++) {
       const b = `blk.${i}`;
-      const h = this.normQuant(x, `${b}.attn_norm.weight`);
-      const heads = (t: tf.Tensor2D, n: number) => tf.transpose(tf.reshape(t, [B, T, n, hd]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, n, T, hd]
-      const q = rope(heads(this.bitLinear(h, `${b}.attn_q.weight`, opts), H), cos, sin);
-      const k = rope(heads(this.bitLinear(h, `${b}.attn_k.weight`, opts), Hkv), cos, sin);
-      const v = heads(this.bitLinear(h, `${b}.attn_v.weight`, opts), Hkv);
-      const o = tf.reshape(causalAttention(q, k, v, mask), [N, c.d_model]) as tf.Tensor2D; // [B, T, H, hd] → [N, d]
-      const oq = c.subln === 'on' ? this.normQuant(o, `${b}.attn_sub_norm.weight`) : this.quantAct(o);
-      x = tf.add(x, this.bitLinear(oq, `${b}.attn_output.weight`, opts));
-
-      const hf = this.normQuant(x, `${b}.ffn_norm.weight`);
-      const gate = this.bitLinear(hf, `${b}.ffn_gate.weight`, opts); // [N, ff]
-      const up = this.bitLinear(hf, `${b}.ffn_up.weight`, opts);
-      const a = gatedActivation(gate, up, c.activation); // [N, ff]
-      const aq = c.subln === 'on' ? this.normQuant(a, `${b}.ffn_sub_norm.weight`) : this.quantAct(a);
-      x = tf.add(x, this.bitLinear(aq, `${b}.ffn_down.weight`, opts));
+      const xa = x;
+      x = tf.tidy(() => {
+        const h = this.normQuant(xa, `${b}.attn_norm.weight`);
+        const heads = (t: tf.Tensor2D, n: number) => tf.transpose(tf.reshape(t, [B, T, n, hd]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, n, T, hd]
+        const q = rope(heads(this.bitLinear(h, `${b}.attn_q.weight`, opts), H), cos, sin);
+        const k = rope(heads(this.bitLinear(h, `${b}.attn_k.weight`, opts), Hkv), cos, sin);
+        const v = heads(this.bitLinear(h, `${b}.attn_v.weight`, opts), Hkv);
+        const o = tf.reshape(causalAttention(q, k, v, mask), [N, c.d_model]) as tf.Tensor2D; // [B, T, H, hd] → [N, d]
+        const oq = c.subln === 'on' ? this.normQuant(o, `${b}.attn_sub_norm.weight`) : this.quantAct(o);
+        return tf.add(xa, this.bitLinear(oq, `${b}.attn_output.weight`, opts)) as tf.Tensor2D;
+      });
+      const xf = x;
+      x = tf.tidy(() => {
+        const hf = this.normQuant(xf, `${b}.ffn_norm.weight`);
+        const gate = this.bitLinear(hf, `${b}.ffn_gate.weight`, opts); // [N, ff]
+        const up = this.bitLinear(hf, `${b}.ffn_up.weight`, opts);
+        const a = gatedActivation(gate, up, c.activation); // [N, ff]
+        const aq = c.subln === 'on' ? this.normQuant(a, `${b}.ffn_sub_norm.weight`) : this.quantAct(a);
+        return tf.add(xf, this.bitLinear(aq, `${b}.ffn_down.weight`, opts)) as tf.Tensor2D;
+      });
     }
     const xf = rmsNorm(x, this.v('output_norm.weight'), eps) as tf.Tensor2D;
     const head = this.v<tf.Rank.R2>(c.tie_embeddings ? 'token_embd.weight' : 'output.weight');
@@ -140,7 +147,7 @@ export class BitNetModel {
 
   /** Mean next-token cross-entropy (nats) of targets [B·T] given ids [B·T]. */
   loss(ids: Int32Array, targets: Int32Array, B: number, T: number, opts: ForwardOptions = {}): tf.Scalar {
-    return crossEntropy(this.forward(ids, B, T, opts), targets);
+    return tf.tidy(() => crossEntropy(this.forward(ids, B, T, opts), targets)); // the logits freed here, not at the step's end
   }
 
   /** Current latent weights as plain arrays (for checkpoints and export). */

@@ -27,6 +27,7 @@ import {
   type CheckpointState,
 } from './checkpoint.ts';
 import { readMetrics, writeMetrics, type MetricRow } from './metrics.ts';
+import { variableGradsFreeing } from './backprop.ts';
 import { BitNetModel } from './model.ts';
 import { nativeTrainKernels } from './native-kernels.ts';
 import { adamwExport, adamwImport, adamwInit, adamwUpdate, adamwDispose } from './optimizer.ts';
@@ -134,6 +135,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const rows = readMetrics(metricsFile).filter((r) => r.step <= start);
 
   const model = new BitNetModel(mc, values);
+  const variables = [...model.vars.values()];
   const params = new Map(model.specs.map((s) => [s.name, { variable: model.vars.get(s.name)!, decay: s.kind === 'linear' || s.kind === 'head' }]));
   const opt = adamwInit(params);
   if (resumed) adamwImport(opt, resumed.state.adam_t, resumed.moments);
@@ -190,11 +192,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       let grads = new Map<string, tf.Tensor>();
       for (let micro = 0; micro < tc.grad_accum; micro++) {
         const batch = batchAt(data.train, { seed: tc.data_seed, step: step * tc.grad_accum + micro, batchSize: B, seqLen: T });
-        const { value, grads: g } = tf.variableGrads(() => model.loss(batch.x, batch.y, B, T, fwd));
+        const { value, grads: g } = variableGradsFreeing(() => model.loss(batch.x, batch.y, B, T, fwd), variables);
         lossSum += value.dataSync()[0]!;
         value.dispose();
         const next = new Map<string, tf.Tensor>();
-        for (const [k, t] of Object.entries(g)) {
+        for (const [k, t] of g) {
           const name = model.nameOf(k);
           const prev = grads.get(name);
           next.set(name, prev ? tf.tidy(() => tf.add(prev, t)) : t);
