@@ -11,7 +11,7 @@ import type { ModelConfig } from '../config/model.ts';
 import { headDim, parseWeightScale } from '../config/model.ts';
 
 import {
-  bitLinear, causalAttention, causalMask, crossEntropy, embed, gatedActivation, linear, normQuantInput, quantizeInput, quantizeWeight, rmsNorm, rope, ropeTables,
+  bitLinear, bitLinearLatent, causalAttention, causalMask, crossEntropy, embed, gatedActivation, linear, normQuantInput, quantizeInput, rmsNorm, rope, ropeTables,
   linearBf16, type MatmulPrecision, type QuantizedInput, type QuantizedWeight,
 } from './ops.ts';
 import { paramSpecs, type ParamSpec } from './params.ts';
@@ -94,12 +94,11 @@ export class BitNetModel {
   /** BitLinear on an already quantized input: weight fake-quant (STE), then x·Wᵀ (integer when it can: ops.ts bitLinear). */
   private bitLinear(xq: QuantizedInput, name: string, opts: ForwardOptions): tf.Tensor2D {
     const c = this.config;
-    let w = opts.frozen?.get(name);
-    if (!w) {
-      const latent = this.v<tf.Rank.R2>(name);
-      w = c.weight_quant === 'fp' ? { wq: latent, scale: null, group: 0 } : quantizeWeight(latent, parseWeightScale(c.weight_scale), c.weight_quant);
-    }
-    return bitLinear(xq, w, opts.matmulPrecision);
+    const frozen = opts.frozen?.get(name);
+    if (frozen) return bitLinear(xq, frozen, opts.matmulPrecision);
+    const latent = this.v<tf.Rank.R2>(name);
+    if (c.weight_quant === 'fp') return bitLinear(xq, { wq: latent, scale: null, group: 0 }, opts.matmulPrecision);
+    return bitLinearLatent(xq, latent, parseWeightScale(c.weight_scale), c.weight_quant, opts.matmulPrecision);
   }
 
   /** Logits [B·T, V] for token ids [B·T] (row-major [B, T]). */

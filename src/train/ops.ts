@@ -393,3 +393,25 @@ export function bitLinear(a: QuantizedInput, w: QuantizedWeight, precision: Matm
   });
   return f(a.xq, w.wq) as tf.Tensor2D;
 }
+
+/**
+ * bitLinear(a, quantizeWeight(w, g, kind), precision) on the latent weight w [out, in], with the weight
+ * fake-quant folded into the op: the backward quantizes w again (the same kernel, the same bits: the
+ * optimizer changes w only after the backward) instead of keeping each linear's [out, in] float
+ * quantized copy from the forward to the backward. The gradient reaching w is the same (straight
+ * through). Without the native kernels, the two ops.
+ */
+export function bitLinearLatent(a: QuantizedInput, w: tf.Tensor2D, g: Granularity, kind: 'ternary' | 'binary', precision: MatmulPrecision = 'fp32'): tf.Tensor2D {
+  if (!nativeTrainKernels()) return bitLinear(a, quantizeWeight(w, g, kind), precision);
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, wt, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+    save([x, wt]);
+    // kernels nested in this op: off the tape, and the quantized weight is freed when this forward returns
+    return {
+      value: bitLinear({ xq: x, sx: a.sx }, quantizeWeight(wt, g, kind), precision),
+      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) =>
+        linearGrads(dy, saved[0] as tf.Tensor2D, fakeQuantWeight(saved[1] as tf.Tensor2D, g, kind), precision),
+    };
+  });
+  return f(a.xq, w) as tf.Tensor2D;
+}
