@@ -70,12 +70,13 @@ function expectClose(got: Float32Array, want: Float64Array, rel: number, what: s
   for (let i = 0; i < want.length; i++) if (!(Math.abs(got[i]! - want[i]!) <= rel * big)) expect.fail(`${what}[${i}]: ${got[i]} vs ${want[i]} (max |want| ${big})`);
 }
 
-// odd head sizes (vector tails), GQA groups of 2 and 4, a T past a few vector widths
+// odd head sizes (vector tails), GQA groups of 2 and 4, a T past a few vector widths and query blocks
 const SHAPES: readonly Dims[] = [
   { B: 2, H: 4, Hkv: 4, T: 7, hd: 8 },
   { B: 1, H: 4, Hkv: 2, T: 33, hd: 64 },
   { B: 3, H: 4, Hkv: 1, T: 16, hd: 12 },
   { B: 1, H: 2, Hkv: 2, T: 1, hd: 5 },
+  { B: 1, H: 2, Hkv: 1, T: 70, hd: 24 }, // three blocks of query rows (the tiled bodies' 32), the last one partial
 ];
 
 describe('train: fused causal attention (attentionTrain, attentionTrainGrad)', () => {
