@@ -10,6 +10,8 @@ import { actRange } from '../../src/quant/activations.ts';
 import { EPS } from '../../src/quant/round.ts';
 import { dequantize, quantizeBinary, quantizeTernary } from '../../src/quant/weights.ts';
 import { fakeQuantWeight, rmsNorm } from '../../src/train/ops.ts';
+import { nativeAddon } from '../../src/native/addon.ts';
+import { describeEachIsa } from '../infer/helpers.ts';
 
 /** Naive float64 matmul of [batch, m, k]·[batch, k, n] with the flags applied by index. */
 function naive(a: Float32Array, b: Float32Array, batch: [number, number], m: number, n: number, k: number, ta: boolean, tb: boolean): Float64Array {
@@ -153,6 +155,26 @@ describe('train/native-kernels: RoPE as one native kernel', () => {
 });
 
 describe('train/ops: crossEntropy (native single pass on wasm with the addon)', () => {
+  const addon = nativeAddon();
+  if (addon && process.env.BITNET_NO_NATIVE !== '1')
+    describeEachIsa(addon, (isa) => {
+      it('softmaxXent: per-row loss and softmax − onehot within float rounding of float64 (a large logit, a row length past whole vectors)', () => {
+        const [N, V] = [5, 1003];
+        const x = new Rng(19).fillNormal(new Float32Array(N * V), 3);
+        x[7] = 80;
+        const t = Int32Array.from({ length: N }, (_, i) => (i * 211) % V);
+        const loss = new Float32Array(N);
+        const g = new Float32Array(N * V);
+        addon.softmaxXent(x, N, V, t, loss, g);
+        for (let i = 0; i < N; i++) {
+          const row = x.subarray(i * V, (i + 1) * V);
+          const m = Math.max(...row);
+          const z = row.reduce((a, v) => a + Math.exp(v - m), 0);
+          expect(loss[i], `${isa} row ${i}`).to.be.closeTo(m + Math.log(z) - row[t[i]!]!, 2e-6 * (1 + Math.abs(m)));
+          for (let j = 0; j < V; j++) expect(g[i * V + j]).to.be.closeTo(Math.exp(row[j]! - m) / z - (j === t[i] ? 1 : 0), 1e-7);
+        }
+      });
+    });
   it('equals the float64 mean of logsumexp − picked logit, and its gradient (softmax − onehot)/N', async () => {
     await useBackend('wasm');
     const [N, V] = [7, 300];
