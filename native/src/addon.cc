@@ -18,7 +18,7 @@
 //   attention(q, n, pos0, kCache, vCache, heads, kvHeads, headDim, maxSeq, out)
 //   glu(gate, up, silu)
 //   rmsNorm(x, w, n, cols, eps, out)
-//   ropeApply(x, out, rows, T, headDim, cos, sin, inverse)
+//   ropeApply(x, out, rows, T, headDim, cos, sin, inverse[, heads])
 //   ropeStore(q, k, v, n, pos0, heads, kvHeads, headDim, cos, sin, kCache, vCache, maxSeq)
 //   softmaxXent(logits, n, v, targets, loss, grad)
 //   adamwStep(p, m, v, g, [gscale, lr, beta1, beta2, eps, bc1, bc2, decay])   sumSquares(x) -> number
@@ -702,14 +702,22 @@ napi_value RopeApplyJs(napi_env env, napi_callback_info info) {
       !get_dim(a, 4, "headDim", &hd) || !get_array(a, 5, "cos", napi_float32_array, const_cast<float**>(&c), &lc) ||
       !get_array(a, 6, "sin", napi_float32_array, const_cast<float**>(&s), &ls) || !get_bool(a, 7, "inverse", &inverse))
     return nullptr;
+  int64_t heads = 1;  // optional: x is [rows, T, heads, headDim]
+  if (a.argc > 8 && !get_dim(a, 8, "heads", &heads)) return nullptr;
   if (hd % 2 != 0) {
     fail_range(a, "headDim must be even, got " + std::to_string(hd));
     return nullptr;
   }
-  if (!check_len(a, "x", lx, {rows, T, hd}, "rows*T*headDim") || !check_len(a, "out", lo, {rows, T, hd}, "rows*T*headDim") ||
-      !check_len(a, "cos", lc, {T, (hd / 2)}, "T*headDim/2") || !check_len(a, "sin", ls, {T, (hd / 2)}, "T*headDim/2"))
+  if (heads == 1) {
+    if (!check_len(a, "x", lx, {rows, T, hd}, "rows*T*headDim") || !check_len(a, "out", lo, {rows, T, hd}, "rows*T*headDim"))
+      return nullptr;
+  } else if (!check_len(a, "x", lx, {rows, T, heads, hd}, "rows*T*heads*headDim") ||
+             !check_len(a, "out", lo, {rows, T, heads, hd}, "rows*T*heads*headDim")) {
     return nullptr;
-  rope_apply(x, out, rows, T, hd, c, s, inverse);
+  }
+  if (!check_len(a, "cos", lc, {T, (hd / 2)}, "T*headDim/2") || !check_len(a, "sin", ls, {T, (hd / 2)}, "T*headDim/2"))
+    return nullptr;
+  rope_apply(x, out, rows, T, heads, hd, c, s, inverse);
   return undefined(env);
 }
 

@@ -5,8 +5,8 @@
 // log-sum-exp, and the backward recomputes the block's probabilities from it (FlashAttention's
 // recomputation, a block of kQB query rows against all the keys it sees).
 //
-// Shapes: q [B, H, T, hd], k and v [B, Hkv, T, hd] (after RoPE; query head h reads kv head
-// h / (H / Hkv)); out and dout [B, T, H, hd] (token-major: the o projection's input, no transpose);
+// Shapes, token-major (the projections' outputs and the o projection's input, no transposes): q, out,
+// dout [B, T, H, hd], k and v [B, T, Hkv, hd] (after RoPE; query head h reads kv head h / (H / Hkv));
 // lse [B, H, T]. Query t attends keys 0..t. Float32 throughout, as the composite it replaces; sums in
 // float32 in a fixed order per ISA, so results do not depend on the thread count.
 //
@@ -85,9 +85,14 @@ struct Avx512Ops {
 struct Dims {
   int64_t B, H, Hkv, T, hd;
   float scale;
-  const float* qh(const float* q, int64_t b, int64_t h) const { return q + ((b * H + h) * T) * hd; }
-  const float* kvh(const float* x, int64_t b, int64_t g) const { return x + ((b * Hkv + g) * T) * hd; }
-  int64_t orow(int64_t b, int64_t t, int64_t h) const { return ((b * T + t) * H + h) * hd; }  // out / dout
+  // token-major rows: q, out, dout, dq [B, T, H, hd] (a token's rows qs floats apart), k, v, dk, dv [B, T, Hkv, hd] (ks)
+  int64_t qs() const { return H * hd; }
+  int64_t ks() const { return Hkv * hd; }
+  int64_t qoff(int64_t b, int64_t h) const { return b * T * H * hd + h * hd; }     // head h's row of token 0
+  int64_t kvoff(int64_t b, int64_t g) const { return b * T * Hkv * hd + g * hd; }  // kv head g's row of token 0
+  const float* qh(const float* q, int64_t b, int64_t h) const { return q + qoff(b, h); }
+  const float* kvh(const float* x, int64_t b, int64_t g) const { return x + kvoff(b, g); }
+  int64_t orow(int64_t b, int64_t t, int64_t h) const { return qoff(b, h) + t * qs(); }  // out / dout
 };
 
 template <class Ops>
@@ -96,13 +101,14 @@ __attribute__((always_inline)) inline void forward_task(const Dims& d, const flo
   const int64_t rep = d.H / d.Hkv;
   const float* kg = d.kvh(k, b, g);
   const float* vg = d.kvh(v, b, g);
+  const int64_t qs = d.qs(), ks = d.ks();
   for (int64_t h = g * rep; h < (g + 1) * rep; h++) {
     const float* qh = d.qh(q, b, h);
     for (int64_t t = 0; t < d.T; t++) {
-      const float* qt = qh + t * d.hd;
+      const float* qt = qh + t * qs;
       float m = -INFINITY;
       for (int64_t s = 0; s <= t; s++) {
-        p[s] = Ops::dot(qt, kg + s * d.hd, d.hd) * d.scale;
+        p[s] = Ops::dot(qt, kg + s * ks, d.hd) * d.scale;
         m = p[s] > m ? p[s] : m;
       }
       float l = 0;
@@ -113,7 +119,7 @@ __attribute__((always_inline)) inline void forward_task(const Dims& d, const flo
       float* o = out + d.orow(b, t, h);
       std::fill(o, o + d.hd, 0.0f);
       const float inv = 1.0f / l;
-      for (int64_t s = 0; s <= t; s++) Ops::axpy(p[s] * inv, vg + s * d.hd, o, d.hd);
+      for (int64_t s = 0; s <= t; s++) Ops::axpy(p[s] * inv, vg + s * ks, o, d.hd);
       lse[(b * d.H + h) * d.T + t] = m + std::log(l);
     }
   }
@@ -126,28 +132,31 @@ __attribute__((always_inline)) inline void backward_task(const Dims& d, const fl
   const int64_t rep = d.H / d.Hkv;
   const float* kg = d.kvh(k, b, g);
   const float* vg = d.kvh(v, b, g);
-  float* dkg = dk + ((b * d.Hkv + g) * d.T) * d.hd;
-  float* dvg = dv + ((b * d.Hkv + g) * d.T) * d.hd;
-  std::fill(dkg, dkg + d.T * d.hd, 0.0f);
-  std::fill(dvg, dvg + d.T * d.hd, 0.0f);
+  const int64_t qs = d.qs(), ks = d.ks();
+  float* dkg = dk + d.kvoff(b, g);
+  float* dvg = dv + d.kvoff(b, g);
+  for (int64_t s = 0; s < d.T; s++) {
+    std::fill(dkg + s * ks, dkg + s * ks + d.hd, 0.0f);
+    std::fill(dvg + s * ks, dvg + s * ks + d.hd, 0.0f);
+  }
   for (int64_t h = g * rep; h < (g + 1) * rep; h++) {
     const float* qh = d.qh(q, b, h);
-    float* dqh = dq + ((b * d.H + h) * d.T) * d.hd;
+    float* dqh = dq + d.qoff(b, h);
     for (int64_t t = 0; t < d.T; t++) {
-      const float* qt = qh + t * d.hd;
+      const float* qt = qh + t * qs;
       const float* dot = dout + d.orow(b, t, h);
       const float lt = lse[(b * d.H + h) * d.T + t];
       const float D = Ops::dot(dot, out + d.orow(b, t, h), d.hd);
-      float* dqt = dqh + t * d.hd;
+      float* dqt = dqh + t * qs;
       std::fill(dqt, dqt + d.hd, 0.0f);
       for (int64_t s = 0; s <= t; s++) {
-        const float ps = std::exp(Ops::dot(qt, kg + s * d.hd, d.hd) * d.scale - lt);
-        Ops::axpy(ps, dot, dvg + s * d.hd, d.hd);
-        p[s] = ps * (Ops::dot(dot, vg + s * d.hd, d.hd) - D) * d.scale;  // dS_s, times the scale
+        const float ps = std::exp(Ops::dot(qt, kg + s * ks, d.hd) * d.scale - lt);
+        Ops::axpy(ps, dot, dvg + s * ks, d.hd);
+        p[s] = ps * (Ops::dot(dot, vg + s * ks, d.hd) - D) * d.scale;  // dS_s, times the scale
       }
       for (int64_t s = 0; s <= t; s++) {
-        Ops::axpy(p[s], kg + s * d.hd, dqt, d.hd);
-        Ops::axpy(p[s], qt, dkg + s * d.hd, d.hd);
+        Ops::axpy(p[s], kg + s * ks, dqt, d.hd);
+        Ops::axpy(p[s], qt, dkg + s * ks, d.hd);
       }
     }
   }
@@ -323,16 +332,17 @@ struct Scratch {
 };
 thread_local Scratch tl_scratch;
 
-// x [T, hd] -> xt [hd][Tp] (transposed, zero past T) and/or xp [Tp][hdp] (zero-padded rows and columns).
-inline void pad_copy(const float* x, int64_t T, int64_t hd, int64_t Tp, int64_t hdp, float* xt, float* xp) {
+// x: T rows of hd floats, ld apart -> xt [hd][Tp] (transposed, zero past T) and/or xp [Tp][hdp] (zero-padded
+// rows and columns).
+inline void pad_copy(const float* x, int64_t ld, int64_t T, int64_t hd, int64_t Tp, int64_t hdp, float* xt, float* xp) {
   if (xt) {
     std::fill(xt, xt + hd * Tp, 0.0f);
     for (int64_t s = 0; s < T; s++)
-      for (int64_t d = 0; d < hd; d++) xt[d * Tp + s] = x[s * hd + d];
+      for (int64_t d = 0; d < hd; d++) xt[d * Tp + s] = x[s * ld + d];
   }
   if (xp) {
     std::fill(xp, xp + Tp * hdp, 0.0f);
-    for (int64_t s = 0; s < T; s++) std::copy(x + s * hd, x + (s + 1) * hd, xp + s * hdp);
+    for (int64_t s = 0; s < T; s++) std::copy(x + s * ld, x + s * ld + hd, xp + s * hdp);
   }
 }
 
@@ -385,11 +395,11 @@ __attribute__((always_inline)) inline void forward_tiled(const Dims& d, const fl
   float m[kQB], l[kQB];
   for (int64_t i = i0; i < i1; i++) {
     const int64_t b = i / d.Hkv, g = i % d.Hkv;
-    pad_copy(d.kvh(k, b, g), T, hd, Tp, hdp, sc.kt.data(), nullptr);
-    pad_copy(d.kvh(v, b, g), T, hd, Tp, hdp, nullptr, sc.vp.data());
+    pad_copy(d.kvh(k, b, g), d.ks(), T, hd, Tp, hdp, sc.kt.data(), nullptr);
+    pad_copy(d.kvh(v, b, g), d.ks(), T, hd, Tp, hdp, nullptr, sc.vp.data());
     for (int64_t h = g * rep; h < (g + 1) * rep; h++) {
-      float* qp = sc.qp.data();  // q rows, zero rows past T (a block's last rows read them)
-      std::copy(d.qh(q, b, h), d.qh(q, b, h) + T * hd, qp);
+      float* qp = sc.qp.data();  // q rows packed hd apart, zero rows past T (a block's last rows read them)
+      for (int64_t t = 0; t < T; t++) std::copy(d.qh(q, b, h) + t * d.qs(), d.qh(q, b, h) + t * d.qs() + hd, qp + t * hd);
       std::fill(qp + T * hd, qp + Tp * hd, 0.0f);
       for (int64_t t0 = 0; t0 < T; t0 += kQB) {
         const int64_t nb = std::min(kQB, T - t0), nb4 = round_up(nb, 4), L = t0 + nb, Lp = round_up(L, W);
@@ -420,17 +430,17 @@ __attribute__((always_inline)) inline void backward_tiled(const Dims& d, const f
   float* ds = sc.s.data();  // S, then dP, then dS, in place
   for (int64_t i = i0; i < i1; i++) {
     const int64_t b = i / d.Hkv, g = i % d.Hkv;
-    pad_copy(d.kvh(k, b, g), T, hd, Tp, hdp, sc.kt.data(), sc.kp.data());
-    pad_copy(d.kvh(v, b, g), T, hd, Tp, hdp, sc.vt.data(), nullptr);
+    pad_copy(d.kvh(k, b, g), d.ks(), T, hd, Tp, hdp, sc.kt.data(), sc.kp.data());
+    pad_copy(d.kvh(v, b, g), d.ks(), T, hd, Tp, hdp, sc.vt.data(), nullptr);
     std::fill(sc.dk.begin(), sc.dk.begin() + Tp * hdp, 0.0f);
     std::fill(sc.dv.begin(), sc.dv.begin() + Tp * hdp, 0.0f);
     for (int64_t h = g * rep; h < (g + 1) * rep; h++) {
-      pad_copy(d.qh(q, b, h), T, hd, Tp, hdp, nullptr, sc.qp.data());
+      pad_copy(d.qh(q, b, h), d.qs(), T, hd, Tp, hdp, nullptr, sc.qp.data());
       float* dop = sc.dop.data();
       std::fill(dop, dop + Tp * hdp, 0.0f);
       for (int64_t t = 0; t < T; t++) std::copy(dout + d.orow(b, t, h), dout + d.orow(b, t, h) + hd, dop + t * hdp);
       const float* lh = lse + (b * d.H + h) * T;
-      float* dqh = dq + ((b * d.H + h) * T) * hd;
+      float* dqh = dq + d.qoff(b, h);
       for (int64_t t0 = 0; t0 < T; t0 += kQB) {
         const int64_t nb = std::min(kQB, T - t0), nb4 = round_up(nb, 4), L = t0 + nb, Lp = round_up(L, W), L4 = round_up(L, 4);
         const float* qb = sc.qp.data() + t0 * hdp;
@@ -449,16 +459,16 @@ __attribute__((always_inline)) inline void backward_tiled(const Dims& d, const f
           for (int64_t j = 0; j < Lp; j += W) V::store(dsr + j, V::mul(V::mul(V::load(pr + j), V::sub(V::load(dsr + j), vd)), vs));
         }
         gemm4<V>(nb4, hdp, L, ds, Lp, 1, sc.kp.data(), hdp, sc.o.data(), hdp, false);  // dQ = dS K
-        for (int64_t r = 0; r < nb; r++) std::copy(sc.o.data() + r * hdp, sc.o.data() + r * hdp + hd, dqh + (t0 + r) * hd);
+        for (int64_t r = 0; r < nb; r++) std::copy(sc.o.data() + r * hdp, sc.o.data() + r * hdp + hd, dqh + (t0 + r) * d.qs());
         gemm4<V>(L4, hdp, nb4, sc.p.data(), 1, Lp, dob, hdp, sc.dv.data(), hdp, true);  // dV += Pᵀ dO
         gemm4<V>(L4, hdp, nb4, ds, 1, Lp, qb, hdp, sc.dk.data(), hdp, true);            // dK += dSᵀ Q
       }
     }
-    float* dkg = dk + ((b * d.Hkv + g) * T) * hd;
-    float* dvg = dv + ((b * d.Hkv + g) * T) * hd;
+    float* dkg = dk + d.kvoff(b, g);
+    float* dvg = dv + d.kvoff(b, g);
     for (int64_t s = 0; s < T; s++) {
-      std::copy(sc.dk.data() + s * hdp, sc.dk.data() + s * hdp + hd, dkg + s * hd);
-      std::copy(sc.dv.data() + s * hdp, sc.dv.data() + s * hdp + hd, dvg + s * hd);
+      std::copy(sc.dk.data() + s * hdp, sc.dk.data() + s * hdp + hd, dkg + s * d.ks());
+      std::copy(sc.dv.data() + s * hdp, sc.dv.data() + s * hdp + hd, dvg + s * d.ks());
     }
   }
 }

@@ -101,7 +101,7 @@ void attention(const float* q, int64_t n, int64_t pos0, const float* kc, const f
                int64_t kv_heads, int64_t hd, int64_t max_seq, float* out);
 
 // ---- training's causal attention (attention_train.cc; contract: src/native/train-kernels.ts attentionTrain):
-//      q [B, H, T, hd], k, v [B, Hkv, T, hd]; out, dout [B, T, H, hd]; lse [B, H, T] ----
+//      token-major: q, out, dout [B, T, H, hd], k, v [B, T, Hkv, hd]; lse [B, H, T] ----
 void attention_train_fwd(const float* q, const float* k, const float* v, int64_t B, int64_t H, int64_t Hkv, int64_t T,
                          int64_t hd, float scale, float* out, float* lse);
 void attention_train_bwd(const float* q, const float* k, const float* v, const float* out, const float* lse, const float* dout,
@@ -126,9 +126,9 @@ void rms_norm_train_bwd(const float* x, const float* w, const float* r, const fl
 void rms_norm_act_quant_fwd(const float* x, const float* w, int64_t n, int64_t cols, double eps, float qmax, float lo,
                             float hi, float qeps, float* xq, float* sx, float* r);
 
-// ---- training's RoPE (rope.cc): [rows, T, hd] float32, cos/sin [T, hd/2]; inverse = the gradient ----
-void rope_apply(const float* x, float* out, int64_t rows, int64_t T, int64_t hd, const float* cos, const float* sin,
-                bool inverse);
+// ---- training's RoPE (rope.cc): [rows, T, heads, hd] float32, cos/sin [T, hd/2]; inverse = the gradient ----
+void rope_apply(const float* x, float* out, int64_t rows, int64_t T, int64_t heads, int64_t hd, const float* cos,
+                const float* sin, bool inverse);
 
 // ---- training's softmax cross-entropy (xent.cc): loss [n], grad [n, v] = softmax - onehot ----
 void softmax_xent(const float* x, int64_t n, int64_t v, const int32_t* t, float* loss, float* grad);

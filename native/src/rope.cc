@@ -1,30 +1,33 @@
-// Rotate-half (NEOX) RoPE on [rows, T, hd] float32 (training's tfjs tensors on the wasm heap), the
-// arithmetic of src/train/ops.ts's composite in float32 with one rounding per operation:
+// Training's rotate-half (NEOX) RoPE on [rows, T, heads, hd] float32 (the tfjs tensors on the wasm heap:
+// rows = batch, token-major heads), position t for every head of token t, with the engine's arithmetic
+// (rope_store below: double operands, one rounding to float), so a trained model's rotated q and k are
+// the engine's floats:
 //   forward  o1 = x1*c - x2*s,  o2 = x2*c + x1*s        inverse (the gradient)  o1 = x1*c + x2*s,  o2 = x2*c - x1*s
-// with x1 = x[..j], x2 = x[..half+j], c = cos[t, j], s = sin[t, j]. Rows are split over the pool.
+// with x1 = x[..j], x2 = x[..half+j], c = cos[t, j], s = sin[t, j]. Tokens are split over the pool.
 #include "kernels.h"
 #include "pool.h"
 
 namespace bitnet {
 
-void rope_apply(const float* x, float* out, int64_t rows, int64_t T, int64_t hd, const float* cos, const float* sin,
-                bool inverse) {
-  const int64_t half = hd / 2;
-  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(T * hd, 1));
-  pool_for(rows, grain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++)
-      for (int64_t t = 0; t < T; t++) {
-        const float* xi = x + (r * T + t) * hd;
-        float* o = out + (r * T + t) * hd;
-        const float* c = cos + t * half;
-        const float* s = sin + t * half;
+void rope_apply(const float* x, float* out, int64_t rows, int64_t T, int64_t heads, int64_t hd, const float* cos,
+                const float* sin, bool inverse) {
+  const int64_t half = hd / 2, width = heads * hd;
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(width, 1));
+  pool_for(rows * T, grain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) {
+      const int64_t t = i % T;
+      const float* c = cos + t * half;
+      const float* s = sin + t * half;
+      for (int64_t h = 0; h < heads; h++) {
+        const float* xi = x + i * width + h * hd;
+        float* o = out + i * width + h * hd;
         for (int64_t j = 0; j < half; j++) {
-          const float x1 = xi[j], x2 = xi[half + j];
-          const float a = x1 * c[j], b = x2 * s[j], e = x2 * c[j], f = x1 * s[j];
-          o[j] = inverse ? a + b : a - b;
-          o[half + j] = inverse ? e - f : e + f;
+          const double x1 = xi[j], x2 = xi[half + j], cj = c[j], sj = s[j];
+          o[j] = static_cast<float>(inverse ? x1 * cj + x2 * sj : x1 * cj - x2 * sj);
+          o[half + j] = static_cast<float>(inverse ? x2 * cj - x1 * sj : x2 * cj + x1 * sj);
         }
       }
+    }
   });
 }
 

@@ -33,15 +33,16 @@ export interface TrainKernels {
     scale: Float32Array, group: number, y: Float32Array,
   ): void;
   /**
-   * Training's causal attention: out[b, t, h] = Σ_{s≤t} p_s·v[b, g, s] with p = softmax_s(scale·q[b, h, t]·k[b, g, s]),
-   * g = ⌊h/(H/kvHeads)⌋; q [B, H, T, hd], k, v [B, kvHeads, T, hd], out [B, T, H, hd] (token-major), and
-   * lse[b, h, t] = the log-sum-exp of the row's scaled scores (what the backward recomputes p from). Float32.
+   * Training's causal attention, token-major: out[b, t, h] = Σ_{s≤t} p_s·v[b, s, g] with
+   * p = softmax_s(scale·q[b, t, h]·k[b, s, g]), g = ⌊h/(H/kvHeads)⌋; q, out [B, T, H, hd], k, v
+   * [B, T, kvHeads, hd], and lse[b, h, t] = the log-sum-exp of the row's scaled scores (what the backward
+   * recomputes p from). Float32.
    */
   attentionTrain(
     q: Float32Array, k: Float32Array, v: Float32Array, B: number, H: number, kvHeads: number, T: number, headDim: number,
     scale: number, out: Float32Array, lse: Float32Array,
   ): void;
-  /** Its backward from dout [B, T, H, hd]: dq [B, H, T, hd], dk, dv [B, kvHeads, T, hd] (each kv head summed over its query heads). */
+  /** Its backward from dout [B, T, H, hd]: dq [B, T, H, hd], dk, dv [B, T, kvHeads, hd] (each kv head summed over its query heads). */
   attentionTrainGrad(
     q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, dout: Float32Array,
     B: number, H: number, kvHeads: number, T: number, headDim: number, scale: number, dq: Float32Array, dk: Float32Array, dv: Float32Array,
@@ -72,8 +73,9 @@ export interface TrainKernels {
   /** out[i] = table[ids[i]] (rows of cols floats). */
   gatherRows(table: Float32Array, rows: number, cols: number, ids: Int32Array, out: Float32Array): void;
   /**
-   * Training's rotate-half RoPE on x [rows, T, headDim] into out, cos/sin [T, headDim/2], in float32 one
-   * rounding per operation (the composite's arithmetic); inverse rotates back (the gradient).
+   * Training's rotate-half RoPE on x [rows, T, heads, headDim] (heads 1 when left out) into out, cos/sin
+   * [T, headDim/2], position t for every head of token t, with the engine's arithmetic (double operands,
+   * one rounding to float: src/infer/kernels ropeStore); inverse rotates back (the gradient).
    */
-  ropeApply(x: Float32Array, out: Float32Array, rows: number, T: number, headDim: number, cos: Float32Array, sin: Float32Array, inverse: boolean): void;
+  ropeApply(x: Float32Array, out: Float32Array, rows: number, T: number, headDim: number, cos: Float32Array, sin: Float32Array, inverse: boolean, heads?: number): void;
 }

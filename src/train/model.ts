@@ -120,7 +120,7 @@ export class BitNetModel {
       const xa = x;
       x = tf.tidy(() => {
         const h = this.normQuant(xa, `${b}.attn_norm.weight`);
-        const heads = (t: tf.Tensor2D, n: number) => tf.transpose(tf.reshape(t, [B, T, n, hd]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, n, T, hd]
+        const heads = (t: tf.Tensor2D, n: number) => tf.reshape(t, [B, T, n, hd]) as tf.Tensor4D; // [N, n·hd] → [B, T, n, hd]: a view
         const q = rope(heads(this.bitLinear(h, `${b}.attn_q.weight`, opts), H), cos, sin);
         const k = rope(heads(this.bitLinear(h, `${b}.attn_k.weight`, opts), Hkv), cos, sin);
         const v = heads(this.bitLinear(h, `${b}.attn_v.weight`, opts), Hkv);

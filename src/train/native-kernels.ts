@@ -173,7 +173,7 @@ function installNativeGather(addon: Addon): void {
   });
 }
 
-/** RoPE: inputs x [B, H, T, hd], cos, sin [T, hd/2]; attr inverse (the gradient). */
+/** RoPE: inputs x [B, T, heads, hd] (token-major), cos, sin [T, hd/2]; attr inverse (the gradient). */
 export const NATIVE_ROPE = 'BitnetRope';
 /** Cross-entropy: inputs logits [N, V], targets int32 [N]; outputs loss [N], grad [N, V] (softmax − onehot). */
 export const NATIVE_XENT = 'BitnetSoftmaxXent';
@@ -190,7 +190,7 @@ export const NATIVE_ACT_SCALES = 'BitnetActScales';
 export const NATIVE_WEIGHT_SCALES = 'BitnetWeightScales';
 /** The integer BitLinear forward: inputs x (fake-quant) [N, in], sx [N], w (fake-quant) [out, in], scale; attr group → [N, out]. */
 export const NATIVE_BITLINEAR = 'BitnetBitLinear';
-/** Causal attention: inputs q [B, H, T, hd], k, v [B, Hkv, T, hd]; attr scale → [out [B, T, H, hd], lse [B, H, T]]. */
+/** Causal attention, token-major: inputs q [B, T, H, hd], k, v [B, T, Hkv, hd]; attr scale → [out [B, T, H, hd], lse [B, H, T]]. */
 export const NATIVE_ATTENTION = 'BitnetAttention';
 /** Its backward: inputs q, k, v, out, lse, dout [B, T, H, hd]; attr scale → [dq, dk, dv]. */
 export const NATIVE_ATTENTION_GRAD = 'BitnetAttentionGrad';
@@ -219,9 +219,9 @@ export const NATIVE_GLU_GRAD = 'BitnetGluGrad';
  */
 function installNativeTrainKernels(addon: Addon): void {
   register(NATIVE_ROPE, ({ x, cos, sin }, { inverse }, backend) => {
-    const [B, H, T, hd] = x!.shape as [number, number, number, number];
+    const [B, T, n, hd] = x!.shape as [number, number, number, number];
     const out = backend.makeOutput(x!.shape, 'float32');
-    addon.ropeApply(heapView(backend, x!), heapView(backend, out), B * H, T, hd, heapView(backend, cos!), heapView(backend, sin!), inverse as boolean);
+    addon.ropeApply(heapView(backend, x!), heapView(backend, out), B, T, hd, heapView(backend, cos!), heapView(backend, sin!), inverse as boolean, n);
     return out;
   });
   register(NATIVE_XENT, ({ logits, targets }, _, backend) => {
@@ -262,19 +262,19 @@ function installNativeTrainKernels(addon: Addon): void {
     return y;
   });
   register(NATIVE_ATTENTION, ({ q, k, v }, { scale }, backend) => {
-    const [B, H, T, hd] = q!.shape as [number, number, number, number];
+    const [B, T, H, hd] = q!.shape as [number, number, number, number];
     const out = backend.makeOutput([B, T, H, hd], 'float32');
     const lse = backend.makeOutput([B, H, T], 'float32');
-    addon.attentionTrain(heapView(backend, q!), heapView(backend, k!), heapView(backend, v!), B, H, k!.shape[1]!, T, hd, scale as number, heapView(backend, out), heapView(backend, lse));
+    addon.attentionTrain(heapView(backend, q!), heapView(backend, k!), heapView(backend, v!), B, H, k!.shape[2]!, T, hd, scale as number, heapView(backend, out), heapView(backend, lse));
     return [out, lse];
   });
   register(NATIVE_ATTENTION_GRAD, ({ q, k, v, out, lse, dout }, { scale }, backend) => {
-    const [B, H, T, hd] = q!.shape as [number, number, number, number];
+    const [B, T, H, hd] = q!.shape as [number, number, number, number];
     const dq = backend.makeOutput(q!.shape, 'float32');
     const dk = backend.makeOutput(k!.shape, 'float32');
     const dv = backend.makeOutput(v!.shape, 'float32');
     const view = (t: tf.TensorInfo) => heapView(backend, t);
-    addon.attentionTrainGrad(view(q!), view(k!), view(v!), view(out!), view(lse!), view(dout!), B, H, k!.shape[1]!, T, hd, scale as number, view(dq), view(dk), view(dv));
+    addon.attentionTrainGrad(view(q!), view(k!), view(v!), view(out!), view(lse!), view(dout!), B, H, k!.shape[2]!, T, hd, scale as number, view(dq), view(dk), view(dv));
     return [dq, dk, dv];
   });
   register(NATIVE_MATMUL_BF16, ({ a, b }, { transposeA, transposeB }, backend) => {

@@ -89,15 +89,14 @@ export const bmmT = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) 
 }) as (a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D;
 
 /**
- * Causal attention of q [B, H, T, hd] over k, v [B, Hkv, T, hd] (after RoPE) → [B, T, H, hd], token-major
- * (the o projection's input); query head h reads kv head ⌊h/(H/Hkv)⌋ (GQA, as llama.cpp), scores
- * q·k/√hd, `mask` [T, T] additive causal. With the native kernels one kernel each way (NATIVE_ATTENTION:
- * no [B, H, T, T] score or softmax tensor is kept for the backward, only a log-sum-exp per query row);
- * otherwise the tfjs composite: kv heads tiled to H, bmmT, scale, mask, softmax, bmm, transpose.
+ * Causal attention, token-major: q [B, T, H, hd] over k, v [B, T, Hkv, hd] (after RoPE) → [B, T, H, hd]
+ * (the projections' outputs reshaped, the o projection's input: no transposes); query head h reads kv
+ * head ⌊h/(H/Hkv)⌋ (GQA, as llama.cpp), scores q·k/√hd, `mask` [T, T] additive causal. With the native
+ * kernels one kernel each way (NATIVE_ATTENTION: no [B, H, T, T] score or softmax tensor is kept for the
+ * backward, only a log-sum-exp per query row); otherwise the tfjs composite.
  */
 export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D): tf.Tensor4D {
-  const [B, H, T, hd] = q.shape;
-  const Hkv = k.shape[1];
+  const hd = q.shape[3];
   const scale = 1 / Math.sqrt(hd);
   if (nativeTrainKernels()) {
     const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -117,18 +116,22 @@ export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
   return causalAttentionComposite(q, k, v, mask);
 }
 
-/** causalAttention as tfjs ops (the path without the native kernels, and the tests' reference). */
+/**
+ * causalAttention as tfjs ops (the path without the native kernels, and the tests' reference): heads to
+ * [B, H, T, hd], kv heads tiled to H, bmmT, scale, mask, softmax, bmm, back to token-major.
+ */
 export function causalAttentionComposite(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D): tf.Tensor4D {
-  const [B, H, T, hd] = q.shape;
-  const Hkv = k.shape[1];
-  let [kk, vv] = [k, v];
+  const [B, T, H, hd] = q.shape;
+  const Hkv = k.shape[2];
+  const headsFirst = (t: tf.Tensor4D) => tf.transpose(t, [0, 2, 1, 3]) as tf.Tensor4D; // [B, T, n, hd] → [B, n, T, hd]
+  let [kk, vv] = [headsFirst(k), headsFirst(v)];
   if (Hkv !== H) {
     // [B, Hkv, T, hd] → [B·Hkv, 1, T·hd] → tile → [B·Hkv, rep, T·hd] → [B, H, T, hd] (tile's gradient stops at rank 4)
     const expand = (t: tf.Tensor4D) => tf.reshape(tf.tile(tf.reshape(t, [B * Hkv, 1, T * hd]), [1, H / Hkv, 1]), [B, H, T, hd]) as tf.Tensor4D;
-    kk = expand(k);
-    vv = expand(v);
+    kk = expand(kk);
+    vv = expand(vv);
   }
-  const scores = tf.add(tf.mul(bmmT(q, kk), 1 / Math.sqrt(hd)), mask); // [B, H, T, T]
+  const scores = tf.add(tf.mul(bmmT(headsFirst(q), kk), 1 / Math.sqrt(hd)), mask); // [B, H, T, T]
   return tf.transpose(bmm(tf.softmax(scores) as tf.Tensor4D, vv), [0, 2, 1, 3]) as tf.Tensor4D; // [B, T, H, hd]
 }
 
@@ -195,7 +198,11 @@ export function ropeTables(T: number, hd: number, base: number, offset = 0): { c
   return { cos, sin };
 }
 
-/** Rotate-half RoPE on x [B, H, T, hd] with tables [T, hd/2]: (x1, x2) → (x1·c − x2·s, x2·c + x1·s). */
+/**
+ * Rotate-half RoPE on x [B, T, n, hd] (token-major heads) with tables [T, hd/2]: (x1, x2) → (x1·c − x2·s,
+ * x2·c + x1·s) at each token's position. The native kernel has the engine's arithmetic (double
+ * operands, one rounding), the composite one rounding per tfjs op.
+ */
 export function rope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
   if (nativeTrainKernels()) {
     // one native kernel each way (native-kernels.ts); the gradient of a rotation is the inverse rotation
@@ -206,11 +213,12 @@ export function rope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Ten
     }));
     return f(x) as tf.Tensor4D;
   }
-  const hd = x.shape[3];
+  const [, T, , hd] = x.shape;
   const half = hd / 2;
+  const [c, s] = [tf.reshape(cos, [T, 1, half]), tf.reshape(sin, [T, 1, half])]; // broadcast over heads
   const x1 = tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, half]);
   const x2 = tf.slice(x, [0, 0, 0, half], [-1, -1, -1, half]);
-  return tf.concat([tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x2, cos), tf.mul(x1, sin))], 3) as tf.Tensor4D;
+  return tf.concat([tf.sub(tf.mul(x1, c), tf.mul(x2, s)), tf.add(tf.mul(x2, c), tf.mul(x1, s))], 3) as tf.Tensor4D;
 }
 
 /** Additive causal mask [T, T]: 0 on and below the diagonal, −1e9 above (finite, so no inf·0 in gradients). */

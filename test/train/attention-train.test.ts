@@ -1,4 +1,4 @@
-// Training's fused causal attention (TrainKernels.attentionTrain / attentionTrainGrad,
+// Training's fused causal attention, token-major (TrainKernels.attentionTrain / attentionTrainGrad,
 // native/src/attention_train.cc): forward, log-sum-exp and gradients against the float64 formulas on
 // every instruction set the CPU has, GQA included, the same bits at 1 and 2 threads; bad calls refused.
 // Then the tfjs op (ops.ts causalAttention) against the composite it replaces (causalAttentionComposite:
@@ -20,7 +20,7 @@ interface Dims {
   hd: number;
 }
 
-/** The float64 forward and backward: out [B, T, H, hd], lse [B, H, T]; dq [B, H, T, hd], dk, dv [B, Hkv, T, hd]. */
+/** The float64 forward and backward, token-major: out, dq [B, T, H, hd], lse [B, H, T]; dk, dv [B, T, Hkv, hd]. */
 function reference(d: Dims, q: Float32Array, k: Float32Array, v: Float32Array, dout: Float32Array) {
   const { B, H, Hkv, T, hd } = d;
   const scale = 1 / Math.sqrt(hd);
@@ -29,8 +29,8 @@ function reference(d: Dims, q: Float32Array, k: Float32Array, v: Float32Array, d
   const dq = new Float64Array(q.length);
   const dk = new Float64Array(k.length);
   const dv = new Float64Array(v.length);
-  const qi = (b: number, h: number, t: number) => ((b * H + h) * T + t) * hd;
-  const ki = (b: number, g: number, s: number) => ((b * Hkv + g) * T + s) * hd;
+  const qi = (b: number, h: number, t: number) => ((b * T + t) * H + h) * hd;
+  const ki = (b: number, g: number, s: number) => ((b * T + s) * Hkv + g) * hd;
   const oi = (b: number, t: number, h: number) => ((b * T + t) * H + h) * hd;
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++) {
@@ -144,9 +144,9 @@ describe('train/ops: causalAttention, the fused kernels in the tfjs graph', () =
     const rng = new Rng(67);
     for (const d of [{ B: 2, H: 4, Hkv: 4, T: 24, hd: 16 }, { B: 2, H: 4, Hkv: 2, T: 24, hd: 16 }]) {
       const { B, H, Hkv, T, hd } = d;
-      const q = tf.tensor4d(rng.fillNormal(new Float32Array(B * H * T * hd), 1), [B, H, T, hd]);
-      const k = tf.tensor4d(rng.fillNormal(new Float32Array(B * Hkv * T * hd), 1), [B, Hkv, T, hd]);
-      const v = tf.tensor4d(rng.fillNormal(new Float32Array(B * Hkv * T * hd), 1), [B, Hkv, T, hd]);
+      const q = tf.tensor4d(rng.fillNormal(new Float32Array(B * H * T * hd), 1), [B, T, H, hd]);
+      const k = tf.tensor4d(rng.fillNormal(new Float32Array(B * Hkv * T * hd), 1), [B, T, Hkv, hd]);
+      const v = tf.tensor4d(rng.fillNormal(new Float32Array(B * Hkv * T * hd), 1), [B, T, Hkv, hd]);
       const w = tf.tensor4d(rng.fillNormal(new Float32Array(B * T * H * hd), 1), [B, T, H, hd]);
       const mask = tf.tensor2d(causalMask(T), [T, T]);
       const run = (f: typeof causalAttention) =>
