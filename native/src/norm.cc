@@ -98,27 +98,64 @@ void rms_norm_act_quant_fwd(const float* x, const float* w, int64_t n, int64_t c
   });
 }
 
+namespace {
+
+// One row of the backward: returns nothing, writes o (dx) and adds the row's dw terms into pc. The dot
+// sum_j (dy*w)*x runs in 8 interleaved double partial sums combined as combine() (then the tail in
+// order) in both bodies, so the scalar and AVX-512 rows give the same bits.
+void bwd_row_scalar(const float* xi, const float* di, const float* w, double ri, int64_t cols, float* o, double* pc) {
+  double s[8] = {};
+  const int64_t body = cols / 8 * 8;
+  for (int64_t j = 0; j < body; j += 8)
+    for (int l = 0; l < 8; l++) s[l] += (static_cast<double>(di[j + l]) * w[j + l]) * xi[j + l];
+  double dot = combine(s);
+  for (int64_t j = body; j < cols; j++) dot += (static_cast<double>(di[j]) * w[j]) * xi[j];
+  const double k = ri * ri * ri * dot / static_cast<double>(cols);
+  for (int64_t j = 0; j < cols; j++) {
+    o[j] = static_cast<float>(ri * (static_cast<double>(di[j]) * w[j]) - xi[j] * k);
+    pc[j] += (static_cast<double>(di[j]) * xi[j]) * ri;
+  }
+}
+
+BITNET_VNNI void bwd_row_avx512(const float* xi, const float* di, const float* w, double ri, int64_t cols, float* o,
+                                double* pc) {
+  const int64_t body = cols / 8 * 8;
+  __m512d acc = _mm512_setzero_pd();
+  for (int64_t j = 0; j < body; j += 8) {
+    const __m512d d = _mm512_cvtps_pd(_mm256_loadu_ps(di + j)), wv = _mm512_cvtps_pd(_mm256_loadu_ps(w + j));
+    acc = _mm512_add_pd(acc, _mm512_mul_pd(_mm512_mul_pd(d, wv), _mm512_cvtps_pd(_mm256_loadu_ps(xi + j))));
+  }
+  alignas(64) double s[8];
+  _mm512_store_pd(s, acc);
+  double dot = combine(s);
+  for (int64_t j = body; j < cols; j++) dot += (static_cast<double>(di[j]) * w[j]) * xi[j];
+  const double k = ri * ri * ri * dot / static_cast<double>(cols);
+  const __m512d vr = _mm512_set1_pd(ri), vk = _mm512_set1_pd(k);
+  for (int64_t j = 0; j < body; j += 8) {
+    const __m512d d = _mm512_cvtps_pd(_mm256_loadu_ps(di + j)), wv = _mm512_cvtps_pd(_mm256_loadu_ps(w + j));
+    const __m512d xv = _mm512_cvtps_pd(_mm256_loadu_ps(xi + j));
+    _mm256_storeu_ps(o + j, _mm512_cvtpd_ps(_mm512_sub_pd(_mm512_mul_pd(vr, _mm512_mul_pd(d, wv)), _mm512_mul_pd(xv, vk))));
+    _mm512_storeu_pd(pc + j, _mm512_add_pd(_mm512_loadu_pd(pc + j), _mm512_mul_pd(_mm512_mul_pd(d, xv), vr)));
+  }
+  for (int64_t j = body; j < cols; j++) {
+    o[j] = static_cast<float>(ri * (static_cast<double>(di[j]) * w[j]) - xi[j] * k);
+    pc[j] += (static_cast<double>(di[j]) * xi[j]) * ri;
+  }
+}
+
+}  // namespace
+
 void rms_norm_train_bwd(const float* x, const float* w, const float* r, const float* dy, int64_t n, int64_t cols,
                         float* dx, float* dw) {
   const int64_t chunks = std::min<int64_t>(n, 64);
   std::vector<double> part(static_cast<size_t>(chunks * cols), 0.0);
   const int64_t per = (n + chunks - 1) / chunks;
+  const bool avx512 = isa() == Isa::Avx512Vnni;
   pool_for(chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; c++) {
       double* pc = &part[c * cols];
-      for (int64_t i = c * per; i < std::min(n, (c + 1) * per); i++) {
-        const float* xi = x + i * cols;
-        const float* di = dy + i * cols;
-        const double ri = r[i];
-        double dot = 0;
-        for (int64_t j = 0; j < cols; j++) dot += static_cast<double>(di[j]) * w[j] * xi[j];
-        const double k = ri * ri * ri * dot / static_cast<double>(cols);
-        float* o = dx + i * cols;
-        for (int64_t j = 0; j < cols; j++) {
-          o[j] = static_cast<float>(ri * (static_cast<double>(di[j]) * w[j]) - xi[j] * k);
-          pc[j] += static_cast<double>(di[j]) * xi[j] * ri;
-        }
-      }
+      for (int64_t i = c * per; i < std::min(n, (c + 1) * per); i++)
+        (avx512 ? bwd_row_avx512 : bwd_row_scalar)(x + i * cols, dy + i * cols, w, r[i], cols, dx + i * cols, pc);
     }
   });
   for (int64_t j = 0; j < cols; j++) {

@@ -146,6 +146,45 @@ describe('train: fused RMSNorm → activation fake-quant, and the gated activati
     for (const r of rest) expect(r).to.deep.equal(first);
   });
 
+  it('rmsNormTrainGrad: the float64 formulas, and the same bits on every ISA (interleaved partial sums in both bodies)', () => {
+    const rng = new Rng(97);
+    for (const [n, cols] of [[70, 256], [5, 37]] as const) {
+      const x = rng.fillNormal(new Float32Array(n * cols), 2);
+      const w = rng.fillNormal(new Float32Array(cols), 1);
+      const dy = rng.fillNormal(new Float32Array(n * cols), 1);
+      const y = new Float32Array(n * cols);
+      const r = new Float32Array(n);
+      a.rmsNormTrain(x, w, n, cols, NORM_EPS, y, r);
+      const per = new Map<string, number[]>();
+      for (const isa of ['scalar', 'avx2', 'avx512vnni'] as const) {
+        try {
+          a.setIsa(isa);
+        } catch {
+          continue; // not on this CPU
+        }
+        const dx = new Float32Array(n * cols).fill(NaN);
+        const dw = new Float32Array(cols).fill(NaN);
+        a.rmsNormTrainGrad(x, w, r, dy, n, cols, dx, dw);
+        per.set(isa, [...dx, ...dw]);
+      }
+      a.setIsa('auto');
+      const [first, ...rest] = [...per.values()];
+      for (const other of rest) expect(other).to.deep.equal(first);
+      const dwWant = new Float64Array(cols);
+      for (let i = 0; i < n; i++) {
+        const ri = r[i]!;
+        let dot = 0;
+        for (let j = 0; j < cols; j++) dot += dy[i * cols + j]! * w[j]! * x[i * cols + j]!;
+        for (let j = 0; j < cols; j++) {
+          const want = ri * dy[i * cols + j]! * w[j]! - (x[i * cols + j]! * ri ** 3 * dot) / cols;
+          expect(first![i * cols + j]).to.be.closeTo(want, 1e-6 * (1 + Math.abs(want)));
+          dwWant[j]! += dy[i * cols + j]! * x[i * cols + j]! * ri;
+        }
+      }
+      for (let j = 0; j < cols; j++) expect(first![n * cols + j]).to.be.closeTo(dwWant[j]!, 1e-5 * (1 + Math.abs(dwWant[j]!)));
+    }
+  });
+
   it('refuses bad calls with a TypeError or RangeError naming the argument', () => {
     const f = (n: number) => new Float32Array(n);
     const range = Float32Array.of(127, -128, 127, EPS);
