@@ -62,6 +62,20 @@ describe('train: fused RMSNorm → activation fake-quant, and the gated activati
   });
   if (addon === null) return;
   const a = addon;
+  /** run() on every instruction set this CPU has, back on 'auto' after. */
+  const onEveryIsa = (run: () => number[]): number[][] => {
+    const out: number[][] = [];
+    for (const isa of ['scalar', 'avx2', 'avx512vnni'] as const) {
+      try {
+        a.setIsa(isa);
+      } catch {
+        continue; // not on this CPU
+      }
+      out.push(run());
+    }
+    a.setIsa('auto');
+    return out;
+  };
 
   describeEachIsa(a, (isa) => {
     it('rmsNormActQuant: the bits of rmsNormTrain, then actFakeQuant and actScales of its output; at 1 and 2 threads', () => {
@@ -129,20 +143,12 @@ describe('train: fused RMSNorm → activation fake-quant, and the gated activati
     const gate = gates(rng, 1031);
     const up = rng.fillNormal(new Float32Array(1031), 2);
     const dy = rng.fillNormal(new Float32Array(1031), 1);
-    const per = new Map<string, number[]>();
-    for (const isa of ['scalar', 'avx2', 'avx512vnni'] as const) {
-      try {
-        a.setIsa(isa);
-      } catch {
-        continue; // not on this CPU
-      }
+    const [first, ...rest] = onEveryIsa(() => {
       const dgate = new Float32Array(1031);
       const dup = new Float32Array(1031);
       a.gluTrainGrad(gate, up, dy, true, dgate, dup);
-      per.set(isa, [...dgate, ...dup]);
-    }
-    a.setIsa('auto');
-    const [first, ...rest] = [...per.values()];
+      return [...dgate, ...dup];
+    });
     for (const r of rest) expect(r).to.deep.equal(first);
   });
 
@@ -155,20 +161,12 @@ describe('train: fused RMSNorm → activation fake-quant, and the gated activati
       const y = new Float32Array(n * cols);
       const r = new Float32Array(n);
       a.rmsNormTrain(x, w, n, cols, NORM_EPS, y, r);
-      const per = new Map<string, number[]>();
-      for (const isa of ['scalar', 'avx2', 'avx512vnni'] as const) {
-        try {
-          a.setIsa(isa);
-        } catch {
-          continue; // not on this CPU
-        }
+      const [first, ...rest] = onEveryIsa(() => {
         const dx = new Float32Array(n * cols).fill(NaN);
         const dw = new Float32Array(cols).fill(NaN);
         a.rmsNormTrainGrad(x, w, r, dy, n, cols, dx, dw);
-        per.set(isa, [...dx, ...dw]);
-      }
-      a.setIsa('auto');
-      const [first, ...rest] = [...per.values()];
+        return [...dx, ...dw];
+      });
       for (const other of rest) expect(other).to.deep.equal(first);
       const dwWant = new Float64Array(cols);
       for (let i = 0; i < n; i++) {
