@@ -34,7 +34,7 @@
 namespace bitnet {
 namespace {
 
-// The row primitives, one body compiled per ISA (always inlined into each ISA's driver below).
+// The row primitives of the scalar ISA's row-at-a-time body (AVX2 and AVX-512 run the tiled bodies below).
 struct ScalarOps {
   static float dot(const float* a, const float* b, int64_t n) {
     float s = 0;
@@ -43,42 +43,6 @@ struct ScalarOps {
   }
   static void axpy(float a, const float* x, float* y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
-  }
-};
-
-struct Avx2Ops {
-  BITNET_AVX2 static float dot(const float* a, const float* b, int64_t n) {
-    __m256 s = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) s = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s);
-    alignas(32) float l[8];
-    _mm256_store_ps(l, s);
-    float r = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
-    for (; i < n; i++) r += a[i] * b[i];
-    return r;
-  }
-  BITNET_AVX2 static void axpy(float a, const float* x, float* y, int64_t n) {
-    const __m256 av = _mm256_set1_ps(a);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * x[i];
-  }
-};
-
-struct Avx512Ops {
-  BITNET_VNNI static float dot(const float* a, const float* b, int64_t n) {
-    __m512 s = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) s = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s);
-    float r = _mm512_reduce_add_ps(s);
-    for (; i < n; i++) r += a[i] * b[i];
-    return r;
-  }
-  BITNET_VNNI static void axpy(float a, const float* x, float* y, int64_t n) {
-    const __m512 av = _mm512_set1_ps(a);
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * x[i];
   }
 };
 
@@ -162,8 +126,7 @@ __attribute__((always_inline)) inline void backward_task(const Dims& d, const fl
   }
 }
 
-// A range of (b, kv head) tasks with a row buffer of T floats; one body, one function per ISA (so the
-// row primitives inline into it), called once per pool chunk.
+// A range of (b, kv head) tasks with a row buffer of T floats (the scalar ISA), called once per pool chunk.
 template <class Ops>
 __attribute__((always_inline)) inline void forward_range(const Dims& d, const float* q, const float* k, const float* v, float* out,
                                                          float* lse, int64_t i0, int64_t i1) {
@@ -187,11 +150,7 @@ __attribute__((always_inline)) inline void backward_range(const Dims& d, const f
                  const float* dout, float* dq, float* dk, float* dv, int64_t i0, int64_t i1) {                              \
     backward_range<ops>(d, q, k, v, out, lse, dout, dq, dk, dv, i0, i1);                                                   \
   }
-BITNET_ATTN_FWD(forward_avx512, BITNET_VNNI, Avx512Ops)
-BITNET_ATTN_FWD(forward_avx2, BITNET_AVX2, Avx2Ops)
 BITNET_ATTN_FWD(forward_scalar, , ScalarOps)
-BITNET_ATTN_BWD(backward_avx512, BITNET_VNNI, Avx512Ops)
-BITNET_ATTN_BWD(backward_avx2, BITNET_AVX2, Avx2Ops)
 BITNET_ATTN_BWD(backward_scalar, , ScalarOps)
 
 

@@ -200,13 +200,16 @@ describe('train: fused RMSNorm → activation fake-quant, and the gated activati
   });
 });
 
+/** Whether the native kernels run in the tfjs graph (wasm backend); only BITNET_NO_NATIVE=1 may turn them off. */
+async function nativeGraph(): Promise<boolean> {
+  const choice = await useBackend('wasm');
+  if (!choice.nativeMatmul) expect(process.env.BITNET_NO_NATIVE, 'the native kernels are not in use').to.equal('1');
+  return choice.nativeMatmul === true;
+}
+
 describe('train/ops: normQuantInput and gatedActivation in the tfjs graph', () => {
   it('normQuantInput: the values and row scales of rmsNorm then quantizeInput, and their gradients', async () => {
-    const choice = await useBackend('wasm');
-    if (!choice.nativeMatmul) {
-      expect(process.env.BITNET_NO_NATIVE, 'the native kernels are not in use').to.equal('1');
-      return;
-    }
+    if (!(await nativeGraph())) return;
     const rng = new Rng(83);
     const [n, d] = [12, 64];
     const x = tf.tensor2d(rng.fillNormal(new Float32Array(n * d), 1.5), [n, d]);
@@ -229,11 +232,7 @@ describe('train/ops: normQuantInput and gatedActivation in the tfjs graph', () =
   });
 
   it('gatedActivation: values and gradients of the sigmoid-and-multiply composite, within float rounding', async () => {
-    const choice = await useBackend('wasm');
-    if (!choice.nativeMatmul) {
-      expect(process.env.BITNET_NO_NATIVE, 'the native kernels are not in use').to.equal('1');
-      return;
-    }
+    if (!(await nativeGraph())) return;
     const rng = new Rng(89);
     const [n, ff] = [16, 48];
     const gate = tf.tensor2d(rng.fillNormal(new Float32Array(n * ff), 2), [n, ff]);
