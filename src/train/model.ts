@@ -11,7 +11,7 @@ import type { ModelConfig } from '../config/model.ts';
 import { headDim, parseWeightScale } from '../config/model.ts';
 
 import {
-  bitLinear, bitLinearLatent, causalAttention, causalMask, crossEntropy, embed, gatedActivation, linear, normQuantInput, quantizeInput, rmsNorm, rope, ropeTables,
+  bitLinear, bitLinearLatent, causalAttention, causalMask, crossEntropy, embed, gatedActivation, linear, normBitLinears, normQuantInput, quantizeInput, rmsNorm, rope, ropeTables,
   linearBf16, type MatmulPrecision, type QuantizedInput, type QuantizedWeight,
 } from './ops.ts';
 import { paramSpecs, type ParamSpec } from './params.ts';
@@ -91,6 +91,21 @@ export class BitNetModel {
     return normQuantInput(x, w, c.norm_eps, c.act_quant === 'int8' ? 8 : 4);
   }
 
+  /**
+   * The BitLinears `names` of rmsNorm(x, norm), quantized: on latent ternary/binary weights with
+   * quantized activations as one op (ops.ts normBitLinears: nothing but x kept for the backward), else
+   * normQuant then bitLinear each.
+   */
+  private normLinears(x: tf.Tensor2D, norm: string, names: string[], opts: ForwardOptions): tf.Tensor2D[] {
+    const c = this.config;
+    if (c.act_quant === 'none' || c.weight_quant === 'fp' || names.some((n) => opts.frozen?.has(n))) {
+      const h = this.normQuant(x, norm);
+      return names.map((n) => this.bitLinear(h, n, opts));
+    }
+    const ws = names.map((n) => this.v<tf.Rank.R2>(n));
+    return normBitLinears(x, this.v<tf.Rank.R1>(norm), ws, c.norm_eps, c.act_quant === 'int8' ? 8 : 4, parseWeightScale(c.weight_scale), c.weight_quant, opts.matmulPrecision);
+  }
+
   /** BitLinear on an already quantized input: weight fake-quant (STE), then x·Wᵀ (integer when it can: ops.ts bitLinear). */
   private bitLinear(xq: QuantizedInput, name: string, opts: ForwardOptions): tf.Tensor2D {
     const c = this.config;
@@ -119,23 +134,23 @@ export class BitNetModel {
       const b = `blk.${i}`;
       const xa = x;
       x = tf.tidy(() => {
-        const h = this.normQuant(xa, `${b}.attn_norm.weight`);
+        const [qp, kp, vp] = this.normLinears(xa, `${b}.attn_norm.weight`, [`${b}.attn_q.weight`, `${b}.attn_k.weight`, `${b}.attn_v.weight`], opts);
         const heads = (t: tf.Tensor2D, n: number) => tf.reshape(t, [B, T, n, hd]) as tf.Tensor4D; // [N, n·hd] → [B, T, n, hd]: a view
-        const q = rope(heads(this.bitLinear(h, `${b}.attn_q.weight`, opts), H), cos, sin);
-        const k = rope(heads(this.bitLinear(h, `${b}.attn_k.weight`, opts), Hkv), cos, sin);
-        const v = heads(this.bitLinear(h, `${b}.attn_v.weight`, opts), Hkv);
+        const q = rope(heads(qp!, H), cos, sin);
+        const k = rope(heads(kp!, Hkv), cos, sin);
+        const v = heads(vp!, Hkv);
         const o = tf.reshape(causalAttention(q, k, v, mask), [N, c.d_model]) as tf.Tensor2D; // [B, T, H, hd] → [N, d]
-        const oq = c.subln === 'on' ? this.normQuant(o, `${b}.attn_sub_norm.weight`) : this.quantAct(o);
-        return tf.add(xa, this.bitLinear(oq, `${b}.attn_output.weight`, opts)) as tf.Tensor2D;
+        const out = `${b}.attn_output.weight`;
+        const y = c.subln === 'on' ? this.normLinears(o, `${b}.attn_sub_norm.weight`, [out], opts)[0]! : this.bitLinear(this.quantAct(o), out, opts);
+        return tf.add(xa, y) as tf.Tensor2D;
       });
       const xf = x;
       x = tf.tidy(() => {
-        const hf = this.normQuant(xf, `${b}.ffn_norm.weight`);
-        const gate = this.bitLinear(hf, `${b}.ffn_gate.weight`, opts); // [N, ff]
-        const up = this.bitLinear(hf, `${b}.ffn_up.weight`, opts);
-        const a = gatedActivation(gate, up, c.activation); // [N, ff]
-        const aq = c.subln === 'on' ? this.normQuant(a, `${b}.ffn_sub_norm.weight`) : this.quantAct(a);
-        return tf.add(xf, this.bitLinear(aq, `${b}.ffn_down.weight`, opts)) as tf.Tensor2D;
+        const [gate, up] = this.normLinears(xf, `${b}.ffn_norm.weight`, [`${b}.ffn_gate.weight`, `${b}.ffn_up.weight`], opts); // [N, ff] each
+        const a = gatedActivation(gate!, up!, c.activation); // [N, ff]
+        const down = `${b}.ffn_down.weight`;
+        const y = c.subln === 'on' ? this.normLinears(a, `${b}.ffn_sub_norm.weight`, [down], opts)[0]! : this.bitLinear(this.quantAct(a), down, opts);
+        return tf.add(xf, y) as tf.Tensor2D;
       });
     }
     const xf = rmsNorm(x, this.v('output_norm.weight'), eps) as tf.Tensor2D;

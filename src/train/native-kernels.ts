@@ -11,6 +11,7 @@ import { nativeAddon } from '../native/addon.ts';
 interface WasmBackend {
   dataIdMap: { get(id: object): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: object): boolean;
   wasm: { HEAPF32: Float32Array };
 }
 
@@ -198,6 +199,16 @@ export const NATIVE_ATTENTION_GRAD = 'BitnetAttentionGrad';
 export const NATIVE_MATMUL_BF16 = 'BitnetMatMulBf16';
 /** RMSNorm then activation fake-quant, one pass: inputs x [N, d], w [d]; attrs eps, qmax, lo, hi, qeps → [xq [N, d], sx [N], r [N]]. */
 export const NATIVE_NORM_ACT_QUANT = 'BitnetNormActQuant';
+/**
+ * RMSNorm → activation fake-quant → m BitLinears on the latent weights (integer forward), one kernel
+ * each way (m = 1..NORM_BITLINEAR_MAX, a kernel name per arity: tfjs saves inputs by name): inputs
+ * x [N, d], nw [d], w0..w{m-1} [out_i, d]; attrs eps, qmax, lo, hi, qeps (NATIVE_NORM_ACT_QUANT's),
+ * granules [m], binary, weps (NATIVE_WEIGHT_QUANT's), group (NATIVE_BITLINEAR's), precision (the
+ * backward's matmuls: 'fp32' | 'bf16') → [y_i [N, out_i]]. The backward keeps only x, nw and the
+ * latent weights and quantizes both operands again (the same kernels: the same bits).
+ */
+export const normBitLinearKernel = (m: number): string => `BitnetNormBitLinear${m}`;
+export const NORM_BITLINEAR_MAX = 3;
 /** The gated activation act(gate)·up: inputs gate, up (same shape); attr silu → out. */
 export const NATIVE_GLU = 'BitnetGlu';
 /** Its gradient: inputs gate, up, dy; attr silu → [dgate, dup]. */
@@ -317,6 +328,7 @@ function installNativeTrainKernels(addon: Addon): void {
       return { x: () => dx!, w: () => dw! };
     },
   });
+  for (let m = 1; m <= NORM_BITLINEAR_MAX; m++) registerNormBitLinear(addon, m);
   register(NATIVE_GLU, ({ gate, up }, { silu }, backend) => {
     const out = backend.makeOutput(gate!.shape, 'float32');
     addon.gluTrain(heapView(backend, gate!), heapView(backend, up!), silu as boolean, heapView(backend, out));
@@ -335,5 +347,69 @@ function installNativeTrainKernels(addon: Addon): void {
     const dw = backend.makeOutput([cols], 'float32');
     addon.rmsNormTrainGrad(heapView(backend, x!), heapView(backend, w!), heapView(backend, r!), heapView(backend, dy!), n, cols, heapView(backend, dx), heapView(backend, dw));
     return [dx, dw];
+  });
+}
+
+interface NormBitLinearAttrs {
+  eps: number; qmax: number; lo: number; hi: number; qeps: number;
+  granules: number[]; binary: boolean; weps: number; group: number; precision: 'fp32' | 'bf16';
+}
+
+/**
+ * The forward of normBitLinearKernel(m) as the addon calls of NATIVE_NORM_ACT_QUANT, then per weight
+ * NATIVE_WEIGHT_QUANT, NATIVE_WEIGHT_SCALES and NATIVE_BITLINEAR, with xq, sx, r and each weight's
+ * quantized copy in scratch buffers freed before it returns; the backward quantizes again and runs the
+ * composition's gradients in its accumulation order (the last weight's dxq first), so a model gets the
+ * same bits fused or not.
+ */
+function registerNormBitLinear(addon: Addon, m: number): void {
+  const name = normBitLinearKernel(m);
+  const wNames = Array.from({ length: m }, (_, i) => `w${i}`);
+  register(name, (inputs, attrs, backend) => {
+    const a = attrs as unknown as NormBitLinearAttrs;
+    const x = inputs.x!;
+    const ws = wNames.map((n) => inputs[n]!);
+    const [n, cols] = x.shape as [number, number];
+    // every buffer first: an allocation can grow the heap and detach views taken before it
+    const xq = backend.makeOutput(x.shape, 'float32');
+    const sx = backend.makeOutput([n], 'float32');
+    const r = backend.makeOutput([n], 'float32');
+    const wqs = ws.map((w) => backend.makeOutput(w.shape, 'float32'));
+    const betas = ws.map((w, i) => backend.makeOutput([sizeOf(w) / a.granules[i]!], 'float32'));
+    const ys = ws.map((w) => backend.makeOutput([n, w.shape[0]!], 'float32'));
+    const view = (t: tf.TensorInfo) => heapView(backend, t);
+    addon.rmsNormActQuant(view(x), view(inputs.nw!), n, cols, a.eps, Float32Array.of(a.qmax, a.lo, a.hi, a.qeps), view(xq), view(sx), view(r));
+    ws.forEach((w, i) => {
+      addon.weightFakeQuant(view(w), a.granules[i]!, a.binary, a.weps, view(wqs[i]!));
+      addon.weightScales(view(w), a.granules[i]!, view(betas[i]!));
+      addon.bitLinearForward(view(xq), view(sx), n, cols, view(wqs[i]!), w.shape[0]!, view(betas[i]!), a.group, view(ys[i]!));
+    });
+    for (const t of [xq, sx, r, ...wqs, ...betas]) backend.disposeData(t.dataId);
+    return ys;
+  });
+  tf.registerGradient({
+    kernelName: name,
+    inputsToSave: ['x', 'nw', ...wNames],
+    gradFunc: (dys, saved, attrs) => {
+      const a = attrs as unknown as NormBitLinearAttrs;
+      const [x, nw, ...ws] = saved as tf.Tensor[];
+      const dy = (Array.isArray(dys) ? dys : [dys]) as tf.Tensor2D[];
+      const mm = (p: tf.Tensor2D, q: tf.Tensor2D, ta: boolean, tb: boolean): tf.Tensor2D =>
+        a.precision === 'bf16' ? (tf.engine().runKernel(NATIVE_MATMUL_BF16, { a: p, b: q }, { transposeA: ta, transposeB: tb }) as tf.Tensor2D) : tf.matMul(p, q, ta, tb);
+      const grads = tf.tidy(() => {
+        const [xq, , r] = tf.engine().runKernel(NATIVE_NORM_ACT_QUANT, { x: x!, w: nw! }, { eps: a.eps, qmax: a.qmax, lo: a.lo, hi: a.hi, qeps: a.qeps }) as unknown as tf.Tensor2D[];
+        const dws: tf.Tensor[] = [];
+        let dxq: tf.Tensor2D | null = null;
+        for (let i = m - 1; i >= 0; i--) {
+          const wq = tf.engine().runKernel(NATIVE_WEIGHT_QUANT, { w: ws[i]! }, { granule: a.granules[i]!, binary: a.binary, eps: a.weps }) as tf.Tensor2D;
+          const dxi = mm(dy[i]!, wq, false, false); // [N, d] = dy [N, out] · wq [out, d]
+          dws[i] = mm(dy[i]!, xq!, true, false); // [out, d] = dyᵀ [out, N] · xq [N, d]
+          dxq = dxq === null ? dxi : (tf.add(dxq, dxi) as tf.Tensor2D);
+        }
+        const [dx, dnw] = tf.engine().runKernel(NATIVE_RMSNORM_GRAD, { x: x!, w: nw!, r: r!, dy: dxq! }, {}) as unknown as tf.Tensor[];
+        return [dx!, dnw!, ...dws];
+      });
+      return Object.fromEntries([['x', () => grads[0]!], ['nw', () => grads[1]!], ...wNames.map((n, i) => [n, () => grads[2 + i]!])]);
+    },
   });
 }

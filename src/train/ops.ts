@@ -16,7 +16,7 @@ import { steActQuant, steBinary, steTernary } from '../quant/ste.ts';
 import type { Granularity } from '../quant/weights.ts';
 import {
   NATIVE_ACT_QUANT, NATIVE_ACT_SCALES, NATIVE_ATTENTION, NATIVE_ATTENTION_GRAD, NATIVE_BITLINEAR, NATIVE_GLU, NATIVE_GLU_GRAD, NATIVE_MATMUL_BF16, NATIVE_NORM_ACT_QUANT, NATIVE_RMSNORM, NATIVE_RMSNORM_GRAD, NATIVE_ROPE, NATIVE_WEIGHT_QUANT, NATIVE_WEIGHT_SCALES, NATIVE_XENT,
-  nativeTrainKernels, transposeFlagsAreFree,
+  NORM_BITLINEAR_MAX, nativeTrainKernels, normBitLinearKernel, transposeFlagsAreFree,
 } from './native-kernels.ts';
 
 /** a · b with a, b optionally transposed on their last two axes: flags when free, explicit transposes otherwise. */
@@ -422,4 +422,32 @@ export function bitLinearLatent(a: QuantizedInput, w: tf.Tensor2D, g: Granularit
     };
   });
   return f(a.xq, w) as tf.Tensor2D;
+}
+
+/**
+ * The BitLinears that read one normalized input, ws[i] [out_i, in] on x [N, in]:
+ * bitLinearLatent(normQuantInput(x, nw, eps, bits), ws[i], g, kind, precision) for each i. Where the
+ * integer forward runs, as one kernel each way (native-kernels.ts normBitLinearKernel): neither the
+ * fake-quant activations [N, in] nor any quantized weight is kept from the forward to the backward,
+ * which quantizes both again. The same outputs and gradients as the composition, bit for bit
+ * (BITNET_UNFUSED_BITLINEAR=1 runs the composition, for A/B comparisons and the tests).
+ */
+export function normBitLinears(
+  x: tf.Tensor2D, nw: tf.Tensor1D, ws: tf.Tensor2D[], eps: number, bits: ActBits, g: Granularity, kind: 'ternary' | 'binary', precision: MatmulPrecision = 'fp32',
+): tf.Tensor2D[] {
+  const fused = integerForward() && process.env.BITNET_UNFUSED_BITLINEAR !== '1' && ws.length >= 1 && ws.length <= NORM_BITLINEAR_MAX
+    && !(g.kind === 'group' && !integerSegments(g.size));
+  if (!fused) {
+    const a = normQuantInput(x, nw, eps, bits);
+    return ws.map((w) => bitLinearLatent(a, w, g, kind, precision));
+  }
+  const { qmax, lo, hi } = actRange(bits);
+  const inputs: tf.NamedTensorMap = { x, nw };
+  ws.forEach((w, i) => (inputs[`w${i}`] = w));
+  const attrs = {
+    eps: engineEps(eps), qmax, lo, hi, qeps: EPS, granules: ws.map((w) => granuleOf(g, w.shape[0], w.shape[1])),
+    binary: kind === 'binary', weps: EPS, group: g.kind === 'group' ? g.size : 0, precision,
+  };
+  const out = tf.engine().runKernel(normBitLinearKernel(ws.length), inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D | tf.Tensor2D[];
+  return Array.isArray(out) ? out : [out];
 }

@@ -4,8 +4,9 @@
 // - gluTrain gives the bits of the engine's TypeScript reference glu (silu, relu²), gluTrainGrad the
 //   float64 formulas within 2 float roundings, the same bits on every ISA and at 1 and 2 threads;
 // - bad calls are refused naming the argument;
-// - in the tfjs graph (ops.ts normQuantInput, gatedActivation): values and gradients of the ops they
-//   replace (rmsNorm then quantizeInput; sigmoid and multiplies).
+// - in the tfjs graph (ops.ts normQuantInput, gatedActivation, normBitLinears): values and gradients of
+//   the ops they replace (rmsNorm then quantizeInput; sigmoid and multiplies; normQuantInput then
+//   bitLinearLatent, bit for bit, and in a whole model), with fewer bytes held after the forward.
 // If the addon is not built this FAILS; BITNET_NO_NATIVE=1 skips the native half.
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
@@ -15,7 +16,14 @@ import { nativeAddon } from '../../src/native/addon.ts';
 import { actRange } from '../../src/quant/activations.ts';
 import { EPS } from '../../src/quant/round.ts';
 import { useBackend } from '../../src/train/backend.ts';
-import { gatedActivation, gatedActivationComposite, normQuantInput, quantizeInput, rmsNorm, type GatedActivation } from '../../src/train/ops.ts';
+import { ModelConfig } from '../../src/config/model.ts';
+import { variableGradsFreeing } from '../../src/train/backprop.ts';
+import { BitNetModel } from '../../src/train/model.ts';
+import {
+  bitLinearLatent, gatedActivation, gatedActivationComposite, normBitLinears, normQuantInput, quantizeInput, rmsNorm, type GatedActivation, type MatmulPrecision,
+} from '../../src/train/ops.ts';
+import { initParams } from '../../src/train/params.ts';
+import type { Granularity } from '../../src/quant/weights.ts';
 import { describeEachIsa } from '../infer/helpers.ts';
 
 const NORM_EPS = 1e-5;
@@ -255,5 +263,87 @@ describe('train/ops: normQuantInput and gatedActivation in the tfjs graph', () =
       });
     }
     tf.dispose([gate, up, probe]);
+  });
+
+  it('normBitLinears: the bits of normQuantInput then bitLinearLatent per weight, values and gradients, with nothing kept but x', async () => {
+    if (!(await nativeGraph())) return;
+    const rng = new Rng(97);
+    const [n, d] = [24, 64];
+    const x = tf.tensor2d(rng.fillNormal(new Float32Array(n * d), 1.5), [n, d]);
+    const nw = tf.tensor1d(rng.fillNormal(new Float32Array(d), 1));
+    const outs = [48, 32, 64];
+    const ws = outs.map((o) => tf.tensor2d(rng.fillNormal(new Float32Array(o * d), 0.05), [o, d]));
+    const probes = outs.map((o) => tf.tensor2d(rng.fillNormal(new Float32Array(n * o), 1), [n, o]));
+    const cases: Array<{ m: number; bits: 8 | 4; g: Granularity; kind: 'ternary' | 'binary'; precision: MatmulPrecision }> = [
+      { m: 3, bits: 8, g: { kind: 'tensor' }, kind: 'ternary', precision: 'fp32' },
+      { m: 2, bits: 4, g: { kind: 'row' }, kind: 'binary', precision: 'fp32' },
+      { m: 1, bits: 8, g: { kind: 'group', size: 32 }, kind: 'ternary', precision: 'bf16' },
+      { m: 2, bits: 8, g: { kind: 'group', size: 2 }, kind: 'ternary', precision: 'fp32' }, // not whole quads: the composition runs
+    ];
+    for (const c of cases) {
+      const run = (unfused: boolean) => {
+        process.env.BITNET_UNFUSED_BITLINEAR = unfused ? '1' : '0';
+        try {
+          return tf.tidy(() => {
+            const f = (a: tf.Tensor2D, b: tf.Tensor1D, w: tf.Tensor2D[]) => normBitLinears(a, b, w, NORM_EPS, c.bits, c.g, c.kind, c.precision);
+            const ys = f(x, nw, ws.slice(0, c.m)).map((y) => y.dataSync() as Float32Array);
+            const loss = (...a: tf.Tensor[]) => tf.addN(f(a[0] as tf.Tensor2D, a[1] as tf.Tensor1D, a.slice(2) as tf.Tensor2D[]).map((y, i) => tf.sum(tf.mul(y, probes[i]!))));
+            const gs = tf.grads(loss)([x, nw, ...ws.slice(0, c.m)]).map((t) => t.dataSync() as Float32Array);
+            return [...ys, ...gs];
+          });
+        } finally {
+          delete process.env.BITNET_UNFUSED_BITLINEAR;
+        }
+      };
+      const before = tf.memory().numTensors;
+      const fused = run(false);
+      expect(tf.memory().numTensors, 'tensors left behind').to.equal(before);
+      const plain = run(true);
+      expect(fused.length).to.equal(2 * c.m + 2);
+      fused.forEach((v, i) => expect(Array.from(v), `${JSON.stringify(c)} output ${i}`).to.deep.equal(Array.from(plain[i]!)));
+    }
+    // the same values as the unfused ops with the fake-quant input spelled out (a check on the composition itself)
+    const a = normQuantInput(x, nw, NORM_EPS, 8);
+    const y0 = bitLinearLatent(a, ws[0]!, { kind: 'tensor' }, 'ternary');
+    expect(Array.from(y0.dataSync())).to.deep.equal(Array.from(normBitLinears(x, nw, [ws[0]!], NORM_EPS, 8, { kind: 'tensor' }, 'ternary')[0]!.dataSync()));
+    tf.dispose([x, nw, ...ws, ...probes, a.xq, a.sx ?? [], y0]);
+  });
+
+  it('in a whole model: the loss and every gradient of the composition, bit for bit, and fewer bytes held at the end of the forward', async () => {
+    if (!(await nativeGraph())) return;
+    for (const variant of [
+      { weight_quant: 'ternary', act_quant: 'int8', activation: 'swiglu', subln: 'on', n_kv_heads: 2 },
+      { weight_quant: 'binary', act_quant: 'int4', activation: 'relu2', subln: 'off', n_kv_heads: 4, weight_scale: 'row' },
+    ] as const) {
+      const cfg = ModelConfig.parse({ vocab_size: 64, d_model: 64, n_layers: 2, n_heads: 4, d_ff: 128, context_length: 32, ...variant });
+      const model = new BitNetModel(cfg, initParams(cfg));
+      const [B, T] = [4, 32];
+      const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7 + 3) % 64);
+      const targets = Int32Array.from({ length: B * T }, (_, i) => (i * 5 + 3) % 64);
+      const vars = [...model.vars.values()];
+      const run = (unfused: boolean) => {
+        process.env.BITNET_UNFUSED_BITLINEAR = unfused ? '1' : '0';
+        try {
+          let held = 0;
+          const r = variableGradsFreeing(() => {
+            const loss = model.loss(ids, targets, B, T);
+            held = tf.memory().numBytes; // what the tape keeps for the backward, at the end of the forward
+            return loss;
+          }, vars);
+          const out = { loss: r.value.dataSync()[0]!, grads: new Map([...r.grads].map(([k, v]) => [k, Array.from(v.dataSync())])), held };
+          tf.dispose([r.value, ...r.grads.values()]);
+          return out;
+        } finally {
+          delete process.env.BITNET_UNFUSED_BITLINEAR;
+        }
+      };
+      const fused = run(false);
+      const plain = run(true);
+      expect(fused.loss).to.equal(plain.loss);
+      expect(fused.held, 'bytes held at the end of the forward').to.be.below(plain.held);
+      expect([...fused.grads.keys()]).to.deep.equal([...plain.grads.keys()]);
+      for (const [k, g] of fused.grads) expect(g, k).to.deep.equal(plain.grads.get(k));
+      model.dispose();
+    }
   });
 });
