@@ -21,6 +21,8 @@ export interface RunnerOptions {
   workers: number;
   /** Only the runs of these arms. */
   only?: string[];
+  /** Only the runs of these seeds. */
+  seeds?: number[];
   out?: NodeJS.WriteStream | { isTTY?: boolean; write(s: string): unknown };
   /** How long to wait for a worker of a killed earlier session to notice and stop (ms). */
   staleWaitMs?: number;
@@ -55,15 +57,24 @@ async function waitForStaleWorker(runDir: string, waitMs: number): Promise<void>
   rmSync(file, { force: true });
 }
 
-export async function runStudy(study: ResolvedStudy, opts: RunnerOptions): Promise<RunnerResult> {
-  if (opts.only) {
+/** The study's runs of the arms `only` and the seeds `seeds` (each: all when left out), in the study's order; an arm or seed the study lacks is an InputError naming the flag. */
+export function selectRuns(study: ResolvedStudy, only?: readonly string[], seeds?: readonly number[]): ResolvedStudy['runs'] {
+  if (only) {
     const known = new Set(study.arms.map((a) => a.name));
-    for (const a of opts.only) if (!known.has(a)) throw new InputError('--only', `no arm "${a}" in ${study.file} (arms: ${[...known].join(', ')})`);
+    for (const a of only) if (!known.has(a)) throw new InputError('--only', `no arm "${a}" in ${study.file} (arms: ${[...known].join(', ')})`);
   }
+  if (seeds) {
+    const known = study.study.seeds;
+    for (const s of seeds) if (!known.includes(s)) throw new InputError('--seeds', `no seed ${s} in ${study.file} (seeds: ${known.join(', ')})`);
+  }
+  return study.runs.filter((r) => (!only || only.includes(r.arm)) && (!seeds || seeds.includes(r.seed)));
+}
+
+export async function runStudy(study: ResolvedStudy, opts: RunnerOptions): Promise<RunnerResult> {
+  const selected = selectRuns(study, opts.only, opts.seeds);
   mkdirSync(opts.runsDir, { recursive: true });
   checkAndWriteLock(opts.runsDir, study);
 
-  const selected = study.runs.filter((r) => !opts.only || opts.only.includes(r.arm));
   const result: RunnerResult = { skipped: [], done: [], failed: [] };
   const pending = selected.filter((r) => {
     const runDir = runDirOf(opts.runsDir, r);

@@ -66,6 +66,21 @@ export function intOption<S extends NumberSpec>(name: string, s: S): FlagOption<
   return numberOption(name, true, s);
 }
 
+/** A list of distinct integers (`--seeds 3 4`), each checked as intOption checks one. */
+export function intListOption(name: string, s: NumberSpec): { type: 'string'; array: true; describe: string; coerce: (v: unknown) => number[] } {
+  const flag = `--${name}`;
+  return {
+    type: 'string',
+    array: true,
+    describe: `${s.describe} [${rangeText('integers', s)}]`,
+    coerce: (v: unknown) => {
+      const list = (Array.isArray(v) ? v : [v]).map((x) => parseNumber(flag, x, true, s));
+      if (new Set(list).size !== list.length) throw new InputError(flag, `a value is repeated in ${list.join(' ')}`);
+      return list;
+    },
+  };
+}
+
 /** A finite number flag within its bounds. */
 export function floatOption<S extends NumberSpec>(name: string, s: S): FlagOption<number, S> {
   return numberOption(name, false, s);

@@ -204,6 +204,29 @@ describe('ablate: a tiny study end to end through the CLI', function () {
     expect(b.stderr).to.equal(`bitnet: ${bad}: arm "x": train.init_from "study:nope" names no arm of this study\n`);
   });
 
+  it('--only and --seeds run that subset; a seed or arm the study lacks, a bad seed, or either with --queue: one line, exit 2', () => {
+    const f4 = path.join(dir, 'subset', 'study.json');
+    mkdirSync(path.dirname(f4), { recursive: true });
+    writeFileSync(f4, studyJson(data, { name: 'subset' }));
+    const runsOf = (arm: string, seed: number) => path.join(path.dirname(f4), 'runs', arm, `seed-${seed}`);
+    const r = cli('ablate', f4, '--only', 'weight_quant=ternary', '--seeds', '2', '--workers', '1');
+    expect(r.status, r.stdout + r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/1 trained, 0 already complete, 0 failed/);
+    expect(done(runsOf('weight_quant=ternary', 2))).to.equal(true);
+    for (const [a, s] of [['weight_quant=ternary', 1], ['weight_quant=fp', 1], ['weight_quant=fp', 2]] as const) expect(existsSync(runsOf(a, s)), `${a} seed ${s}`).to.equal(false);
+    for (const [args, msg] of [
+      [['--seeds', '7'], `bitnet: --seeds: no seed 7 in ${f4} (seeds: 1, 2)\n`],
+      [['--seeds', '1.5'], 'bitnet: --seeds: must be an integer, got "1.5"\n'],
+      [['--seeds', '1', '1'], 'bitnet: --seeds: a value is repeated in 1 1\n'],
+      [['--only', 'nope'], `bitnet: --only: no arm "nope" in ${f4} (arms: weight_quant=fp, weight_quant=ternary)\n`],
+      [['--seeds', '1', '--queue', 'redis://127.0.0.1:1'], 'bitnet: --seeds: not with --queue (the queue takes every incomplete run of the study)\n'],
+    ] as const) {
+      const b = cli('ablate', f4, ...args);
+      expect(b.status, args.join(' ')).to.equal(2);
+      expect(b.stderr).to.equal(msg);
+    }
+  });
+
   it('records a failing run and goes on with the others; the report lists it', () => {
     const f2 = path.join(dir, 'fails', 'study.json');
     cpSync(path.dirname(file), path.dirname(f2), { recursive: true, filter: (src) => !src.includes(`${path.sep}runs`) && !src.endsWith('results.md') });

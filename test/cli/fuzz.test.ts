@@ -108,7 +108,7 @@ describe('cli: property-based fuzz of every command\'s flags', function () {
     },
     ablate: {
       base: (n) => ['ablate', fx.study, '--out', out('ablate')(n), '--workers', '1'],
-      flags: [{ name: '@0', kind: 'path' }, { name: '--workers', kind: 'int' }, { name: '--only', kind: 'string' }, { name: '--out', kind: 'out' }, { name: '--attempts', kind: 'int' }],
+      flags: [{ name: '@0', kind: 'path' }, { name: '--workers', kind: 'int' }, { name: '--only', kind: 'string' }, { name: '--seeds', kind: 'int' }, { name: '--out', kind: 'out' }, { name: '--attempts', kind: 'int' }],
     },
     report: { base: () => ['report', path.dirname(fx.study)], flags: [{ name: '@0', kind: 'path' }, { name: '--out', kind: 'out' }] },
   };

@@ -5,7 +5,7 @@ import { ensureStudyData, readStudyFile, resolveStudy } from '../../ablate/expan
 import { runStudy } from '../../ablate/runner.ts';
 import { InputError } from '../../errors.ts';
 import type { ResolvedStudy } from '../../ablate/expand.ts';
-import { intOption, pathPositional, stringOption } from '../flags.ts';
+import { intListOption, intOption, pathPositional, stringOption } from '../flags.ts';
 
 /** --queue: enqueue (or report on) the study's runs; with --wait, follow them to the end. */
 async function queued(argv: Args, study: ResolvedStudy, runsDir: string): Promise<void> {
@@ -47,6 +47,7 @@ interface Args {
   study: string;
   workers?: number;
   only?: string[];
+  seeds?: number[];
   out?: string;
   attempts: number;
   queue?: string;
@@ -62,6 +63,7 @@ export const ablateCommand: CommandModule<object, Args> = {
       .positional('study', pathPositional('study', 'the study file'))
       .option('workers', intOption('workers', { min: 1, max: 256, describe: `parallel worker processes (default: the number of cores, ${os.availableParallelism()})` }))
       .option('only', { type: 'string', array: true, describe: 'run only these arms' })
+      .option('seeds', intListOption('seeds', { describe: 'run only these seeds (e.g. --seeds 3 4)' }))
       .option('out', stringOption('out', { nonEmpty: true, describe: 'runs directory (default: runs/ beside the study file)' }))
       .option('attempts', intOption('attempts', { default: 2, min: 1, max: 100, describe: 'tries per run before it is left FAILED (a hung run is stopped by its watchdog and retried from its checkpoint)' }))
       .option('queue', stringOption('queue', { nonEmpty: true, describe: 'redis://[user:password@]host:port[/db]: enqueue the runs for `bitnet worker` processes on any machine instead of running them here' }))
@@ -73,11 +75,15 @@ export const ablateCommand: CommandModule<object, Args> = {
     // Validate the file before preparing anything; then resolve against the (prepared) data.
     await ensureStudyData(readStudyFile(argv.study), (l) => console.log(l));
     const study = resolveStudy(argv.study);
-    if (argv.queue !== undefined) return queued(argv, study, runsDir);
+    if (argv.queue !== undefined) {
+      // the queue takes every incomplete run: a subset would be silently ignored
+      if (argv.only || argv.seeds) throw new InputError(argv.only ? '--only' : '--seeds', 'not with --queue (the queue takes every incomplete run of the study)');
+      return queued(argv, study, runsDir);
+    }
     if (argv.status || argv.wait) throw new InputError(argv.status ? '--status' : '--wait', 'needs --queue (a local study prints its progress as it runs)');
     for (const note of new Set(study.runs.flatMap((r) => (r.note ? [`${r.arm}: ${r.note}`] : [])))) console.log(note);
     console.log(`study ${study.name}: ${study.arms.length} arms x ${study.study.seeds.length} seeds = ${study.runs.length} runs in ${runsDir}, ${workers} worker(s)`);
-    const r = await runStudy(study, { runsDir, workers, only: argv.only, attempts: argv.attempts });
+    const r = await runStudy(study, { runsDir, workers, only: argv.only, seeds: argv.seeds, attempts: argv.attempts });
     console.log(`${r.done.length} trained, ${r.skipped.length} already complete, ${r.failed.length} failed`);
     for (const f of r.failed) console.log(`failed ${f.id}: ${f.error.split('\n')[0]}`);
     if (r.failed.length > 0) process.exitCode = 1;
