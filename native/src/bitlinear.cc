@@ -12,8 +12,8 @@
 // columns (64 bytes: row o's 4 codes at bytes 4o..4o+3), so that one vpdpbusd multiplies a panel's
 // 16 x 4 codes by one token's 4 activation codes broadcast: sum c * x, from which sum x is taken back
 // off (sum c*x - sum x = sum t*x). A register tile is 8 tokens x 2 panels (16 zmm accumulators) on
-// AVX-512 VNNI, 4 tokens x 1 panel on AVX2 (maddubs + madd: a pair of products is at most 2*2*128 in
-// magnitude, no int16 saturation) and in scalar code.
+// AVX-512 VNNI, 4 tokens x 1 panel on AVX2 (maddubs summed in int16 over chunks of quads, then madd:
+// see tile_avx2) and in scalar code.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -58,18 +58,33 @@ BITNET_VNNI void tile_vnni(const uint8_t* w, int64_t pstride, const int8_t* x, i
     for (int p = 0; p < NP; p++) _mm512_storeu_si512(acc + t * 32 + p * 16, a[t][p]);
 }
 
+// AVX2 has no vpdpbusd: maddubs gives int16 sums of code pairs, c0*x0 + c1*x1 in [-512, 508] (c <= 2,
+// |x| <= 128), which are summed in int16 over chunks of kChunk16 quads (|sum| <= 64 * 512 = 32768 at
+// worst: exact at 32 and 64) and widened (madd by ones) into the int32 sums once per chunk, not once
+// per quad: half the multiply-port work of widening every step. Still exact integer sums.
+constexpr int64_t kChunk16 = 32;
+
 template <int MR>
 BITNET_AVX2 void tile_avx2(const uint8_t* w, int64_t, const int8_t* x, int64_t xstride, int64_t nq, int32_t* acc) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256i a[MR][2];
   for (int t = 0; t < MR; t++) a[t][0] = a[t][1] = _mm256_setzero_si256();
-  for (int64_t q = 0; q < nq; q++) {
-    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + q * kPanelQuad));
-    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + q * kPanelQuad + 32));
+  for (int64_t q0 = 0; q0 < nq; q0 += kChunk16) {
+    const int64_t q1 = std::min(nq, q0 + kChunk16);
+    __m256i h[MR][2];
+    for (int t = 0; t < MR; t++) h[t][0] = h[t][1] = _mm256_setzero_si256();
+    for (int64_t q = q0; q < q1; q++) {
+      const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + q * kPanelQuad));
+      const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + q * kPanelQuad + 32));
+      for (int t = 0; t < MR; t++) {
+        const __m256i b = _mm256_set1_epi32(load4(x + t * xstride + 4 * q));
+        h[t][0] = _mm256_add_epi16(h[t][0], _mm256_maddubs_epi16(w0, b));
+        h[t][1] = _mm256_add_epi16(h[t][1], _mm256_maddubs_epi16(w1, b));
+      }
+    }
     for (int t = 0; t < MR; t++) {
-      const __m256i b = _mm256_set1_epi32(load4(x + t * xstride + 4 * q));
-      a[t][0] = _mm256_add_epi32(a[t][0], _mm256_madd_epi16(_mm256_maddubs_epi16(w0, b), ones));
-      a[t][1] = _mm256_add_epi32(a[t][1], _mm256_madd_epi16(_mm256_maddubs_epi16(w1, b), ones));
+      a[t][0] = _mm256_add_epi32(a[t][0], _mm256_madd_epi16(h[t][0], ones));
+      a[t][1] = _mm256_add_epi32(a[t][1], _mm256_madd_epi16(h[t][1], ones));
     }
   }
   for (int t = 0; t < MR; t++) {

@@ -107,6 +107,20 @@ describe('train: the integer BitLinear forward (bitLinearForward)', () => {
               }
             }
       });
+      it('exact at the extreme codes: -128 and 127 against +1 and -1 over 4100 columns (the AVX2 int16 chunk sums cannot wrap)', () => {
+        const [n, rows, cols] = [5, 18, 4100];
+        const sx = Float32Array.of(1, 1, 1, 1, 1);
+        const xq = new Float32Array(n * cols);
+        for (let i = 0; i < n; i++) xq.fill([-128, 127, -128, 127, -1][i]!, i * cols, (i + 1) * cols);
+        const codes = Int8Array.from({ length: rows * cols }, (_, j) => (Math.floor(j / cols) % 3 === 2 ? (j % 2 ? 1 : -1) : Math.floor(j / cols) % 3 === 0 ? 1 : -1));
+        const scale = Float32Array.of(0.5);
+        const wq = Float32Array.from(codes, (c) => c * 0.5);
+        const want = reference(xq, sx, n, cols, codes, rows, scale, 0);
+        expect(want[0]).to.equal(-128 * cols * 0.5);
+        const got = new Float32Array(n * rows);
+        a.bitLinearForward(xq, sx, n, cols, wq, rows, scale, 0, got);
+        expectSameBits(got, want, `${isa} extreme codes`);
+      });
       it("the engine's ternaryMatmulScaled on the same codes, bit for bit (per tensor, per row, groups of 128)", () => {
         const rng = new Rng(37);
         for (const [n, rows, cols, group, shared] of [[9, 40, 256, 0, true], [70, 33, 384, 0, false], [5, 17, 512, 128, false]] as const) {
