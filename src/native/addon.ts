@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { InputError } from '../errors.ts';
 import { packageRoot } from '../package-root.ts';
 import type { EngineKernels, TernaryBlockType } from './engine-kernels.ts';
 import type { TrainKernels } from './train-kernels.ts';
@@ -88,9 +89,31 @@ function load(): NonNullable<typeof loaded> {
     // BITNET_THREADS caps the pool (parallel ablation workers share the cores out).
     const n = Number(process.env.BITNET_THREADS);
     if (Number.isInteger(n) && n >= 1) addon.setThreads(n);
-    return (loaded = { addon, reason: 'loaded', file });
+    loaded = { addon, reason: 'loaded', file };
   } catch (e) {
     return (loaded = { addon: null, reason: `failed to load: ${(e as Error).message.split('\n')[0]}`, file });
+  }
+  pinIsa(loaded.addon!);
+  return loaded;
+}
+
+const ISAS: readonly string[] = ['avx512vnni', 'avx2', 'scalar'];
+
+/**
+ * BITNET_ISA=avx512vnni|avx2|scalar pins the kernels' instruction set below the CPU's best (auto or
+ * unset: the best). Float kernels sum in another order on another ISA, so training runs of one seed
+ * differ between machines by about the spread between seeds: a study spread over machines pins the
+ * ISA they all have. An ISA the CPU lacks, or an unknown name, is an InputError.
+ */
+function pinIsa(addon: NativeAddon): void {
+  const want = process.env.BITNET_ISA;
+  if (want === undefined || want === '' || want === 'auto') return;
+  if (!ISAS.includes(want)) throw new InputError('BITNET_ISA', `"${want}" is not one of auto, ${ISAS.join(', ')}`);
+  const best = addon.isa();
+  try {
+    addon.setIsa(want as NativeIsa);
+  } catch {
+    throw new InputError('BITNET_ISA', `${want}: this CPU lacks it (its best is ${best})`);
   }
 }
 
