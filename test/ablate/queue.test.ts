@@ -177,7 +177,8 @@ describe('ablate/queue: studies on BullMQ with bitnet worker processes', functio
     const reason = async (id: string) => {
       for (let i = 0; i < 600; i++) {
         const j = await q.getJob(id);
-        if (j && (await j.getState()) === 'failed') return { reason: j.failedReason, attempts: j.attemptsMade };
+        // the snapshot j must already hold the failure: a job that fails between getJob and getState reads 'failed' with a stale, empty reason
+        if (j && j.failedReason !== undefined && (await j.getState()) === 'failed') return { reason: j.failedReason, attempts: j.attemptsMade };
         await sleep(100);
       }
       throw new Error(`job ${id} did not fail`);
