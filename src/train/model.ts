@@ -77,10 +77,15 @@ export class BitNetModel {
     return t;
   }
 
+  /** The activation codes' width (act_quant int8 or int4; callers handle 'none'). */
+  private actBits(): 8 | 4 {
+    return this.config.act_quant === 'int8' ? 8 : 4;
+  }
+
   /** Activation fake-quant (STE) of a BitLinear input; q/k/v (and gate/up) share one. */
   private quantAct(x: tf.Tensor2D): QuantizedInput {
     const c = this.config;
-    return c.act_quant === 'none' ? { xq: x, sx: null } : quantizeInput(x, c.act_quant === 'int8' ? 8 : 4);
+    return c.act_quant === 'none' ? { xq: x, sx: null } : quantizeInput(x, this.actBits());
   }
 
   /** quantAct(rmsNorm(x, norm)), as one op where the native kernels run (ops.ts normQuantInput). */
@@ -88,7 +93,7 @@ export class BitNetModel {
     const c = this.config;
     const w = this.v<tf.Rank.R1>(norm);
     if (c.act_quant === 'none') return { xq: rmsNorm(x, w, c.norm_eps) as tf.Tensor2D, sx: null };
-    return normQuantInput(x, w, c.norm_eps, c.act_quant === 'int8' ? 8 : 4);
+    return normQuantInput(x, w, c.norm_eps, this.actBits());
   }
 
   /**
@@ -103,7 +108,7 @@ export class BitNetModel {
       return names.map((n) => this.bitLinear(h, n, opts));
     }
     const ws = names.map((n) => this.v<tf.Rank.R2>(n));
-    return normBitLinears(x, this.v<tf.Rank.R1>(norm), ws, c.norm_eps, c.act_quant === 'int8' ? 8 : 4, parseWeightScale(c.weight_scale), c.weight_quant, opts.matmulPrecision);
+    return normBitLinears(x, this.v<tf.Rank.R1>(norm), ws, c.norm_eps, this.actBits(), parseWeightScale(c.weight_scale), c.weight_quant, opts.matmulPrecision);
   }
 
   /** BitLinear on an already quantized input: weight fake-quant (STE), then x·Wᵀ (integer when it can: ops.ts bitLinear). */

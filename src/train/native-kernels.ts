@@ -350,7 +350,8 @@ function installNativeTrainKernels(addon: Addon): void {
   });
 }
 
-interface NormBitLinearAttrs {
+/** normBitLinearKernel's attributes (its gradient, registered in ops.ts beside linearGrads, reads them too). */
+export interface NormBitLinearAttrs {
   eps: number; qmax: number; lo: number; hi: number; qeps: number;
   granules: number[]; binary: boolean; weps: number; group: number; precision: 'fp32' | 'bf16';
 }
@@ -358,9 +359,8 @@ interface NormBitLinearAttrs {
 /**
  * The forward of normBitLinearKernel(m) as the addon calls of NATIVE_NORM_ACT_QUANT, then per weight
  * NATIVE_WEIGHT_QUANT, NATIVE_WEIGHT_SCALES and NATIVE_BITLINEAR, with xq, sx, r and each weight's
- * quantized copy in scratch buffers freed before it returns; the backward quantizes again and runs the
- * composition's gradients in its accumulation order (the last weight's dxq first), so a model gets the
- * same bits fused or not.
+ * quantized copy in scratch buffers freed before it returns. Its gradient is ops.ts's
+ * (registerNormBitLinearGradients): the composition's own gradient functions.
  */
 function registerNormBitLinear(addon: Addon, m: number): void {
   const name = normBitLinearKernel(m);
@@ -386,30 +386,5 @@ function registerNormBitLinear(addon: Addon, m: number): void {
     });
     for (const t of [xq, sx, r, ...wqs, ...betas]) backend.disposeData(t.dataId);
     return ys;
-  });
-  tf.registerGradient({
-    kernelName: name,
-    inputsToSave: ['x', 'nw', ...wNames],
-    gradFunc: (dys, saved, attrs) => {
-      const a = attrs as unknown as NormBitLinearAttrs;
-      const [x, nw, ...ws] = saved as tf.Tensor[];
-      const dy = (Array.isArray(dys) ? dys : [dys]) as tf.Tensor2D[];
-      const mm = (p: tf.Tensor2D, q: tf.Tensor2D, ta: boolean, tb: boolean): tf.Tensor2D =>
-        a.precision === 'bf16' ? (tf.engine().runKernel(NATIVE_MATMUL_BF16, { a: p, b: q }, { transposeA: ta, transposeB: tb }) as tf.Tensor2D) : tf.matMul(p, q, ta, tb);
-      const grads = tf.tidy(() => {
-        const [xq, , r] = tf.engine().runKernel(NATIVE_NORM_ACT_QUANT, { x: x!, w: nw! }, { eps: a.eps, qmax: a.qmax, lo: a.lo, hi: a.hi, qeps: a.qeps }) as unknown as tf.Tensor2D[];
-        const dws: tf.Tensor[] = [];
-        let dxq: tf.Tensor2D | null = null;
-        for (let i = m - 1; i >= 0; i--) {
-          const wq = tf.engine().runKernel(NATIVE_WEIGHT_QUANT, { w: ws[i]! }, { granule: a.granules[i]!, binary: a.binary, eps: a.weps }) as tf.Tensor2D;
-          const dxi = mm(dy[i]!, wq, false, false); // [N, d] = dy [N, out] · wq [out, d]
-          dws[i] = mm(dy[i]!, xq!, true, false); // [out, d] = dyᵀ [out, N] · xq [N, d]
-          dxq = dxq === null ? dxi : (tf.add(dxq, dxi) as tf.Tensor2D);
-        }
-        const [dx, dnw] = tf.engine().runKernel(NATIVE_RMSNORM_GRAD, { x: x!, w: nw!, r: r!, dy: dxq! }, {}) as unknown as tf.Tensor[];
-        return [dx!, dnw!, ...dws];
-      });
-      return Object.fromEntries([['x', () => grads[0]!], ['nw', () => grads[1]!], ...wNames.map((n, i) => [n, () => grads[2 + i]!])]);
-    },
   });
 }

@@ -16,7 +16,7 @@ import { steActQuant, steBinary, steTernary } from '../quant/ste.ts';
 import type { Granularity } from '../quant/weights.ts';
 import {
   NATIVE_ACT_QUANT, NATIVE_ACT_SCALES, NATIVE_ATTENTION, NATIVE_ATTENTION_GRAD, NATIVE_BITLINEAR, NATIVE_GLU, NATIVE_GLU_GRAD, NATIVE_MATMUL_BF16, NATIVE_NORM_ACT_QUANT, NATIVE_RMSNORM, NATIVE_RMSNORM_GRAD, NATIVE_ROPE, NATIVE_WEIGHT_QUANT, NATIVE_WEIGHT_SCALES, NATIVE_XENT,
-  NORM_BITLINEAR_MAX, nativeTrainKernels, normBitLinearKernel, transposeFlagsAreFree,
+  NORM_BITLINEAR_MAX, nativeTrainKernels, normBitLinearKernel, transposeFlagsAreFree, type NormBitLinearAttrs,
 } from './native-kernels.ts';
 
 /** a · b with a, b optionally transposed on their last two axes: flags when free, explicit transposes otherwise. */
@@ -451,3 +451,40 @@ export function normBitLinears(
   const out = tf.engine().runKernel(normBitLinearKernel(ws.length), inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D | tf.Tensor2D[];
   return Array.isArray(out) ? out : [out];
 }
+
+/**
+ * The gradient of normBitLinearKernel(m), m = 1..NORM_BITLINEAR_MAX: from the saved x, nw and latent
+ * weights, the norm and fake-quant again (the forward's kernels, the same bits), then per weight
+ * bitLinearLatent's gradient (linearGrads on the re-quantized weight) in the composition's
+ * accumulation order (the last weight's dxq first), then the norm's gradient on the summed dxq: a
+ * model gets the same gradient bits fused or not.
+ */
+function registerNormBitLinearGradients(): void {
+  for (let m = 1; m <= NORM_BITLINEAR_MAX; m++) {
+    const wNames = Array.from({ length: m }, (_, i) => `w${i}`);
+    tf.registerGradient({
+      kernelName: normBitLinearKernel(m),
+      inputsToSave: ['x', 'nw', ...wNames],
+      gradFunc: (dys, saved, attrs) => {
+        const a = attrs as unknown as NormBitLinearAttrs;
+        const [x, nw, ...ws] = saved as tf.Tensor2D[];
+        const dy = (Array.isArray(dys) ? dys : [dys]) as tf.Tensor2D[];
+        const grads = tf.tidy(() => {
+          const [xq, , r] = tf.engine().runKernel(NATIVE_NORM_ACT_QUANT, { x: x!, w: nw! }, { eps: a.eps, qmax: a.qmax, lo: a.lo, hi: a.hi, qeps: a.qeps }) as unknown as tf.Tensor2D[];
+          const dws: tf.Tensor[] = [];
+          let dxq: tf.Tensor2D | null = null;
+          for (let i = m - 1; i >= 0; i--) {
+            const wq = tf.engine().runKernel(NATIVE_WEIGHT_QUANT, { w: ws[i]! }, { granule: a.granules[i]!, binary: a.binary, eps: a.weps }) as tf.Tensor2D;
+            const [dxi, dw] = linearGrads(dy[i]!, xq!, wq, a.precision);
+            dws[i] = dw!;
+            dxq = dxq === null ? dxi! : (tf.add(dxq, dxi!) as tf.Tensor2D);
+          }
+          const [dx, dnw] = tf.engine().runKernel(NATIVE_RMSNORM_GRAD, { x: x!, w: nw!, r: r!, dy: dxq! }, {}) as unknown as tf.Tensor[];
+          return [dx!, dnw!, ...dws];
+        });
+        return Object.fromEntries([['x', () => grads[0]!], ['nw', () => grads[1]!], ...wNames.map((n, i) => [n, () => grads[2 + i]!])]);
+      },
+    });
+  }
+}
+registerNormBitLinearGradients();

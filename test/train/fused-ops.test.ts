@@ -215,6 +215,16 @@ async function nativeGraph(): Promise<boolean> {
   return choice.nativeMatmul === true;
 }
 
+/** f() with BITNET_UNFUSED_BITLINEAR set (the composition) or not (the fused kernel), unset after. */
+function withUnfused<T>(unfused: boolean, f: () => T): T {
+  process.env.BITNET_UNFUSED_BITLINEAR = unfused ? '1' : '0';
+  try {
+    return f();
+  } finally {
+    delete process.env.BITNET_UNFUSED_BITLINEAR;
+  }
+}
+
 describe('train/ops: normQuantInput and gatedActivation in the tfjs graph', () => {
   it('normQuantInput: the values and row scales of rmsNorm then quantizeInput, and their gradients', async () => {
     if (!(await nativeGraph())) return;
@@ -281,20 +291,16 @@ describe('train/ops: normQuantInput and gatedActivation in the tfjs graph', () =
       { m: 2, bits: 8, g: { kind: 'group', size: 2 }, kind: 'ternary', precision: 'fp32' }, // not whole quads: the composition runs
     ];
     for (const c of cases) {
-      const run = (unfused: boolean) => {
-        process.env.BITNET_UNFUSED_BITLINEAR = unfused ? '1' : '0';
-        try {
-          return tf.tidy(() => {
+      const run = (unfused: boolean) =>
+        withUnfused(unfused, () =>
+          tf.tidy(() => {
             const f = (a: tf.Tensor2D, b: tf.Tensor1D, w: tf.Tensor2D[]) => normBitLinears(a, b, w, NORM_EPS, c.bits, c.g, c.kind, c.precision);
             const ys = f(x, nw, ws.slice(0, c.m)).map((y) => y.dataSync() as Float32Array);
             const loss = (...a: tf.Tensor[]) => tf.addN(f(a[0] as tf.Tensor2D, a[1] as tf.Tensor1D, a.slice(2) as tf.Tensor2D[]).map((y, i) => tf.sum(tf.mul(y, probes[i]!))));
             const gs = tf.grads(loss)([x, nw, ...ws.slice(0, c.m)]).map((t) => t.dataSync() as Float32Array);
             return [...ys, ...gs];
-          });
-        } finally {
-          delete process.env.BITNET_UNFUSED_BITLINEAR;
-        }
-      };
+          }),
+        );
       const before = tf.memory().numTensors;
       const fused = run(false);
       expect(tf.memory().numTensors, 'tensors left behind').to.equal(before);
@@ -321,9 +327,8 @@ describe('train/ops: normQuantInput and gatedActivation in the tfjs graph', () =
       const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7 + 3) % 64);
       const targets = Int32Array.from({ length: B * T }, (_, i) => (i * 5 + 3) % 64);
       const vars = [...model.vars.values()];
-      const run = (unfused: boolean) => {
-        process.env.BITNET_UNFUSED_BITLINEAR = unfused ? '1' : '0';
-        try {
+      const run = (unfused: boolean) =>
+        withUnfused(unfused, () => {
           let held = 0;
           const r = variableGradsFreeing(() => {
             const loss = model.loss(ids, targets, B, T);
@@ -333,10 +338,7 @@ describe('train/ops: normQuantInput and gatedActivation in the tfjs graph', () =
           const out = { loss: r.value.dataSync()[0]!, grads: new Map([...r.grads].map(([k, v]) => [k, Array.from(v.dataSync())])), held };
           tf.dispose([r.value, ...r.grads.values()]);
           return out;
-        } finally {
-          delete process.env.BITNET_UNFUSED_BITLINEAR;
-        }
-      };
+        });
       const fused = run(false);
       const plain = run(true);
       expect(fused.loss).to.equal(plain.loss);
