@@ -15,6 +15,7 @@ import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
 import { readMetrics, type MetricRow } from '../train/metrics.ts';
 import { isDone } from '../train/trainer.ts';
+import { describeHost, readHosts, type HostSegment } from '../train/hosts.ts';
 import { LOCK_FILE, readLock, type StudyLock } from './expand.ts';
 import { readEngineResult, type EngineResult } from './finish.ts';
 import { lossCurves, renderLossPlot } from './plot.ts';
@@ -39,6 +40,8 @@ export interface RunSummary {
   bitsPerWeight: number;
   bpwSource: 'gguf' | 'nominal';
   engine: EngineResult | null;
+  /** The training segments' machines and kernels (RUN_DIR/hosts.json; [] for runs trained before it existed). */
+  hosts: HostSegment[];
 }
 
 /** Bits per weight of the quantized linears when no GGUF was measured: fp as F16, binary 1, ternary log2 3. */
@@ -82,6 +85,7 @@ export function readRun(dir: string): RunSummary {
     bitsPerWeight: gguf ? engine.bits_per_weight! : nominalBitsPerWeight(record.config.model.weight_quant),
     bpwSource: gguf ? 'gguf' : 'nominal',
     engine,
+    hosts: readHosts(dir),
   };
 }
 
@@ -335,10 +339,23 @@ export function resultsMarkdown(lock: StudyLock, arms: readonly ArmSummary[], ru
   if (notes.size > 0) L.push('', 'Token budget rounding:', ...[...notes].map((n) => `- ${n}`));
   const failed = runs.filter((r) => r.status === 'failed');
   if (failed.length > 0) L.push('', 'Failed runs:', ...failed.map((r) => `- ${r.record.id}: ${(r.error ?? '').trim().split('\n')[0]}`));
+  L.push('', ...hostsMarkdown(runs));
   const missing = lock.runs.filter((p) => !runs.some((r) => r.record.id === p.id && r.status === 'done') && !failed.some((r) => r.record.id === p.id));
   if (missing.length > 0) L.push('', `Not complete (${missing.length}): ${missing.map((m) => m.id).join(', ')}`);
   L.push('', '![validation loss](loss.png)', '');
   return L.join('\n');
+}
+
+/** Which machine, kernels and commit trained each run (every segment of a resumed run), grouped. */
+export function hostsMarkdown(runs: readonly RunSummary[]): string[] {
+  const by = new Map<string, Set<string>>();
+  const add = (key: string, id: string) => (by.get(key) ?? by.set(key, new Set()).get(key)!).add(id);
+  for (const r of runs) {
+    const id = `${r.record.arm}/seed-${r.record.seed}`;
+    if (r.hosts.length === 0) add('not recorded (trained before runs kept hosts.json)', id);
+    for (const h of r.hosts) add(describeHost(h), id);
+  }
+  return ['Machines that trained the runs (each run\'s hosts.json: one line per machine, kernels and commit; a resumed run lists each segment):', ...[...by].map(([k, ids]) => `- ${k}: ${[...ids].join(', ')}`)];
 }
 
 export function resultsTable(runs: readonly RunSummary[]): Uint8Array {

@@ -30,6 +30,7 @@ import { readMetrics, writeMetrics, type MetricRow } from './metrics.ts';
 import { variableGradsFreeing } from './backprop.ts';
 import { BitNetModel } from './model.ts';
 import { nativeTrainKernels } from './native-kernels.ts';
+import { appendHost, describeHost, hostSegment } from './hosts.ts';
 import { adamwExport, adamwImport, adamwInit, adamwUpdate, adamwDispose } from './optimizer.ts';
 import { loadWarmStart } from './init-from.ts';
 import { initParams, linearNames } from './params.ts';
@@ -131,6 +132,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
   mkdirSync(runDir, { recursive: true });
   writeFileAtomic(path.join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  const host = hostSegment(start, backend.name, nativeTrainKernels());
+  appendHost(runDir, host);
+  log(`${start > 0 ? `resumed at step ${start} on` : 'training on'} ${describeHost(host)}`);
   const metricsFile = path.join(runDir, 'metrics.arrow');
   const rows = readMetrics(metricsFile).filter((r) => r.step <= start);
 

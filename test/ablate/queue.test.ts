@@ -87,7 +87,7 @@ describe('ablate/queue: studies on BullMQ with bitnet worker processes', functio
   });
   after(async () => {
     await redis?.stop();
-    rmDir(dir);
+    if (dir) rmDir(dir); // the before hook may have failed before making it
   });
 
   it('two workers reach the local runner\'s results, run by run (metrics and engine loss identical)', async () => {

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { RunConfig } from '../../src/config/train.ts';
-import { bestByGroup, compareArms, studyComparisons, summarizeArms, type RunSummary } from '../../src/ablate/report.ts';
+import { bestByGroup, compareArms, hostsMarkdown, studyComparisons, summarizeArms, type RunSummary } from '../../src/ablate/report.ts';
 import { pairedTTest, welchTTest } from '../../src/ablate/stats.ts';
 import type { MetricRow } from '../../src/train/metrics.ts';
 
@@ -14,7 +14,7 @@ function run(arm: string, seed: number, losses: number[], quant: 'fp' | 'ternary
   const metrics = losses.map((l, i) => ({ step: (i + 1) * 10, tokens: (i + 1) * 1000, loss: l, val_loss: l, val_bpb: l, lr: 0, weight_decay: 0, grad_norm: 1, tokens_per_s: 1, wall_s: i, zero_frac: 0, flip_frac: 0 }) as MetricRow);
   return {
     record: { id: `s/${arm}/seed-${seed}`, study: 's', study_hash: 'h', arm, seed, token_budget: 1, tokens: 1, engine: false, data: { dir: 'd', fingerprint: 'f' }, config },
-    dir: '', status: 'done', error: null, metrics, valLoss: losses.at(-1)!, valBpb: NaN, steps: 0, tokensTrained: 0, trainTokensPerS: 1, bitsPerWeight: 16, bpwSource: 'nominal', engine: null,
+    dir: '', status: 'done', error: null, metrics, valLoss: losses.at(-1)!, valBpb: NaN, steps: 0, tokensTrained: 0, trainTokensPerS: 1, bitsPerWeight: 16, bpwSource: 'nominal', engine: null, hosts: [],
   };
 }
 
@@ -50,5 +50,19 @@ describe('ablate/report: comparisons', () => {
     const arms = summarizeArms(runs, ['a', 'b', 't'], 'b');
     const g = bestByGroup(runs, arms, 'model.weight_quant');
     expect(g.map((x) => [x.group, x.best, x.others.map((o) => o.arm)])).to.deep.equal([['"fp"', 'b', ['a']], ['"ternary"', 't', []]]);
+  });
+
+  it('lists the machines that trained the runs, each segment of a resumed run, and the runs that did not record one', () => {
+    const seg = (cpu: string, isa: string, step: number) => ({ at: '', from_step: step, cpu, cores: 2, mem_gib: 24, os: 'Linux', node: 'v20', backend: 'wasm', native_isa: isa, threads: 1, commit: 'abc1234' });
+    const a = run('a', 1, [5]);
+    a.hosts = [seg('Zen 1', 'avx2', 0), seg('Zen 4', 'avx512vnni', 500)];
+    const b = run('b', 1, [5]);
+    b.hosts = [seg('Zen 1', 'avx2', 0)];
+    const lines = hostsMarkdown([a, b, run('c', 2, [5])]);
+    expect(lines.slice(1)).to.deep.equal([
+      '- Zen 1 (2 cores) · wasm + native avx2 · 1 thread · abc1234: a/seed-1, b/seed-1',
+      '- Zen 4 (2 cores) · wasm + native avx512vnni · 1 thread · abc1234: a/seed-1',
+      '- not recorded (trained before runs kept hosts.json): c/seed-2',
+    ]);
   });
 });

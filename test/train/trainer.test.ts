@@ -5,6 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { InputError } from '../../src/errors.ts';
 import { loadCheckpoint, listCheckpoints } from '../../src/train/checkpoint.ts';
 import { readMetrics } from '../../src/train/metrics.ts';
+import { readHosts } from '../../src/train/hosts.ts';
+import os from 'node:os';
 import { train } from '../../src/train/trainer.ts';
 import { rmDir, tinyConfig, tinyData, tmpDir } from '../support/tiny.ts';
 
@@ -42,6 +44,12 @@ describe('train/trainer', function () {
     const rows = readMetrics(path.join(staged, 'metrics.arrow'));
     expect(rows.map((r) => r.step)).to.deep.equal([1, 2, 3, 4, 5, 6]);
     expect(existsSync(path.join(staged, 'DONE'))).to.equal(true);
+    // Each segment recorded where it ran: a fresh start at step 0, the resume at step 3.
+    const hosts = readHosts(staged);
+    expect(hosts.map((h) => h.from_step)).to.deep.equal([0, 3]);
+    expect(hosts[1]!.cores).to.equal(os.cpus().length);
+    expect(hosts[1]!.native_isa).to.match(/^(none|scalar|avx2|avx512vnni)$/);
+    expect(hosts[1]!.commit).to.match(/^([0-9a-f]{7,}(\+dirty)?|unknown)$/);
     // Loss goes down on this tiny corpus, and the health columns are filled for a ternary model.
     expect(rows[5]!.loss).to.be.below(rows[0]!.loss);
     expect(rows[2]!.val_loss).to.be.a('number').and.not.NaN;
