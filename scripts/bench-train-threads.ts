@@ -8,10 +8,10 @@
  *
  *   npm run bench:train-threads [-- --threads 1,2,4,8,16 --rounds 7]
  */
-import { execSync } from 'node:child_process';
 import os from 'node:os';
 import { nativeAddon } from '../src/native/addon.ts';
 import { Rng } from '../src/data/rng.ts';
+import { commit, machine } from './bench-env.ts';
 
 function usage(flag: string, problem: string): never {
   process.stderr.write(`bench:train-threads: ${flag}: ${problem}\n`);
@@ -33,14 +33,6 @@ if (!addon) {
   process.exit(1);
 }
 const a = addon;
-
-function commit(): string {
-  try {
-    return execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim() + (execSync('git status --porcelain', { encoding: 'utf8' }).trim() ? '+dirty' : '');
-  } catch {
-    return 'unknown';
-  }
-}
 
 const rng = new Rng(7);
 const normal = (n: number, s = 1) => rng.fillNormal(new Float32Array(n), s);
@@ -118,7 +110,7 @@ function best(run: () => void): number {
   return ms;
 }
 
-console.log(`bench:train-threads — ${os.cpus()[0]?.model} × ${cores}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, commit ${commit()}, ISA ${a.isa()}`);
+console.log(`bench:train-threads — ${machine()}, commit ${commit()}, ISA ${a.isa()}`);
 console.log(`command: npm run bench:train-threads -- --threads ${threads.join(',')} --rounds ${rounds}; best of ${rounds} per cell, ms (speedup over 1 thread)`);
 const shapes = [
   { config: 'tiny-b158', N: 1024, d: 256, ff: 512, H: 4, V: 4096, T: 128 },

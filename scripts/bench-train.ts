@@ -9,12 +9,13 @@
  *
  *   npm run bench:train [-- --steps 30 --configs tiny-b158,small-b158]
  */
-import { execSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { nativeAddon } from '../src/native/addon.ts';
 import { readMetrics } from '../src/train/metrics.ts';
+import { commit, machine } from './bench-env.ts';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,14 +36,6 @@ if (!existsSync('data/moby-dick/stats.json')) {
   console.log('data/moby-dick is not prepared: running `bitnet prepare` first');
   const r = spawnSync(process.execPath, ['bin/bitnet.js', 'prepare'], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
-}
-
-function commit(): string {
-  try {
-    return execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim() + (execSync('git status --porcelain', { encoding: 'utf8' }).trim() ? '+dirty' : '');
-  } catch {
-    return 'unknown';
-  }
 }
 
 function measure(config: string, native: boolean, precision: 'fp32' | 'bf16' = 'fp32'): { tps: number; rssMb: number } {
@@ -104,7 +97,7 @@ const py = torchPython();
 const blas = systemBlas();
 if (py && !/openblas|blis|mkl/i.test(blas))
   console.log(`WARNING: the system BLAS is ${blas}, not an optimized one: PyTorch's fp32 column is far from its best (apt install libopenblas0-pthread)`);
-console.log(`bench:train — ${os.cpus()[0]?.model} × ${os.availableParallelism()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, commit ${commit()}`);
+console.log(`bench:train — ${machine()}, commit ${commit()}`);
 const addon = nativeAddon();
 const bf16Hw = addon !== null && addon.isa() === 'avx512vnni' && addon.cpuFeatures().avx512bf16;
 console.log(`native kernels: ${addon ? `${addon.isa()}; BitLinear forward on integer codes; bf16 matmuls ${bf16Hw ? 'on AVX-512 BF16' : 'as bf16-rounded inputs to the fp32 sgemm (no AVX-512 BF16)'}` : 'not built (TS/wasm only)'}`);
