@@ -1,6 +1,6 @@
 /**
  * The package's root folder (the one holding package.json and native/binding.gyp), found from the running
- * file: src/... through tsx, or dist/engine.mjs in the engine bundle. For the files that ship beside the
+ * file: src/... through tsx, or dist/*.mjs in the CLI bundle. For the files that ship beside the
  * code rather than inside it: the native addon, the Arrow decoder child. A leaf: every folder may import it.
  */
 import { existsSync } from 'node:fs';

@@ -12,8 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { failureOf, RUNNING_FILE } from './rundir.ts';
 import type { WorkerMessage } from './worker.ts';
 
-const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
+// Run from the bundle (dist/*.mjs, scripts/build-bundle.mjs) the worker is dist/worker.mjs, plain
+// JavaScript; run from src/ through tsx it is worker.ts under tsx's loader.
+const BUNDLED = import.meta.url.endsWith('.mjs');
+const WORKER = fileURLToPath(new URL(BUNDLED ? './worker.mjs' : './worker.ts', import.meta.url));
+const EXEC_ARGV = BUNDLED ? [] : ['--import', import.meta.resolve('tsx')];
 
 export interface RunOutcome {
   code: number | null;
@@ -32,7 +35,7 @@ export interface RunProcess {
 /** Starts the run in `runDir` with `threads` kernel threads (BITNET_THREADS), from working directory `cwd`. */
 export function startRunProcess(runDir: string, o: { threads: number; cwd?: string; onStep?: (m: Extract<WorkerMessage, { type: 'step' }>) => void }): RunProcess {
   const child = fork(WORKER, [runDir], {
-    execArgv: ['--import', TSX],
+    execArgv: EXEC_ARGV,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     cwd: o.cwd,
     env: { ...process.env, BITNET_THREADS: process.env.BITNET_THREADS ?? String(o.threads) },

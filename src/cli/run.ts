@@ -1,8 +1,8 @@
 /**
  * The `bitnet` command line: one yargs module per command in ./commands, no logic here beyond
  * dispatch and the error policy: an InputError (bad file, flag or config) prints one line and exits 2;
- * anything else is a bug and prints its stack. `runCli` is shared by the full CLI (./main.ts) and the
- * engine-only bundle (./engine-main.ts).
+ * anything else is a bug and prints its stack. `runCli` runs ./main.ts's commands, from src/ through
+ * tsx or bundled into dist/cli.mjs.
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';

@@ -74,7 +74,7 @@ export interface PoolStressResult {
   outOfRange: number;
 }
 
-// This file runs from src/native/ (through tsx) or inlined into dist/engine.mjs (the engine bundle).
+// This file runs from src/native/ (through tsx) or inlined into dist/*.mjs (the CLI bundle).
 const candidates = [path.join(packageRoot(), 'native/build/Release/bitnet_native.node')];
 
 let loaded: { addon: NativeAddon | null; reason: string; file: string | null } | undefined;

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../package-root.ts';
 
 export function versionOf(spec: string): string {
   try {
@@ -11,7 +13,7 @@ export function versionOf(spec: string): string {
 /** Library versions recorded in checkpoints, so a result can be traced to the code that made it. */
 export function versions(backend: string): Record<string, string> {
   return {
-    bitnet_ts: (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version,
+    bitnet_ts: (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version,
     node: process.version,
     tfjs: versionOf('@tensorflow/tfjs-core'),
     backend,

@@ -39,21 +39,6 @@ describe('infer/cli: bitnet synth, generate, bench, eval', function () {
   });
   after(() => rmDir(dir));
 
-  it('the engine commands run from the esbuild bundle (dist/engine.mjs, no tsx) and print what the tsx path prints', async () => {
-    const s = bitnet('synth', '--shape', '256,1,512,4,4,300', '--type', 'tq2_0', '--out', path.join(dir, 'b.gguf'));
-    expect(s.status, s.stderr).to.equal(0);
-    const { bundleIsFresh, bundlePath } = await import('../../scripts/build-engine.mjs');
-    expect(bundleIsFresh(), `${bundlePath} is built and newer than every source`).to.equal(true);
-    const args = ['generate', path.join(dir, 'b.gguf'), '--prompt', 'hi', '--max-tokens', '6', '--temperature', '0'];
-    const viaBundle = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NODE_DEBUG: 'esm' } });
-    const viaTsx = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, BITNET_NO_BUNDLE: '1' } });
-    expect(viaBundle.status, viaBundle.stderr).to.equal(0);
-    expect(viaTsx.status, viaTsx.stderr).to.equal(0);
-    expect(viaBundle.stdout).to.equal(viaTsx.stdout);
-    expect(viaBundle.stderr, 'the bundle path loads dist/engine.mjs').to.contain('engine.mjs');
-    expect(viaBundle.stderr, 'and never tsx').to.not.match(/tsx[/\\]dist/);
-  });
-
   it('synth writes a model that generate runs to the same greedy text on both engines', async () => {
     expect(nativeKernels(), 'the native addon must be built for this test').to.not.equal(null);
     const s = bitnet('synth', '--shape', '256,1,512,4,4,300', '--type', 'tq2_0', '--out', model);

@@ -53,7 +53,9 @@ describe('train: SIGKILL, --resume, divergence', function () {
 
     const r = spawnSync(process.execPath, ['bin/bitnet.js', 'train', '--out', run, '--resume'], { encoding: 'utf8' });
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.stdout.split('\n')[0]).to.match(new RegExp(`^step ${last + 1}/40`));
+    const [first, second] = r.stdout.split('\n');
+    expect(first).to.match(new RegExp(`^resumed at step ${last} on `));
+    expect(second).to.match(new RegExp(`^step ${last + 1}/40`));
     expect(existsSync(path.join(run, 'DONE'))).to.equal(true);
     const steps = readMetrics(path.join(run, 'metrics.arrow')).map((x) => x.step);
     expect(steps).to.deep.equal(Array.from({ length: 40 }, (_, i) => i + 1));

@@ -5,9 +5,8 @@ export type AnyCommand = CommandModule<any, any>;
 export type Loaders = Record<string, () => Promise<AnyCommand>>;
 
 /**
- * The commands that run the inference engine and nothing of training (no tfjs, arrow or vega): the
- * set that bin/bitnet.js runs from the prebuilt bundle (src/cli/engine-main.ts) without tsx's loader
- * thread, which alone costs ~40 MB of RSS (issue 6: peak RSS within file + KV cache + 64 MB).
+ * The commands that run the inference engine and nothing of training (no tfjs, arrow or vega): each
+ * loads only its own modules, so the engine's peak RSS stays within file + KV cache + 64 MB.
  */
 export const engineCommandLoaders: Loaders = {
   inspect: async () => (await import('./inspect.ts')).inspectCommand,

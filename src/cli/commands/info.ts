@@ -1,6 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { packageRoot } from '../../package-root.ts';
 import { nativeAddon, nativeStatus } from '../../native/addon.ts';
 import { resolveBackend, useBackend } from '../../train/backend.ts';
 import { versionOf as pkgVersion } from '../../train/versions.ts';
@@ -27,7 +29,7 @@ export const infoCommand: CommandModule<object, { json?: boolean }> = {
     const addon = nativeAddon();
     const flags = cpuFlags();
     const cpus = os.cpus();
-    const own = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const own = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
     const info = {
       bitnet_ts: own.version,
       node: process.version,

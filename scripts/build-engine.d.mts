@@ -1,4 +1,0 @@
-// Types of build-engine.mjs (plain JS: bin/bitnet.js imports it before any TypeScript loader exists).
-export const bundlePath: string;
-export function bundleIsFresh(): boolean;
-export function buildEngineBundle(): Promise<string>;
