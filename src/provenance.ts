@@ -5,6 +5,7 @@
  * numbers must say which machines made them. A leaf: every folder may import it.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { packageRoot } from './package-root.ts';
 
@@ -16,10 +17,27 @@ export interface Machine {
   node: string;
 }
 
+/**
+ * "family 25 model 17" from /proc/cpuinfo (Linux x86), or '' where it is not there: virtual machines
+ * often name their CPU only "AMD EPYC", which says nothing of its generation (Zen 1 to Zen 5).
+ */
+function familyModel(): string {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const family = /^cpu family\s*:\s*(\d+)/m.exec(info)?.[1];
+    const model = /^model\s*:\s*(\d+)/m.exec(info)?.[1];
+    return family && model ? `family ${family} model ${model}` : '';
+  } catch {
+    return '';
+  }
+}
+
 export function machineInfo(): Machine {
   const cpus = os.cpus();
+  const name = cpus[0]?.model.trim() || 'unknown CPU';
+  const fm = familyModel();
   return {
-    cpu: cpus[0]?.model.trim() || 'unknown CPU',
+    cpu: fm ? `${name} (${fm})` : name,
     cores: cpus.length,
     mem_gib: Math.round(os.totalmem() / 2 ** 30),
     os: `${os.type()} ${os.release()}`,
