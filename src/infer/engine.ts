@@ -56,7 +56,10 @@ export function loadEngine(file: string, opts: EngineOptions = {}): Engine {
   const fallback = (opts.engine ?? 'auto') === 'auto' && kernels.name === 'ts' ? nativeStatus().reason : null;
   const threads = useThreads(kernels, opts.threads);
   const f = openGGUF(file);
-  const store = weightStore(); // the weights and the KV cache share its slabs
+  const store = weightStore();
+  // The KV cache and scratch in their own slabs, without huge pages: the cache is sized for the whole
+  // context, and one 2 MB page per touched head would make all of it resident from the first token.
+  const cacheStore = weightStore({ hugePages: false });
   let weights: Weights;
   let tokenizer: GGUFTokenizer;
   try {
@@ -67,7 +70,7 @@ export function loadEngine(file: string, opts: EngineOptions = {}): Engine {
   }
   if (tokenizer.vocabSize !== weights.hp.vocab_size)
     throw new InputError(file, `the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${weights.hp.vocab_size}`);
-  const model = new Model(weights, { kernels, maxSeq: opts.maxSeq, maxBatch: opts.maxBatch, store });
+  const model = new Model(weights, { kernels, maxSeq: opts.maxSeq, maxBatch: opts.maxBatch, store: cacheStore });
   return {
     file, weights, tokenizer, model, kernels, threads, fallback,
     loadSeconds: (performance.now() - t0) / 1000,

@@ -58,9 +58,14 @@ export function jsStore(): WeightStore {
   return new WeightStore('js', (bytes) => new ArrayBuffer(bytes));
 }
 
-/** The native store when the addon is loaded, else jsStore(). */
-export function weightStore(): WeightStore {
+/**
+ * The native store when the addon is loaded, else jsStore(). Huge pages (the default) suit memory that
+ * is read whole, the weights; memory that fills as it is used (the KV cache) goes without them, so
+ * that only the 4 KB pages it has written count in RSS.
+ */
+export function weightStore(opts: { hugePages?: boolean } = {}): WeightStore {
   const a = nativeAddon();
   if (a === null) return jsStore();
-  return new WeightStore('native', (bytes) => a.allocAligned(bytes, true));
+  const huge = opts.hugePages ?? true;
+  return new WeightStore('native', (bytes) => a.allocAligned(bytes, huge));
 }
