@@ -52,7 +52,7 @@ export function appendHost(runDir: string, seg: HostSegment): void {
   writeFileAtomic(path.join(runDir, HOSTS_FILE), JSON.stringify([...kept, seg], null, 2) + '\n');
 }
 
-/** "AMD EPYC 9B14 · avx2 · 1 thread · 661629f" — one segment in a line. */
+/** "AMD EPYC (family 25 model 17) (2 cores) · wasm + native avx2 · 1 thread · 20258c0": one segment in a line. */
 export function describeHost(s: HostSegment): string {
   return `${s.cpu} (${s.cores} cores) · ${s.backend}${s.native_isa !== 'none' ? ` + native ${s.native_isa}` : ''} · ${s.threads ?? '?'} thread${s.threads === 1 ? '' : 's'} · ${s.commit}`;
 }

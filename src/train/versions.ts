@@ -10,10 +10,15 @@ export function versionOf(spec: string): string {
   }
 }
 
+/** This package's own version (package.json at the package root). */
+export function ownVersion(): string {
+  return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 /** Library versions recorded in checkpoints, so a result can be traced to the code that made it. */
 export function versions(backend: string): Record<string, string> {
   return {
-    bitnet_ts: (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version,
+    bitnet_ts: ownVersion(),
     node: process.version,
     tfjs: versionOf('@tensorflow/tfjs-core'),
     backend,

@@ -1,11 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { packageRoot } from '../../package-root.ts';
 import { nativeAddon, nativeStatus } from '../../native/addon.ts';
 import { resolveBackend, useBackend } from '../../train/backend.ts';
-import { versionOf as pkgVersion } from '../../train/versions.ts';
+import { ownVersion, versionOf as pkgVersion } from '../../train/versions.ts';
 
 function cpuFlags(): Set<string> {
   try {
@@ -29,9 +27,8 @@ export const infoCommand: CommandModule<object, { json?: boolean }> = {
     const addon = nativeAddon();
     const flags = cpuFlags();
     const cpus = os.cpus();
-    const own = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
     const info = {
-      bitnet_ts: own.version,
+      bitnet_ts: ownVersion(),
       node: process.version,
       platform: `${process.platform}-${process.arch}`,
       tfjs: pkgVersion('@tensorflow/tfjs-core'),
