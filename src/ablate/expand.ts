@@ -107,6 +107,13 @@ export function readStudyFile(file: string): Study {
   return parseStudy(readJsonFile(file), file);
 }
 
+/** A study directory holds runs/ (the default of `bitnet ablate`), or the argument is the runs directory itself. */
+export function findRunsDir(dir: string): string {
+  if (existsSync(path.join(dir, LOCK_FILE))) return dir;
+  if (existsSync(path.join(dir, 'runs', LOCK_FILE))) return path.join(dir, 'runs');
+  throw new InputError(dir, `no ${LOCK_FILE} here or in ${path.join(dir, 'runs')}: run \`bitnet ablate\` first`);
+}
+
 export function runDirOf(runsDir: string, run: Pick<PlannedRun, 'arm' | 'seed'>): string {
   return path.join(runsDir, run.arm, `seed-${run.seed}`);
 }

@@ -16,9 +16,10 @@ import { writeFileAtomic } from '../format/atomic.ts';
 import { readMetrics, type MetricRow } from '../train/metrics.ts';
 import { isDone } from '../train/trainer.ts';
 import { describeHost, readHosts, type HostSegment } from '../train/hosts.ts';
-import { LOCK_FILE, readLock, type StudyLock } from './expand.ts';
+import { findRunsDir, readLock, type StudyLock } from './expand.ts';
 import { readEngineResult, type EngineResult } from './finish.ts';
 import { lossCurves, renderLossPlot } from './plot.ts';
+import { readReused, type ReusedRecord } from './reuse.ts';
 import { failureOf, readRunRecord, RUN_FILE, type RunRecord } from './rundir.ts';
 import { configValue, parseStudy, type Study } from '../config/study.ts';
 import { readJsonFile } from '../config/parse.ts';
@@ -42,6 +43,8 @@ export interface RunSummary {
   engine: EngineResult | null;
   /** The training segments' machines and kernels (RUN_DIR/hosts.json; [] for runs trained before it existed). */
   hosts: HostSegment[];
+  /** Where the run was copied from (`bitnet ablate --reuse`), or null: trained for this study. */
+  reused: ReusedRecord | null;
 }
 
 /** Bits per weight of the quantized linears when no GGUF was measured: fp as F16, binary 1, ternary log2 3. */
@@ -54,13 +57,6 @@ function median(xs: number[]): number {
   if (s.length === 0) return NaN;
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** A study directory holds runs/ (the default of `bitnet ablate`), or the argument is the runs directory itself. */
-export function findRunsDir(dir: string): string {
-  if (existsSync(path.join(dir, LOCK_FILE))) return dir;
-  if (existsSync(path.join(dir, 'runs', LOCK_FILE))) return path.join(dir, 'runs');
-  throw new InputError(dir, `no ${LOCK_FILE} here or in ${path.join(dir, 'runs')}: run \`bitnet ablate\` first`);
 }
 
 export function readRun(dir: string): RunSummary {
@@ -86,6 +82,7 @@ export function readRun(dir: string): RunSummary {
     bpwSource: gguf ? 'gguf' : 'nominal',
     engine,
     hosts: readHosts(dir),
+    reused: readReused(dir),
   };
 }
 
@@ -339,6 +336,9 @@ export function resultsMarkdown(lock: StudyLock, arms: readonly ArmSummary[], ru
   if (notes.size > 0) L.push('', 'Token budget rounding:', ...[...notes].map((n) => `- ${n}`));
   const failed = runs.filter((r) => r.status === 'failed');
   if (failed.length > 0) L.push('', 'Failed runs:', ...failed.map((r) => `- ${r.record.id}: ${(r.error ?? '').trim().split('\n')[0]}`));
+  const reused = runs.filter((r) => r.reused !== null);
+  if (reused.length > 0)
+    L.push('', `Reused runs (\`bitnet ablate --reuse\`: the same config, data, tokens and instruction set, trained once for another study and copied here):`, ...reused.map((r) => `- ${r.record.arm}/seed-${r.record.seed} = ${r.reused!.from_id}`));
   L.push('', ...hostsMarkdown(runs));
   const missing = lock.runs.filter((p) => !runs.some((r) => r.record.id === p.id && r.status === 'done') && !failed.some((r) => r.record.id === p.id));
   if (missing.length > 0) L.push('', `Not complete (${missing.length}): ${missing.map((m) => m.id).join(', ')}`);

@@ -12,7 +12,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { InputError } from '../errors.ts';
 import { checkAndWriteLock, runDirOf, type ResolvedStudy } from './expand.ts';
+import { nativeAddon } from '../native/addon.ts';
 import { Progress } from './progress.ts';
+import { copyRun, indexSources, sourceFor } from './reuse.ts';
 import { failureText, startRunProcess } from './run-process.ts';
 import { FAILED_FILE, INPUT_ERROR_EXIT, isComplete, RUNNING_FILE, writeRunRecord } from './rundir.ts';
 
@@ -28,6 +30,8 @@ export interface RunnerOptions {
   staleWaitMs?: number;
   /** Tries per run in this invocation (default 2): a failure other than bad input is retried. */
   attempts?: number;
+  /** Runs directories of other studies whose complete runs stand in for identical runs here (src/ablate/reuse.ts). */
+  reuse?: string[];
 }
 
 
@@ -35,6 +39,8 @@ export interface RunnerResult {
   skipped: string[];
   done: string[];
   failed: { id: string; error: string }[];
+  /** Runs copied from another study (--reuse), with the source directory. */
+  reused: { id: string; from: string }[];
 }
 
 
@@ -75,17 +81,29 @@ export async function runStudy(study: ResolvedStudy, opts: RunnerOptions): Promi
   mkdirSync(opts.runsDir, { recursive: true });
   checkAndWriteLock(opts.runsDir, study);
 
-  const result: RunnerResult = { skipped: [], done: [], failed: [] };
-  const pending = selected.filter((r) => {
+  const result: RunnerResult = { skipped: [], done: [], failed: [], reused: [] };
+  const incomplete = selected.filter((r) => {
     const runDir = runDirOf(opts.runsDir, r);
     if (!isComplete(runDir)) return true;
     rmSync(path.join(runDir, RUNNING_FILE), { force: true }); // left by a killed session after the run completed
     result.skipped.push(r.id);
     return false;
   });
-  const counts = { total: selected.length, done: result.skipped.length, running: 0, failed: 0 };
+  // Runs another study computed exactly are copied before any worker starts (the workers use the ISA
+  // this process's addon picks: the same BITNET_ISA, the same CPU).
+  const sources = opts.reuse && opts.reuse.length > 0 ? indexSources(opts.reuse, nativeAddon()?.isa() ?? 'none') : null;
+  const pending = incomplete.filter((r) => {
+    const src = sources ? sourceFor(sources.byKey, study, r) : null;
+    if (src === null) return true;
+    copyRun(src, runDirOf(opts.runsDir, r), study, r);
+    result.reused.push({ id: r.id, from: src.dir });
+    return false;
+  });
+  const counts = { total: selected.length, done: result.skipped.length + result.reused.length, running: 0, failed: 0 };
   const progress = new Progress(counts, pending.reduce((a, r) => a + r.tokens, 0), opts.out);
   if (result.skipped.length > 0) progress.event(`${result.skipped.length} run(s) already complete, skipped`);
+  for (const r of result.reused) progress.event(`reused ${r.id} from ${r.from}`);
+  if (sources && result.reused.length === 0) progress.event(`--reuse: no identical complete run found${sources.skipped.length > 0 ? ` (${sources.skipped.length} not reusable, e.g. ${sources.skipped[0]})` : ''}`);
 
   const attempts = opts.attempts ?? 2;
   const launch = async (run: (typeof pending)[number]): Promise<void> => {

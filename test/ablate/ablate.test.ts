@@ -116,7 +116,7 @@ describe('ablate: a tiny study end to end through the CLI', function () {
     // A third run has nothing to do.
     const third = cli('ablate', file, '--workers', '2');
     expect(third.status).to.equal(0);
-    expect(third.stdout).to.match(/0 trained, 4 already complete, 0 failed/);
+    expect(third.stdout).to.match(/0 trained, 0 reused, 4 already complete, 0 failed/);
 
     const rep = cli('report', path.dirname(file));
     expect(rep.status, rep.stderr).to.equal(0);
@@ -211,7 +211,7 @@ describe('ablate: a tiny study end to end through the CLI', function () {
     const runsOf = (arm: string, seed: number) => path.join(path.dirname(f4), 'runs', arm, `seed-${seed}`);
     const r = cli('ablate', f4, '--only', 'weight_quant=ternary', '--seeds', '2', '--workers', '1');
     expect(r.status, r.stdout + r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/1 trained, 0 already complete, 0 failed/);
+    expect(r.stdout).to.match(/1 trained, 0 reused, 0 already complete, 0 failed/);
     expect(done(runsOf('weight_quant=ternary', 2))).to.equal(true);
     for (const [a, s] of [['weight_quant=ternary', 1], ['weight_quant=fp', 1], ['weight_quant=fp', 2]] as const) expect(existsSync(runsOf(a, s)), `${a} seed ${s}`).to.equal(false);
     for (const [args, msg] of [
@@ -227,6 +227,45 @@ describe('ablate: a tiny study end to end through the CLI', function () {
     }
   });
 
+  it('--reuse copies a complete run of another study that computed exactly this run, trains the rest, and the report says so', () => {
+    // Run after the first test: tiny's runs are complete, each with its hosts.json.
+    const f5 = path.join(dir, 'reuse', 'study.json');
+    mkdirSync(path.dirname(f5), { recursive: true });
+    writeFileSync(f5, studyJson(data, {
+      name: 'reuse', seeds: [1], axes: undefined, baseline: 'ternary',
+      arms: [
+        { name: 'ternary', set: { 'model.weight_quant': 'ternary' } }, // = tiny's weight_quant=ternary, seed 1
+        { name: 'row', set: { 'model.weight_quant': 'ternary', 'model.weight_scale': 'row' } }, // in no other study
+      ],
+    }));
+    const runsOf = (arm: string) => path.join(path.dirname(f5), 'runs', arm, 'seed-1');
+    const src = path.join(runs, 'weight_quant=ternary', 'seed-1');
+    const r = cli('ablate', f5, '--workers', '1', '--reuse', path.dirname(file));
+    expect(r.status, r.stdout + r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/1 trained, 1 reused, 0 already complete, 0 failed/);
+    expect(r.stderr).to.include(`reused reuse/ternary/seed-1 from ${src}`);
+    // The copy is the source's files, under this study's run record, with where it came from.
+    for (const f of ['metrics.arrow', 'engine.json', 'hosts.json', 'train.log', 'DONE']) expect(sha(path.join(runsOf('ternary'), f)), f).to.equal(sha(path.join(src, f)));
+    const rec = JSON.parse(readFileSync(path.join(runsOf('ternary'), 'run.json'), 'utf8'));
+    expect(rec.id).to.equal('reuse/ternary/seed-1');
+    expect(JSON.parse(readFileSync(path.join(runsOf('ternary'), 'reused.json'), 'utf8')).from_id).to.equal('tiny/weight_quant=ternary/seed-1');
+    expect(existsSync(path.join(runsOf('row'), 'reused.json'))).to.equal(false);
+    expect(readMetrics(path.join(runsOf('row'), 'metrics.arrow'))).to.have.length(6);
+    const rep = cli('report', path.dirname(f5));
+    expect(rep.status, rep.stderr).to.equal(0);
+    expect(readFileSync(path.join(path.dirname(f5), 'results.md'), 'utf8')).to.match(/Reused runs .*\n- ternary\/seed-1 = tiny\/weight_quant=ternary\/seed-1\n/);
+    // A runs directory that is not one, or the study's own: one line, exit 2, nothing run.
+    const none = path.join(dir, 'nowhere');
+    for (const [arg, msg] of [
+      [none, `bitnet: --reuse: ${none}: no study.lock.json here or in ${path.join(none, 'runs')}: run \`bitnet ablate\` first\n`],
+      [path.dirname(f5), `bitnet: --reuse: ${path.join(path.dirname(f5), 'runs')} is this study's own runs directory\n`],
+    ] as const) {
+      const b = cli('ablate', f5, '--reuse', arg);
+      expect(b.status, arg).to.equal(2);
+      expect(b.stderr).to.equal(msg);
+    }
+  });
+
   it('records a failing run and goes on with the others; the report lists it', () => {
     const f2 = path.join(dir, 'fails', 'study.json');
     cpSync(path.dirname(file), path.dirname(f2), { recursive: true, filter: (src) => !src.includes(`${path.sep}runs`) && !src.endsWith('results.md') });
@@ -234,7 +273,7 @@ describe('ablate: a tiny study end to end through the CLI', function () {
     writeFileSync(f2, studyJson(data, { name: 'fails', seeds: [1], axes: { mode: 'grid', axes: { 'train.backend': ['tensorflow', 'wasm'] } }, baseline: undefined }));
     const r = cli('ablate', f2, '--workers', '2');
     expect(r.status).to.equal(1);
-    expect(r.stdout).to.match(/1 trained, 0 already complete, 1 failed/);
+    expect(r.stdout).to.match(/1 trained, 0 reused, 0 already complete, 1 failed/);
     const failed = path.join(path.dirname(f2), 'runs', 'backend=tensorflow', 'seed-1');
     expect(readFileSync(path.join(failed, 'FAILED'), 'utf8')).to.match(/tensorflow requested but @tensorflow\/tfjs-node is not installed/);
     expect(existsSync(path.join(path.dirname(f2), 'runs', 'backend=wasm', 'seed-1', 'DONE'))).to.equal(true);

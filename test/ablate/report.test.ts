@@ -14,7 +14,7 @@ function run(arm: string, seed: number, losses: number[], quant: 'fp' | 'ternary
   const metrics = losses.map((l, i) => ({ step: (i + 1) * 10, tokens: (i + 1) * 1000, loss: l, val_loss: l, val_bpb: l, lr: 0, weight_decay: 0, grad_norm: 1, tokens_per_s: 1, wall_s: i, zero_frac: 0, flip_frac: 0 }) as MetricRow);
   return {
     record: { id: `s/${arm}/seed-${seed}`, study: 's', study_hash: 'h', arm, seed, token_budget: 1, tokens: 1, engine: false, data: { dir: 'd', fingerprint: 'f' }, config },
-    dir: '', status: 'done', error: null, metrics, valLoss: losses.at(-1)!, valBpb: NaN, steps: 0, tokensTrained: 0, trainTokensPerS: 1, bitsPerWeight: 16, bpwSource: 'nominal', engine: null, hosts: [],
+    dir: '', status: 'done', error: null, metrics, valLoss: losses.at(-1)!, valBpb: NaN, steps: 0, tokensTrained: 0, trainTokensPerS: 1, bitsPerWeight: 16, bpwSource: 'nominal', engine: null, hosts: [], reused: null,
   };
 }
 

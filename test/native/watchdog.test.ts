@@ -100,7 +100,7 @@ describe('native watchdog: a stalled kernel ends the command with one line, not 
     }));
     const r = bitnet(['ablate', study, '--workers', '1', '--attempts', '2'], stall(100));
     expect(r.status, r.stdout + r.stderr).to.equal(1);
-    expect(r.stdout).to.match(/0 trained, 0 already complete, 1 failed/);
+    expect(r.stdout).to.match(/0 trained, 0 reused, 0 already complete, 1 failed/);
     const failed = readFileSync(path.join(path.dirname(study), 'runs', 'weight_quant=ternary', 'seed-1', 'FAILED'), 'utf8');
     expect(failed, failed).to.match(/^attempt 2 of 2: worker exited with code 124:\nbitnet: watchdog: training step \d+ of 8 made no progress for 2 s/);
   });

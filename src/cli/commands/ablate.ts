@@ -1,9 +1,9 @@
 import type { CommandModule } from 'yargs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureStudyData, readStudyFile, resolveStudy } from '../../ablate/expand.ts';
+import { ensureStudyData, findRunsDir, readStudyFile, resolveStudy } from '../../ablate/expand.ts';
 import { runStudy } from '../../ablate/runner.ts';
-import { InputError } from '../../errors.ts';
+import { InputError, isInputError } from '../../errors.ts';
 import type { ResolvedStudy } from '../../ablate/expand.ts';
 import { intListOption, intOption, pathPositional, stringOption } from '../flags.ts';
 
@@ -43,6 +43,15 @@ async function queued(argv: Args, study: ResolvedStudy, runsDir: string): Promis
   }
 }
 
+/** A study or runs directory given to `flag`; one that holds no study is an error naming the flag. */
+function findRunsDirOf(flag: string, dir: string): string {
+  try {
+    return findRunsDir(dir);
+  } catch (e) {
+    throw isInputError(e) ? new InputError(flag, e.message) : e;
+  }
+}
+
 interface Args {
   study: string;
   workers?: number;
@@ -51,6 +60,7 @@ interface Args {
   out?: string;
   attempts: number;
   queue?: string;
+  reuse?: string[];
   status?: boolean;
   wait?: boolean;
 }
@@ -66,6 +76,7 @@ export const ablateCommand: CommandModule<object, Args> = {
       .option('seeds', intListOption('seeds', { describe: 'run only these seeds (e.g. --seeds 3 4)' }))
       .option('out', stringOption('out', { nonEmpty: true, describe: 'runs directory (default: runs/ beside the study file)' }))
       .option('attempts', intOption('attempts', { default: 2, min: 1, max: 100, describe: 'tries per run before it is left FAILED (a hung run is stopped by its watchdog and retried from its checkpoint)' }))
+      .option('reuse', { type: 'string', array: true, describe: 'study or runs directories of other studies: a complete run there that computed exactly one of this study\'s runs (same config, data, tokens and ISA) is copied instead of trained again' })
       .option('queue', stringOption('queue', { nonEmpty: true, describe: 'redis://[user:password@]host:port[/db]: enqueue the runs for `bitnet worker` processes on any machine instead of running them here' }))
       .option('status', { type: 'boolean', describe: 'with --queue: where every run stands (queued, running where and at which step, done, failed and why)' })
       .option('wait', { type: 'boolean', describe: 'with --queue: wait until every run is done or failed' }),
@@ -77,14 +88,17 @@ export const ablateCommand: CommandModule<object, Args> = {
     const study = resolveStudy(argv.study);
     if (argv.queue !== undefined) {
       // the queue takes every incomplete run: a subset would be silently ignored
+      if (argv.reuse) throw new InputError('--reuse', 'not with --queue (copy the runs with a local `bitnet ablate --reuse` first)');
       if (argv.only || argv.seeds) throw new InputError(argv.only ? '--only' : '--seeds', 'not with --queue (the queue takes every incomplete run of the study)');
       return queued(argv, study, runsDir);
     }
     if (argv.status || argv.wait) throw new InputError(argv.status ? '--status' : '--wait', 'needs --queue (a local study prints its progress as it runs)');
     for (const note of new Set(study.runs.flatMap((r) => (r.note ? [`${r.arm}: ${r.note}`] : [])))) console.log(note);
     console.log(`study ${study.name}: ${study.arms.length} arms x ${study.study.seeds.length} seeds = ${study.runs.length} runs in ${runsDir}, ${workers} worker(s)`);
-    const r = await runStudy(study, { runsDir, workers, only: argv.only, seeds: argv.seeds, attempts: argv.attempts });
-    console.log(`${r.done.length} trained, ${r.skipped.length} already complete, ${r.failed.length} failed`);
+    const reuse = argv.reuse?.map((d) => findRunsDirOf('--reuse', d));
+    if (reuse?.some((d) => path.resolve(d) === path.resolve(runsDir))) throw new InputError('--reuse', `${runsDir} is this study's own runs directory`);
+    const r = await runStudy(study, { runsDir, workers, only: argv.only, seeds: argv.seeds, attempts: argv.attempts, reuse });
+    console.log(`${r.done.length} trained, ${r.reused.length} reused, ${r.skipped.length} already complete, ${r.failed.length} failed`);
     for (const f of r.failed) console.log(`failed ${f.id}: ${f.error.split('\n')[0]}`);
     if (r.failed.length > 0) process.exitCode = 1;
   },
