@@ -338,7 +338,7 @@ export function resultsMarkdown(lock: StudyLock, arms: readonly ArmSummary[], ru
   if (failed.length > 0) L.push('', 'Failed runs:', ...failed.map((r) => `- ${r.record.id}: ${(r.error ?? '').trim().split('\n')[0]}`));
   const reused = runs.filter((r) => r.reused !== null);
   if (reused.length > 0)
-    L.push('', `Reused runs (\`bitnet ablate --reuse\`: the same config, data, tokens and instruction set, trained once for another study and copied here):`, ...reused.map((r) => `- ${r.record.arm}/seed-${r.record.seed} = ${r.reused!.from_id}`));
+    L.push('', `Reused runs (\`bitnet ablate --reuse\`: the same config, data, tokens and instruction set, trained once for another study and copied here):`, ...reused.map((r) => `- ${r.record.arm}/seed-${r.record.seed} = ${r.reused!.from_id}${r.reused!.isa === null ? ' (its instruction set was not recorded: reused with --reuse-unrecorded)' : ''}`));
   L.push('', ...hostsMarkdown(runs));
   const missing = lock.runs.filter((p) => !runs.some((r) => r.record.id === p.id && r.status === 'done') && !failed.some((r) => r.record.id === p.id));
   if (missing.length > 0) L.push('', `Not complete (${missing.length}): ${missing.map((m) => m.id).join(', ')}`);

@@ -10,8 +10,9 @@
  * - no warm start (train.init_from names a run of the other study, which this key cannot see);
  * - every training segment of the source (its hosts.json) ran on the instruction set this study's
  *   workers will use: another ISA sums floats in another order and ends ~0.01 nats apart, which is
- *   the size of the effects studies look for. A source without hosts.json cannot show that, and is
- *   not reused.
+ *   the size of the effects studies look for. A source without hosts.json (trained before runs
+ *   recorded their machine) cannot show that, and is reused only when asked (`--reuse-unrecorded`),
+ *   which the report then says beside it.
  * The copy says where it came from (reused.json), and `bitnet report` lists it.
  */
 import { cpSync, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
@@ -33,6 +34,8 @@ export interface ReusedRecord {
   /** Its id in its own study (study/arm/seed-N). */
   from_id: string;
   from_study_hash: string;
+  /** The source's instruction set, or null: it has no hosts.json (reused with --reuse-unrecorded). */
+  isa: string | null;
   at: string;
 }
 
@@ -58,10 +61,11 @@ export interface ReuseSource {
   record: RunRecord;
 }
 
-/** Why a complete run cannot stand in for one trained here on `isa`, or null when it can. */
-export function unreusable(dir: string, record: RunRecord, isa: string): string | null {
+/** Why a complete run cannot stand in for one trained here on `isa`, or null when it can (`unrecorded`: a run without hosts.json can). */
+export function unreusable(dir: string, record: RunRecord, isa: string, unrecorded = false): string | null {
   if (record.config.train.init_from !== undefined) return 'it was warm-started (train.init_from)';
-  if (!existsSync(path.join(dir, HOSTS_FILE))) return `it has no ${HOSTS_FILE} (trained before runs recorded their machine), so its instruction set is unknown`;
+  if (!existsSync(path.join(dir, HOSTS_FILE)))
+    return unrecorded ? null : `it has no ${HOSTS_FILE} (trained before runs recorded their machine), so its instruction set is unknown (--reuse-unrecorded takes it anyway)`;
   const isas = [...new Set(readHosts(dir).map((h) => h.native_isa))];
   if (isas.length !== 1 || isas[0] !== isa) return `it trained on ${isas.join(' + ') || 'no recorded segment'}, this study's workers on ${isa}`;
   return null;
@@ -71,7 +75,7 @@ export function unreusable(dir: string, record: RunRecord, isa: string): string 
  * The complete runs under the given runs directories, by computation key. A directory that is not a
  * runs directory is an InputError naming the flag; runs that cannot be reused are left out, with why.
  */
-export function indexSources(runsDirs: readonly string[], isa: string): { byKey: Map<string, ReuseSource>; skipped: string[] } {
+export function indexSources(runsDirs: readonly string[], isa: string, unrecorded = false): { byKey: Map<string, ReuseSource>; skipped: string[] } {
   const byKey = new Map<string, ReuseSource>();
   const skipped: string[] = [];
   for (const runsDir of runsDirs) {
@@ -82,7 +86,7 @@ export function indexSources(runsDirs: readonly string[], isa: string): { byKey:
         const dir = path.join(runsDir, arm.name, seed.name);
         if (!seed.isDirectory() || !/^seed-\d+$/.test(seed.name) || !existsSync(path.join(dir, RUN_FILE)) || !isComplete(dir)) continue;
         const record = readRunRecord(dir);
-        const why = unreusable(dir, record, isa);
+        const why = unreusable(dir, record, isa, unrecorded);
         if (why !== null) {
           skipped.push(`${dir}: ${why}`);
           continue;
@@ -114,7 +118,8 @@ export function copyRun(src: ReuseSource, runDir: string, study: ResolvedStudy, 
     filter: (from) => ![RUN_FILE, RUNNING_FILE, FAILED_FILE, REUSED_FILE].includes(path.relative(src.dir, from)),
   });
   writeRunRecord(tmp, study, run);
-  const reused: ReusedRecord = { from: src.dir, from_id: src.record.id, from_study_hash: src.record.study_hash, at: new Date().toISOString() };
+  const hosts = readHosts(src.dir);
+  const reused: ReusedRecord = { from: src.dir, from_id: src.record.id, from_study_hash: src.record.study_hash, isa: hosts[0]?.native_isa ?? null, at: new Date().toISOString() };
   writeFileAtomic(path.join(tmp, REUSED_FILE), JSON.stringify(reused, null, 2) + '\n');
   rmSync(runDir, { recursive: true, force: true });
   renameSync(tmp, runDir);

@@ -32,6 +32,8 @@ export interface RunnerOptions {
   attempts?: number;
   /** Runs directories of other studies whose complete runs stand in for identical runs here (src/ablate/reuse.ts). */
   reuse?: string[];
+  /** With `reuse`: also runs without hosts.json, whose instruction set is unknown. */
+  reuseUnrecorded?: boolean;
 }
 
 
@@ -91,7 +93,7 @@ export async function runStudy(study: ResolvedStudy, opts: RunnerOptions): Promi
   });
   // Runs another study computed exactly are copied before any worker starts (the workers use the ISA
   // this process's addon picks: the same BITNET_ISA, the same CPU).
-  const sources = opts.reuse && opts.reuse.length > 0 ? indexSources(opts.reuse, nativeAddon()?.isa() ?? 'none') : null;
+  const sources = opts.reuse && opts.reuse.length > 0 ? indexSources(opts.reuse, nativeAddon()?.isa() ?? 'none', opts.reuseUnrecorded) : null;
   const pending = incomplete.filter((r) => {
     const src = sources ? sourceFor(sources.byKey, study, r) : null;
     if (src === null) return true;

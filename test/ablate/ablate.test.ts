@@ -248,7 +248,9 @@ describe('ablate: a tiny study end to end through the CLI', function () {
     for (const f of ['metrics.arrow', 'engine.json', 'hosts.json', 'train.log', 'DONE']) expect(sha(path.join(runsOf('ternary'), f)), f).to.equal(sha(path.join(src, f)));
     const rec = JSON.parse(readFileSync(path.join(runsOf('ternary'), 'run.json'), 'utf8'));
     expect(rec.id).to.equal('reuse/ternary/seed-1');
-    expect(JSON.parse(readFileSync(path.join(runsOf('ternary'), 'reused.json'), 'utf8')).from_id).to.equal('tiny/weight_quant=ternary/seed-1');
+    const reused = JSON.parse(readFileSync(path.join(runsOf('ternary'), 'reused.json'), 'utf8'));
+    expect(reused.from_id).to.equal('tiny/weight_quant=ternary/seed-1');
+    expect(reused.isa).to.equal(JSON.parse(readFileSync(path.join(src, 'hosts.json'), 'utf8'))[0].native_isa);
     expect(existsSync(path.join(runsOf('row'), 'reused.json'))).to.equal(false);
     expect(readMetrics(path.join(runsOf('row'), 'metrics.arrow'))).to.have.length(6);
     const rep = cli('report', path.dirname(f5));
@@ -256,6 +258,9 @@ describe('ablate: a tiny study end to end through the CLI', function () {
     expect(readFileSync(path.join(path.dirname(f5), 'results.md'), 'utf8')).to.match(/Reused runs .*\n- ternary\/seed-1 = tiny\/weight_quant=ternary\/seed-1\n/);
     // A runs directory that is not one, or the study's own: one line, exit 2, nothing run.
     const none = path.join(dir, 'nowhere');
+    const u = cli('ablate', f5, '--reuse-unrecorded');
+    expect(u.status).to.equal(2);
+    expect(u.stderr).to.equal('bitnet: --reuse-unrecorded: needs --reuse\n');
     for (const [arg, msg] of [
       [none, `bitnet: --reuse: ${none}: no study.lock.json here or in ${path.join(none, 'runs')}: run \`bitnet ablate\` first\n`],
       [path.dirname(f5), `bitnet: --reuse: ${path.join(path.dirname(f5), 'runs')} is this study's own runs directory\n`],

@@ -45,7 +45,11 @@ describe('ablate/reuse: which runs are the same computation', () => {
       return d;
     };
     it('same ISA: reusable', () => expect(unreusable(withHosts('same', ['avx2', 'avx2']), record(), 'avx2')).to.equal(null));
-    it('no hosts.json: refused, and says why', () => expect(unreusable(withHosts('none', null), record(), 'avx2')).to.match(/no hosts.json .* instruction set is unknown/));
+    it('no hosts.json: refused, and says why; taken when asked (--reuse-unrecorded)', () => {
+      expect(unreusable(withHosts('none', null), record(), 'avx2')).to.match(/no hosts.json .* instruction set is unknown/);
+      expect(unreusable(withHosts('none', null), record(), 'avx2', true)).to.equal(null);
+      expect(unreusable(withHosts('other2', ['avx512vnni']), record(), 'avx2', true)).to.match(/trained on avx512vnni/);
+    });
     it('another ISA: refused', () => expect(unreusable(withHosts('other', ['avx512vnni']), record(), 'avx2')).to.equal("it trained on avx512vnni, this study's workers on avx2"));
     it('resumed on another ISA: refused', () => expect(unreusable(withHosts('mixed', ['avx2', 'avx512vnni']), record(), 'avx2')).to.equal("it trained on avx2 + avx512vnni, this study's workers on avx2"));
     it('warm-started: refused', () => expect(unreusable(withHosts('warm', ['avx2']), record({ train: { init_from: { run: 'runs/a' } } }), 'avx2')).to.match(/warm-started/));

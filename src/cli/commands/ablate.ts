@@ -61,6 +61,7 @@ interface Args {
   attempts: number;
   queue?: string;
   reuse?: string[];
+  'reuse-unrecorded'?: boolean;
   status?: boolean;
   wait?: boolean;
 }
@@ -77,6 +78,7 @@ export const ablateCommand: CommandModule<object, Args> = {
       .option('out', stringOption('out', { nonEmpty: true, describe: 'runs directory (default: runs/ beside the study file)' }))
       .option('attempts', intOption('attempts', { default: 2, min: 1, max: 100, describe: 'tries per run before it is left FAILED (a hung run is stopped by its watchdog and retried from its checkpoint)' }))
       .option('reuse', { type: 'string', array: true, describe: 'study or runs directories of other studies: a complete run there that computed exactly one of this study\'s runs (same config, data, tokens and ISA) is copied instead of trained again' })
+      .option('reuse-unrecorded', { type: 'boolean', describe: 'with --reuse: also runs trained before runs kept hosts.json, whose instruction set is unknown (the report marks them)' })
       .option('queue', stringOption('queue', { nonEmpty: true, describe: 'redis://[user:password@]host:port[/db]: enqueue the runs for `bitnet worker` processes on any machine instead of running them here' }))
       .option('status', { type: 'boolean', describe: 'with --queue: where every run stands (queued, running where and at which step, done, failed and why)' })
       .option('wait', { type: 'boolean', describe: 'with --queue: wait until every run is done or failed' }),
@@ -95,9 +97,10 @@ export const ablateCommand: CommandModule<object, Args> = {
     if (argv.status || argv.wait) throw new InputError(argv.status ? '--status' : '--wait', 'needs --queue (a local study prints its progress as it runs)');
     for (const note of new Set(study.runs.flatMap((r) => (r.note ? [`${r.arm}: ${r.note}`] : [])))) console.log(note);
     console.log(`study ${study.name}: ${study.arms.length} arms x ${study.study.seeds.length} seeds = ${study.runs.length} runs in ${runsDir}, ${workers} worker(s)`);
+    if (argv['reuse-unrecorded'] && !argv.reuse) throw new InputError('--reuse-unrecorded', 'needs --reuse');
     const reuse = argv.reuse?.map((d) => findRunsDirOf('--reuse', d));
     if (reuse?.some((d) => path.resolve(d) === path.resolve(runsDir))) throw new InputError('--reuse', `${runsDir} is this study's own runs directory`);
-    const r = await runStudy(study, { runsDir, workers, only: argv.only, seeds: argv.seeds, attempts: argv.attempts, reuse });
+    const r = await runStudy(study, { runsDir, workers, only: argv.only, seeds: argv.seeds, attempts: argv.attempts, reuse, reuseUnrecorded: argv['reuse-unrecorded'] });
     console.log(`${r.done.length} trained, ${r.reused.length} reused, ${r.skipped.length} already complete, ${r.failed.length} failed`);
     for (const f of r.failed) console.log(`failed ${f.id}: ${f.error.split('\n')[0]}`);
     if (r.failed.length > 0) process.exitCode = 1;
