@@ -5,7 +5,7 @@
 #   sh scripts/keep-finished-runs.sh experiments/STUDY [FROM_DIR]
 #
 # A run is finished when its directory holds DONE and engine.json (src/ablate/rundir.ts isComplete).
-# Kept: run.json, config.json, hosts.json, metrics.arrow, engine.json, DONE, train.log, and the study's
+# Kept: run.json, config.json, hosts.json, reused.json (a run copied by --reuse), metrics.arrow, engine.json, DONE, train.log, and the study's
 # runs/study.lock.json; never the checkpoints or model.gguf (megabytes each, and remade by nothing
 # that reads a finished run: `bitnet report` reads the records). FROM_DIR: the study directory of
 # another checkout (a worktree where the study ran) to copy the finished runs from first.
@@ -25,7 +25,7 @@ for run in "$src"/runs/*/seed-*; do
   [ -f "$run/DONE" ] && [ -f "$run/engine.json" ] || continue
   rel=${run#"$src"/}
   mkdir -p "$study/$rel"
-  for f in run.json config.json hosts.json metrics.arrow engine.json DONE train.log; do
+  for f in run.json config.json hosts.json reused.json metrics.arrow engine.json DONE train.log; do
     [ -f "$run/$f" ] || continue
     [ -n "$from" ] && cp "$run/$f" "$study/$rel/$f"
     git add -f "$study/$rel/$f"
