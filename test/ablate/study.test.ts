@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { checkAndWriteLock, resolveStudy } from '../../src/ablate/expand.ts';
+import { checkAndWriteLock, readStudyFile, resolveStudy } from '../../src/ablate/expand.ts';
 import { expandStudy, parseStudy, type StudyPlan } from '../../src/config/study.ts';
 import { InputError } from '../../src/errors.ts';
 import { rmDir, tinyData, tmpDir } from '../support/tiny.ts';
@@ -174,4 +174,21 @@ describe('ablate/study lock', function () {
     const changed = write('c.json', { base: { ...BASE, model: { ...BASE.model, n_layers: 1 } } });
     expect(() => checkAndWriteLock(runs, resolveStudy(changed))).to.throw(InputError, /holds runs of a different study definition/);
   });
+});
+
+describe('the shipped studies (experiments/*/study.json)', () => {
+  // A study file that does not expand would fail only when someone starts it, hours into a session.
+  const dirs = readdirSync('experiments').filter((d) => existsSync(path.join('experiments', d, 'study.json')));
+  it('there are studies to check', () => expect(dirs.length).to.be.greaterThan(5));
+  for (const d of dirs) {
+    it(`${d}: parses, expands, and every comparison names its arms`, () => {
+      const file = path.join('experiments', d, 'study.json');
+      const s = readStudyFile(file);
+      const plan = expandStudy(s, file, { dataDir: 'data/pd-mix', vocabSize: 4096 });
+      const arms = new Set(plan.arms.map((a) => a.name));
+      expect(arms.has(plan.baseline), `baseline ${plan.baseline}`).to.equal(true);
+      for (const c of s.analysis?.comparisons ?? []) expect(arms.has(c.arm) && arms.has(c.vs ?? plan.baseline), JSON.stringify(c)).to.equal(true);
+      expect(plan.runs.length).to.equal(plan.arms.length * s.seeds.length);
+    });
+  }
 });
