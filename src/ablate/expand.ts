@@ -2,6 +2,8 @@
  * From a study file to the runs on disk: reads and validates study.json, resolves (and if asked,
  * prepares) its data, expands the arms × seeds (src/config/study.ts), and guards the runs directory
  * with study.lock.json, a hash of the resolved study, so runs of two different definitions never mix.
+ * A study may grow (seeds or arms added, to narrow an interval or to ask one more question) as long as
+ * every run it has started is, in the new definition, the same computation.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,6 +15,8 @@ import { PreparedStats, prepare } from '../data/index.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
 import { dataFingerprint } from '../train/checkpoint.ts';
+import { computationKey } from './computation.ts';
+import { readRunRecord, RUN_FILE } from './rundir.ts';
 
 export const LOCK_FILE = 'study.lock.json';
 export const LOCK_FORMAT = 'bitnet-ts.study-lock';
@@ -38,6 +42,8 @@ export interface StudyLock {
   data: { dir: string; fingerprint: string };
   arms: string[];
   runs: { id: string; arm: string; seed: number; tokens: number; note?: string }[];
+  /** The definitions this one grew from, oldest first: their hash, how many runs they had, when it grew. */
+  grown_from?: { hash: string; runs: number; at: string }[];
 }
 
 /** Where prepared data for a study lives: the directory given, or where the prepare spec puts it. */
@@ -143,16 +149,49 @@ export function readLock(runsDir: string): StudyLock | null {
 }
 
 /**
- * Refuses a runs directory that holds runs of another study definition; otherwise (re)writes the
- * lock (the baseline and description may change without touching a run).
+ * Why the definition `r` cannot take over `runsDir`, whose lock is `old` (another hash), or null when
+ * it may: it grew. It may when it has the same name, data and engine evaluation, and every run of the
+ * old lock that has started (has a run record) is in `r` and computes the same there. Runs the old
+ * definition listed but never started constrain nothing.
  */
-export function checkAndWriteLock(runsDir: string, r: ResolvedStudy): void {
+export function growthProblem(runsDir: string, old: StudyLock, r: ResolvedStudy): string | null {
+  if (old.name !== r.name) return `it was study "${old.name}", this file is "${r.name}"`;
+  if (old.data.fingerprint !== r.data.fingerprint) return `its runs trained on other data (fingerprint ${old.data.fingerprint}, now ${r.data.fingerprint})`;
+  if (old.engine !== r.study.eval.engine) return `its runs were ${old.engine ? '' : 'not '}evaluated by the engine, this file says eval.engine ${r.study.eval.engine}`;
+  const planned = new Map(r.runs.map((p) => [p.id, p]));
+  for (const o of old.runs) {
+    const dir = runDirOf(runsDir, o);
+    if (!existsSync(path.join(dir, RUN_FILE))) continue;
+    const p = planned.get(o.id);
+    if (!p) return `its run ${o.id} has started and is not in this definition (a study may grow, not shrink)`;
+    const record = readRunRecord(dir);
+    if (computationKey(record) !== computationKey({ config: p.config, tokens: p.tokens, engine: r.study.eval.engine, data: r.data }))
+      return `its run ${o.id} has started with another config or token count than this definition gives it`;
+  }
+  return null;
+}
+
+/**
+ * Refuses a runs directory that holds runs of another study definition, unless this one grew from it
+ * (growthProblem); otherwise (re)writes the lock (the baseline and description may change without
+ * touching a run). Returns how many runs were added when it grew, else 0.
+ */
+export function checkAndWriteLock(runsDir: string, r: ResolvedStudy): number {
   const old = readLock(runsDir);
-  if (old && old.hash !== r.hash)
-    throw new InputError(
-      r.file,
-      `${runsDir} holds runs of a different study definition (${LOCK_FILE} hash ${old.hash.slice(0, 12)}, this file ${r.hash.slice(0, 12)}): ` +
-        'give another --out, or remove that directory to start over',
-    );
-  writeFileAtomic(path.join(runsDir, LOCK_FILE), JSON.stringify(lockOf(r), null, 2) + '\n');
+  let added = 0;
+  const lock = lockOf(r);
+  if (old && old.hash !== r.hash) {
+    const why = growthProblem(runsDir, old, r);
+    if (why !== null)
+      throw new InputError(
+        r.file,
+        `${runsDir} holds runs of a different study definition (${LOCK_FILE} hash ${old.hash.slice(0, 12)}, this file ${r.hash.slice(0, 12)}: ${why}): ` +
+          'give another --out, or remove that directory to start over',
+      );
+    const before = new Set(old.runs.map((o) => o.id));
+    added = r.runs.filter((p) => !before.has(p.id)).length;
+    lock.grown_from = [...(old.grown_from ?? []), { hash: old.hash, runs: old.runs.length, at: new Date().toISOString() }];
+  } else if (old?.grown_from) lock.grown_from = old.grown_from;
+  writeFileAtomic(path.join(runsDir, LOCK_FILE), JSON.stringify(lock, null, 2) + '\n');
+  return added;
 }

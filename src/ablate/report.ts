@@ -292,6 +292,7 @@ export function resultsMarkdown(lock: StudyLock, arms: readonly ArmSummary[], ru
   const evalTokens = c0 ? c0.eval_batches * c0.batch_size * c0.seq_len : NaN;
   L.push(`# ${lock.name}: results`, '');
   L.push(`Data \`${lock.data.dir}\` (${lock.data.fingerprint}); ${lock.token_budget.toLocaleString('en-US')} training tokens per run; ${done} of ${planned} runs complete; baseline arm \`${lock.baseline}\`.`);
+  for (const g of lock.grown_from ?? []) L.push(`The study grew at ${g.at.slice(0, 16).replace('T', ' ')} UTC: its runs directory was started with ${g.runs} run(s) under definition ${g.hash.slice(0, 12)}; the definition that grew from it computes every run that had started exactly as before.`, '');
   L.push(
     `The metric is the final validation loss (nats/token) over the same ${evalTokens.toLocaleString('en-US')} validation tokens for every run; the engine's loss over the whole validation split is its check. ` +
       'Each arm cell is mean ± sample std over seeds.',

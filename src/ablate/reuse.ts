@@ -18,11 +18,11 @@
 import { cpSync, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { PlannedRun } from '../config/study.ts';
-import type { RunConfig } from '../config/train.ts';
 import { readJsonFile } from '../config/parse.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../format/atomic.ts';
 import { HOSTS_FILE, readHosts } from '../train/hosts.ts';
+import { computationKey } from './computation.ts';
 import type { ResolvedStudy } from './expand.ts';
 import { FAILED_FILE, isComplete, readRunRecord, RUN_FILE, RUNNING_FILE, writeRunRecord, type RunRecord } from './rundir.ts';
 
@@ -37,23 +37,6 @@ export interface ReusedRecord {
   /** The source's instruction set, or null: it has no hosts.json (reused with --reuse-unrecorded). */
   isa: string | null;
   at: string;
-}
-
-/** What decides a run's numbers, as one canonical string (keys sorted): equal keys, equal runs. */
-export function computationKey(r: { config: RunConfig; tokens: number; engine: boolean; data: { fingerprint: string } }): string {
-  const { data: _dir, ...config } = r.config;
-  return canonical({ config, tokens: r.tokens, engine: r.engine, fingerprint: r.data.fingerprint });
-}
-
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v !== null && typeof v === 'object')
-    return `{${Object.keys(v)
-      .sort()
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  return JSON.stringify(v);
 }
 
 export interface ReuseSource {

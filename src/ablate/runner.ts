@@ -81,7 +81,7 @@ export function selectRuns(study: ResolvedStudy, only?: readonly string[], seeds
 export async function runStudy(study: ResolvedStudy, opts: RunnerOptions): Promise<RunnerResult> {
   const selected = selectRuns(study, opts.only, opts.seeds);
   mkdirSync(opts.runsDir, { recursive: true });
-  checkAndWriteLock(opts.runsDir, study);
+  const grew = checkAndWriteLock(opts.runsDir, study);
 
   const result: RunnerResult = { skipped: [], done: [], failed: [], reused: [] };
   const incomplete = selected.filter((r) => {
@@ -103,6 +103,7 @@ export async function runStudy(study: ResolvedStudy, opts: RunnerOptions): Promi
   });
   const counts = { total: selected.length, done: result.skipped.length + result.reused.length, running: 0, failed: 0 };
   const progress = new Progress(counts, pending.reduce((a, r) => a + r.tokens, 0), opts.out);
+  if (grew > 0) progress.event(`the study grew: ${grew} run(s) added to the ${study.runs.length - grew} its runs directory was started with`);
   if (result.skipped.length > 0) progress.event(`${result.skipped.length} run(s) already complete, skipped`);
   for (const r of result.reused) progress.event(`reused ${r.id} from ${r.from}`);
   if (sources && result.reused.length === 0) progress.event(`--reuse: no identical complete run found${sources.skipped.length > 0 ? ` (${sources.skipped.length} not reusable, e.g. ${sources.skipped[0]})` : ''}`);

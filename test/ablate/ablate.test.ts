@@ -225,6 +225,15 @@ describe('ablate: a tiny study end to end through the CLI', function () {
       expect(b.status, args.join(' ')).to.equal(2);
       expect(b.stderr).to.equal(msg);
     }
+    // The study grows by a seed: the run it trained is the same computation, kept and not retrained.
+    writeFileSync(f4, studyJson(data, { name: 'subset', seeds: [1, 2, 3] }));
+    const g = cli('ablate', f4, '--only', 'weight_quant=ternary', '--seeds', '2', '--workers', '1');
+    expect(g.status, g.stdout + g.stderr).to.equal(0);
+    expect(g.stdout).to.match(/0 trained, 0 reused, 1 already complete, 0 failed/);
+    expect(g.stderr).to.include('the study grew: 2 run(s) added to the 4 its runs directory was started with');
+    const rep = cli('report', path.dirname(f4));
+    expect(rep.status, rep.stderr).to.equal(0);
+    expect(readFileSync(path.join(path.dirname(f4), 'results.md'), 'utf8')).to.match(/The study grew at .* UTC: its runs directory was started with 4 run\(s\) under definition [0-9a-f]{12}/);
   });
 
   it('--reuse copies a complete run of another study that computed exactly this run, trains the rest, and the report says so', () => {

@@ -6,6 +6,7 @@
  *   stall timeout and resumes it from that checkpoint (each step once; the checkpoint untouched);
  * - redis-server restarted mid-study: the workers reconnect and the study completes;
  * - bad jobs (an escaping run id, an unknown study, a changed study) fail with a one-line reason;
+ * - a study that grew is enqueued again: its queued jobs take the new hash;
  * - a wrong password: one line, exit 2, the password not printed.
  */
 import { expect } from 'chai';
@@ -188,6 +189,24 @@ describe('ablate/queue: studies on BullMQ with bitnet worker processes', functio
       expect(r.reason, id).to.match(pattern);
       expect(r.reason).to.not.include('\n');
       expect(r.attempts, `${id} was retried`).to.equal(1);
+    }
+    await q.close();
+  });
+
+  it('a study that grew is enqueued again: its waiting jobs take the new hash, the added runs are added', async () => {
+    const file = study('grow', { axes: { mode: 'grid', axes: { 'model.weight_quant': ['fp'] } }, seeds: [1] });
+    expect(cli(['ablate', file, '--queue', redis.url]).status).to.equal(0);
+    writeFileSync(file, studyJson(data, { name: 'grow', axes: { mode: 'grid', axes: { 'model.weight_quant': ['fp'] } }, seeds: [1, 2] }));
+    const r = cli(['ablate', file, '--queue', redis.url]);
+    expect(r.status, r.stderr).to.equal(0);
+    const lock = JSON.parse(readFileSync(path.join(path.dirname(file), 'runs', 'study.lock.json'), 'utf8'));
+    expect(lock.grown_from).to.have.length(1);
+    const addr = parseQueueUrl(redis.url);
+    const q = new Queue(addr.name, { connection: addr.connection });
+    for (const id of ['grow/weight_quant=fp/seed-1', 'grow/weight_quant=fp/seed-2']) {
+      const job = await q.getJob(id);
+      expect(job?.data.hash, id).to.equal(lock.hash);
+      await job!.remove(); // no worker takes them
     }
     await q.close();
   });

@@ -8,7 +8,8 @@ import { expect } from 'chai';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { RunConfig } from '../../src/config/train.ts';
-import { computationKey, unreusable } from '../../src/ablate/reuse.ts';
+import { computationKey } from '../../src/ablate/computation.ts';
+import { unreusable } from '../../src/ablate/reuse.ts';
 import type { RunRecord } from '../../src/ablate/rundir.ts';
 import { rmDir, tmpDir } from '../support/tiny.ts';
 

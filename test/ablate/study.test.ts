@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { checkAndWriteLock, readStudyFile, resolveStudy } from '../../src/ablate/expand.ts';
+import { checkAndWriteLock, readLock, readStudyFile, resolveStudy, runDirOf, type ResolvedStudy } from '../../src/ablate/expand.ts';
+import { writeRunRecord } from '../../src/ablate/rundir.ts';
 import { expandStudy, parseStudy, type StudyPlan } from '../../src/config/study.ts';
 import { InputError } from '../../src/errors.ts';
 import { rmDir, tinyData, tmpDir } from '../support/tiny.ts';
@@ -169,10 +170,58 @@ describe('ablate/study lock', function () {
   it('refuses a runs directory that holds runs of a different study definition', () => {
     const runs = path.join(dir, 'runs');
     mkdirSync(runs);
-    checkAndWriteLock(runs, resolveStudy(write('b.json', {})));
+    const b = resolveStudy(write('b.json', {}));
+    checkAndWriteLock(runs, b);
     checkAndWriteLock(runs, resolveStudy(write('b.json', { baseline: 'a' }))); // same runs: fine
     const changed = write('c.json', { base: { ...BASE, model: { ...BASE.model, n_layers: 1 } } });
+    // Before any run has started, the old definition constrains nothing but the name.
+    mkdirSync(path.join(dir, 'other'));
+    checkAndWriteLock(path.join(dir, 'other'), b);
+    expect(checkAndWriteLock(path.join(dir, 'other'), resolveStudy(changed))).to.equal(0);
+    expect(() => checkAndWriteLock(path.join(dir, 'other'), resolveStudy(write('d.json', { name: 'renamed' })))).to.throw(InputError, /it was study "demo"/);
+    for (const r of b.runs) {
+      mkdirSync(runDirOf(runs, r), { recursive: true });
+      writeRunRecord(runDirOf(runs, r), b, r);
+    }
     expect(() => checkAndWriteLock(runs, resolveStudy(changed))).to.throw(InputError, /holds runs of a different study definition/);
+  });
+
+  describe('a study may grow: seeds or arms added, every started run the same computation', () => {
+    let runs: string;
+    let first: ResolvedStudy;
+    beforeEach(() => {
+      runs = path.join(dir, `grow-${Math.random().toString(36).slice(2)}`);
+      mkdirSync(runs);
+      first = resolveStudy(write('g1.json', { seeds: [1, 2] }));
+      expect(checkAndWriteLock(runs, first)).to.equal(0);
+      // seed 1 has started (its run record is written), seed 2 has not.
+      const run = first.runs.find((r) => r.seed === 1)!;
+      mkdirSync(runDirOf(runs, run), { recursive: true });
+      writeRunRecord(runDirOf(runs, run), first, run);
+    });
+
+    it('adding seeds and an arm is accepted, counted, and recorded in the lock', () => {
+      const grown = resolveStudy(write('g2.json', { seeds: [1, 2, 3], arms: [{ name: 'a', set: {} }, { name: 'b', set: { 'model.n_layers': 1 } }] }));
+      expect(grown.hash).to.not.equal(first.hash);
+      expect(checkAndWriteLock(runs, grown)).to.equal(4); // a/seed-3, b/seed-1..3
+      const lock = readLock(runs)!;
+      expect(lock.hash).to.equal(grown.hash);
+      expect(lock.runs.length).to.equal(6);
+      expect(lock.grown_from!.map((g) => [g.hash, g.runs])).to.deep.equal([[first.hash, 2]]);
+      expect(checkAndWriteLock(runs, grown)).to.equal(0); // the same definition again: nothing added, history kept
+      expect(readLock(runs)!.grown_from!.length).to.equal(1);
+    });
+
+    it('a run that has not started may be dropped; a started one may not', () => {
+      expect(checkAndWriteLock(runs, resolveStudy(write('g3.json', { seeds: [1, 5] })))).to.equal(1);
+      expect(() => checkAndWriteLock(runs, resolveStudy(write('g4.json', { seeds: [2, 5] })))).to.throw(InputError, /demo\/a\/seed-1 has started and is not in this definition/);
+    });
+
+    it('a started run whose config would change is refused, naming it', () => {
+      const changed = resolveStudy(write('g5.json', { seeds: [1, 2, 3], base: { ...BASE, train: { ...BASE.train, batch_size: 1 } } }));
+      expect(() => checkAndWriteLock(runs, changed)).to.throw(InputError, /demo\/a\/seed-1 has started with another config/);
+      expect(readLock(runs)!.hash).to.equal(first.hash); // the lock is not touched
+    });
   });
 });
 

@@ -77,6 +77,8 @@ export async function enqueueStudy(q: Queue, study: ResolvedStudy, runsDir: stri
   const runs = path.resolve(runsDir);
   mkdirSync(runs, { recursive: true });
   checkAndWriteLock(runs, study);
+  // Definitions this one grew from: their jobs compute what this one does, and take its hash.
+  const grownFrom = new Set((readLock(runs)?.grown_from ?? []).map((g) => g.hash));
   const r: EnqueueResult = { added: [], retried: [], queued: [], complete: [] };
   for (const run of study.runs) {
     const runDir = runDirOf(runs, run);
@@ -90,7 +92,9 @@ export async function enqueueStudy(q: Queue, study: ResolvedStudy, runsDir: stri
     const existing = await q.getJob(run.id);
     if (existing) {
       const other = JobPayload.safeParse(existing.data);
-      if (!other.success || other.data.study !== data.study || other.data.hash !== data.hash)
+      const grown = other.success && other.data.study === data.study && grownFrom.has(other.data.hash);
+      if (grown) await existing.updateData(data);
+      else if (!other.success || other.data.study !== data.study || other.data.hash !== data.hash)
         throw new InputError(study.file, `the queue already holds a job ${run.id} of another study (${other.success ? `${other.data.study}, hash ${other.data.hash.slice(0, 12)}` : 'unreadable'}): rename the study or use another Redis database`);
       const state = await existing.getState();
       if (state === 'failed') {
