@@ -17,9 +17,13 @@ export const engineCommandLoaders: Loaders = {
   synth: async () => (await import('./synth.ts')).synthCommand,
 };
 
-/** The command named on the command line, or all of `loaders` (for --help, a typo, or no command). */
+/**
+ * The command named on the command line, or all of `loaders` (for --help, a typo, or no command); none
+ * for a bare --version, which would otherwise load every command's modules (tfjs and all: ~130 MB, seconds).
+ */
 export async function loadCommands(argv: readonly string[], loaders: Loaders): Promise<AnyCommand[]> {
   const name = argv.find((a) => !a.startsWith('-'));
+  if (name === undefined && argv.includes('--version') && !argv.includes('--help')) return [];
   if (name !== undefined && name in loaders && !argv.includes('--help')) return [await loaders[name]!()];
   return Promise.all(Object.values(loaders).map((load) => load()));
 }
