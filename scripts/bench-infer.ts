@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureLlamaCpp, ensureNodeLlamaCpp, llamaBench, type LlamaCpp } from './llama-cpp-peer.ts';
 import { commit, machine } from './bench-env.ts';
+import { peakRssMB } from '../src/rss.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -93,7 +94,7 @@ if (process.argv[2] === '--child') {
     t = performance.now();
     tg(a.tg);
     const tgRate = a.tg / ((performance.now() - t) / 1000);
-    console.log(JSON.stringify({ pp_tokens_per_s: pp, tg_tokens_per_s: tgRate, load_s: e.loadSeconds, peak_rss_mb: process.resourceUsage().maxRSS / 1024, threads: e.threads, engine: e.kernels.name }));
+    console.log(JSON.stringify({ pp_tokens_per_s: pp, tg_tokens_per_s: tgRate, load_s: e.loadSeconds, peak_rss_mb: peakRssMB(), threads: e.threads, engine: e.kernels.name }));
   } else throw new Error(`bench-infer: unknown child mode ${what}`);
   process.exit(0);
 }
@@ -239,7 +240,7 @@ async function ensureModel(shape: string, head: HeadType, synthCli: boolean): Pr
     const r = spawnSync(timed ? '/usr/bin/time' : cmd, timed ? ['-f', 'maxrss_kb=%M', cmd, ...args] : args, { cwd: ROOT, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`synth ${shape} failed:\n${r.stderr}`);
     const rss = /maxrss_kb=(\d+)/.exec(r.stderr ?? '');
-    synth = { s: (performance.now() - t0) / 1000, rssMB: rss ? Number(rss[1]) / 1024 : null };
+    synth = { s: (performance.now() - t0) / 1000, rssMB: rss ? (Number(rss[1]) * 1024) / 1e6 : null };
     log(`  ${shape}: ${synth.s.toFixed(0)} s, peak RSS ${synth.rssMB?.toFixed(0) ?? '?'} MB`);
     check = await checkModel(file, shape, head);
     if (!check.ok) throw new Error(`synth wrote ${file} but it does not check out: ${check.why}`);

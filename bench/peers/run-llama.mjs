@@ -108,7 +108,7 @@ const out = {
   tg_median: median(tg),
   pp_all: pp,
   tg_all: tg,
-  peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+  peak_rss_mb: (process.resourceUsage().maxRSS * 1024) / 1e6, // MB of 10^6 bytes, as src/rss.ts
 };
 await context.dispose();
 await model.dispose();

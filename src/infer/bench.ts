@@ -11,6 +11,7 @@ import { nativeAddon } from '../native/addon.ts';
 import { type Watch, watch } from '../native/watchdog.ts';
 import { energyPerToken, type ModelShape } from '../quant/energy.ts';
 import type { Engine } from './engine.ts';
+import { peakRssMB } from '../rss.ts';
 import { argmax } from './sampler.ts';
 import type { Linear, Weights } from './weights.ts';
 
@@ -95,7 +96,7 @@ function benchWatched(e: Engine, promptTokens: number, genTokens: number, seed: 
   t = performance.now();
   tg(genTokens);
   const tgRate = genTokens / ((performance.now() - t) / 1000);
-  const peakRss = process.resourceUsage().maxRSS / 1024;
+  const peakRss = peakRssMB();
 
   const shape: ModelShape = { d_model: hp.d_model, n_layers: hp.n_layers, d_ff: hp.d_ff, n_heads: hp.n_heads, n_kv_heads: hp.n_kv_heads, vocab_size: hp.vocab_size };
   const ternary = weights.linearType === 'TQ2_0' || weights.linearType === 'TQ1_0' || weights.linearType === 'I2_S';

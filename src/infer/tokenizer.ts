@@ -43,7 +43,6 @@ import { SentencePieceBpe } from './tokenizer/spm.ts';
 import { EOG_TEXTS, readVocab, type Vocab, type VocabModel } from './tokenizer/vocab.ts';
 
 const utf8 = new TextEncoder();
-const EMPTY = new Uint8Array(0);
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 export interface EncodeOptions {
@@ -110,11 +109,14 @@ export class GGUFTokenizer {
       this.bpe = null;
       this.spm = new SentencePieceBpe(v, spmByteTokens(v));
     }
-    const parts = v.tokens.map((s, id) => piece(v, id, s));
+    // Into one growing buffer: an array of 128 K small Uint8Arrays was ~20 MB of garbage at load.
+    const sink = new ByteSink(v.tokens.length * 8);
     this.off = new Int32Array(v.tokens.length + 1);
-    parts.forEach((p, i) => (this.off[i + 1] = this.off[i]! + p.length));
-    this.bytes = new Uint8Array(this.off[v.tokens.length]!);
-    parts.forEach((p, i) => this.bytes.set(p, this.off[i]!));
+    v.tokens.forEach((s, id) => {
+      piece(v, id, s, sink);
+      this.off[id + 1] = sink.length;
+    });
+    this.bytes = sink.bytes();
   }
 
   /** From the tokenizer.ggml.* keys of an open GGUF; InputError(file) when they are missing or inconsistent. */
@@ -218,28 +220,55 @@ function spmByteTokens(v: Vocab): Int32Array {
 
 const UNICODE_TO_BYTE = new Map(BYTE_TO_UNICODE.map((c, b) => [c, b]));
 
-/** A token's bytes as llama.cpp's token_to_piece renders it without `special`. */
-function piece(v: Vocab, id: number, text: string): Uint8Array {
+/** Bytes appended to one buffer that doubles when full. */
+class ByteSink {
+  private buf: Uint8Array;
+  length = 0;
+  constructor(capacity: number) {
+    this.buf = new Uint8Array(Math.max(16, capacity));
+  }
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+    grown.set(this.buf.subarray(0, this.length));
+    this.buf = grown;
+  }
+  push(b: number): void {
+    this.room(1);
+    this.buf[this.length++] = b;
+  }
+  /** UTF-8 of `text`. */
+  text(text: string): void {
+    this.room(text.length * 3); // a UTF-16 unit is at most 3 UTF-8 bytes
+    this.length += utf8.encodeInto(text, this.buf.subarray(this.length)).written;
+  }
+  /** A copy of exactly the bytes written. */
+  bytes(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+/** Appends a token's bytes as llama.cpp's token_to_piece renders it without `special`. */
+function piece(v: Vocab, id: number, text: string, out: ByteSink): void {
   switch (v.types[id]) {
     case TokenType.NORMAL: {
-      if (v.model === 'llama') return utf8.encode(text.replaceAll('▁', ' '));
+      if (v.model === 'llama') return out.text(text.replaceAll('▁', ' '));
       // llama_decode_text: each code point is a byte of GPT-2's table; one outside it is spelled out
-      const out: number[] = [];
       for (const ch of text) {
         const b = UNICODE_TO_BYTE.get(ch);
         if (b !== undefined) out.push(b);
         else {
           const hex = Array.from(utf8.encode(ch), (x) => x.toString(16).padStart(2, '0')).join('');
-          out.push(...utf8.encode(`[UNK_BYTE_0x${hex}${text}]`));
+          out.text(`[UNK_BYTE_0x${hex}${text}]`);
         }
       }
-      return Uint8Array.from(out);
+      return;
     }
     case TokenType.BYTE:
-      return Uint8Array.of(parseInt(text.slice(3, 5), 16));
+      return out.push(parseInt(text.slice(3, 5), 16));
     case TokenType.USER_DEFINED:
-      return utf8.encode(text);
+      return out.text(text);
     default: // CONTROL, UNKNOWN (rendered only with `special`), UNUSED, UNDEFINED
-      return EMPTY;
+      return;
   }
 }

@@ -399,3 +399,21 @@ describe('format/gguf: writer misuse throws', () => {
     expect(leftovers('keep.gguf')).to.deep.equal(['keep.gguf']);
   });
 });
+
+describe('format/gguf: the reader decodes strings as TextDecoder does', () => {
+  // The reader decodes metadata strings with Buffer#toString('utf8', start, end), not TextDecoder
+  // (no view object per string: a 128 K vocabulary made ~20 MB of garbage). Both must agree on every
+  // byte sequence: invalid UTF-8 (U+FFFD replacement), a leading BOM kept, lone continuation bytes.
+  it('Buffer utf8 == TextDecoder(ignoreBOM) on arbitrary bytes', () => {
+    const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+    const byte = fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0xef, 0xbb, 0xbf, 0x80, 0xc0, 0xc2, 0xe0, 0xed, 0xf0, 0xf4, 0xf5, 0xff));
+    fc.assert(
+      fc.property(fc.array(byte, { maxLength: 24 }), (a) => {
+        const u = Uint8Array.from(a);
+        expect(Buffer.from(u.buffer, u.byteOffset, u.length).toString('utf8', 0, u.length)).to.equal(decoder.decode(u));
+      }),
+      { numRuns: 20000 },
+    );
+    expect(Buffer.from([0xef, 0xbb, 0xbf, 0x41]).toString('utf8')).to.equal('\uFEFFA');
+  });
+});

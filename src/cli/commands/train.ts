@@ -5,6 +5,7 @@ import { applyOverrides, parseWith, readJsonFile } from '../../config/parse.ts';
 import { RunConfig } from '../../config/train.ts';
 import { train, TrainingDiverged } from '../../train/trainer.ts';
 import { loadPrepared } from '../../data/load.ts';
+import { peakRssMB } from '../../rss.ts';
 import { choiceOption, intOption, stringOption } from '../flags.ts';
 
 interface Args {
@@ -94,7 +95,7 @@ export const trainCommand: CommandModule<object, Args> = {
         },
       });
       bar?.stop();
-      const rssMb = process.resourceUsage().maxRSS / 1024;
+      const rssMb = peakRssMB();
       console.log(
         `backend ${r.backend.name}${r.backend.nativeMatmul ? ' + native matmul' : ''}; peak RSS ${rssMb.toFixed(0)} MB; ` +
           `checkpoint ${r.checkpoint}; metrics ${path.join(out, 'metrics.arrow')}`,

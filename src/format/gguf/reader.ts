@@ -61,14 +61,22 @@ function q(s: string): string {
   return j.length > 66 ? `${j.slice(0, 60)}..."` : j;
 }
 
-// ignoreBOM: a string that starts with U+FEFF keeps it (LLaMA-2 has the token "\uFEFF"; stripped, it would be empty)
-const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/**
+ * What a read is, for its error message: a string, or a function that makes it only when a read fails
+ * (a vocabulary is 100 K+ strings and as many numbers: a message per element made ~30 MB of garbage at
+ * load, which was most of the engine's RSS above file + KV cache).
+ */
+type What = string | (() => string);
+const say = (w: What): string => (typeof w === 'string' ? w : w());
 
 /** Sequential little-endian reads from a file through a window buffer, every read bounds-checked. */
 class Cursor {
   pos = 0;
   private buf = new Uint8Array(0);
   private view = new DataView(this.buf.buffer);
+  /** The window as a Buffer, whose toString decodes a range without a view object per string. */
+  private text = Buffer.alloc(0);
   private bufStart = 0;
 
   constructor(
@@ -86,15 +94,16 @@ class Cursor {
   }
 
   /** Makes [pos, pos + n) available in the window and returns its start index there. */
-  private take(n: number, what: string): number {
+  private take(n: number, what: What): number {
     if (n > this.remaining) {
-      this.fail(`truncated: ${what} at offset ${this.pos} needs ${n} bytes, only ${this.remaining} remain`);
+      this.fail(`truncated: ${say(what)} at offset ${this.pos} needs ${n} bytes, only ${this.remaining} remain`);
     }
     if (this.pos < this.bufStart || this.pos + n > this.bufStart + this.buf.length) {
       const len = Math.min(Math.max(n, WINDOW), this.size - this.pos);
       const buf = readFully(this.fd, new Uint8Array(len), this.pos, this.file, 'the header');
       this.buf = buf;
       this.view = new DataView(buf.buffer);
+      this.text = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
       this.bufStart = this.pos;
     }
     const at = this.pos - this.bufStart;
@@ -103,36 +112,52 @@ class Cursor {
   }
 
   // `take` runs first: it may replace the window that `this.view` refers to.
-  u8(what: string): number { const at = this.take(1, what); return this.view.getUint8(at); }
-  i8(what: string): number { const at = this.take(1, what); return this.view.getInt8(at); }
-  u16(what: string): number { const at = this.take(2, what); return this.view.getUint16(at, true); }
-  i16(what: string): number { const at = this.take(2, what); return this.view.getInt16(at, true); }
-  u32(what: string): number { const at = this.take(4, what); return this.view.getUint32(at, true); }
-  i32(what: string): number { const at = this.take(4, what); return this.view.getInt32(at, true); }
-  f32(what: string): number { const at = this.take(4, what); return this.view.getFloat32(at, true); }
-  f64(what: string): number { const at = this.take(8, what); return this.view.getFloat64(at, true); }
-  u64(what: string): bigint { const at = this.take(8, what); return this.view.getBigUint64(at, true); }
-  i64(what: string): bigint { const at = this.take(8, what); return this.view.getBigInt64(at, true); }
+  u8(what: What): number { const at = this.take(1, what); return this.view.getUint8(at); }
+  i8(what: What): number { const at = this.take(1, what); return this.view.getInt8(at); }
+  u16(what: What): number { const at = this.take(2, what); return this.view.getUint16(at, true); }
+  i16(what: What): number { const at = this.take(2, what); return this.view.getInt16(at, true); }
+  u32(what: What): number { const at = this.take(4, what); return this.view.getUint32(at, true); }
+  i32(what: What): number { const at = this.take(4, what); return this.view.getInt32(at, true); }
+  f32(what: What): number { const at = this.take(4, what); return this.view.getFloat32(at, true); }
+  f64(what: What): number { const at = this.take(8, what); return this.view.getFloat64(at, true); }
+  u64(what: What): bigint { const at = this.take(8, what); return this.view.getBigUint64(at, true); }
+  i64(what: What): bigint { const at = this.take(8, what); return this.view.getBigInt64(at, true); }
+
+  /** One element of a numeric array (no value object per element). */
+  number(type: 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'f64', what: What): number {
+    switch (type) {
+      case 'u8': return this.u8(what);
+      case 'i8': return this.i8(what);
+      case 'u16': return this.u16(what);
+      case 'i16': return this.i16(what);
+      case 'u32': return this.u32(what);
+      case 'i32': return this.i32(what);
+      case 'f32': return this.f32(what);
+      case 'f64': return this.f64(what);
+    }
+  }
 
   /** A u64 count or length that must fit in what remains at `minBytesEach` bytes per unit. */
-  count(what: string, minBytesEach: number): number {
+  count(what: What, minBytesEach: number): number {
     const at = this.pos;
     const n = this.u64(what);
     if (n * BigInt(minBytesEach) > BigInt(this.remaining)) {
-      this.fail(`${what} ${n} at offset ${at} is larger than the ${this.remaining} bytes that remain`);
+      this.fail(`${say(what)} ${n} at offset ${at} is larger than the ${this.remaining} bytes that remain`);
     }
     return Number(n);
   }
 
-  string(what: string): string {
-    const len = this.count(`${what} length`, 1);
+  string(what: What): string {
+    const len = this.count(() => `${say(what)} length`, 1);
     const at = this.take(len, what);
-    return decoder.decode(this.buf.subarray(at, at + len));
+    // Buffer's UTF-8 decoding keeps a leading U+FEFF (LLaMA-2 has the token "\uFEFF"; stripped, it
+    // would be empty) and replaces invalid bytes with U+FFFD as TextDecoder does (tested), without
+    // a subarray object per string.
+    return this.text.toString('utf8', at, at + len);
   }
 }
 
-function readValue(c: Cursor, type: GGUFValueTypeName, key: string, depth: number): GGUFValue {
-  const what = `value of ${q(key)}`;
+function readValue(c: Cursor, type: GGUFValueTypeName, key: string, depth: number, what: What = () => `value of ${q(key)}`): GGUFValue {
   switch (type) {
     case 'u8': return { type, value: c.u8(what) };
     case 'i8': return { type, value: c.i8(what) };
@@ -147,7 +172,7 @@ function readValue(c: Cursor, type: GGUFValueTypeName, key: string, depth: numbe
     case 'bool': {
       const at = c.pos;
       const b = c.u8(what);
-      if (b > 1) c.fail(`bool ${what} at offset ${at} is ${b}, expected 0 or 1`);
+      if (b > 1) c.fail(`bool ${say(what)} at offset ${at} is ${b}, expected 0 or 1`);
       return { type, value: b === 1 };
     }
     case 'string': return { type, value: c.string(what) };
@@ -162,28 +187,31 @@ function readArray(c: Cursor, key: string, depth: number): GGUFArray {
   const elemType = valueTypeName(typeId);
   if (elemType === undefined) c.fail(`array ${q(key)} at offset ${at} has unknown element type ${typeId}`);
   const n = c.count(`element count of array ${q(key)}`, minValueBytes(elemType));
+  // One description per array, reading the element index when a read fails.
+  let i = 0;
+  const element: What = () => `element ${i} of ${q(key)}`;
   if (elemType === 'string') {
     const items: string[] = [];
-    for (let i = 0; i < n; i++) items.push(c.string(`element ${i} of ${q(key)}`));
+    for (; i < n; i++) items.push(c.string(element));
     return { elemType, items };
   }
   if (elemType === 'array') {
     const items: GGUFArray[] = [];
-    for (let i = 0; i < n; i++) items.push(readArray(c, key, depth + 1));
+    for (; i < n; i++) items.push(readArray(c, key, depth + 1));
     return { elemType, items };
   }
   if (elemType === 'bool') {
     const items: boolean[] = [];
-    for (let i = 0; i < n; i++) items.push((readValue(c, 'bool', key, depth) as { value: boolean }).value);
+    for (; i < n; i++) items.push((readValue(c, 'bool', key, depth, element) as { value: boolean }).value);
     return { elemType, items };
   }
   if (elemType === 'u64' || elemType === 'i64') {
     const items = new NUMERIC_ARRAY_CTORS[elemType](n);
-    for (let i = 0; i < n; i++) items[i] = elemType === 'u64' ? c.u64(key) : c.i64(key);
+    for (; i < n; i++) items[i] = elemType === 'u64' ? c.u64(element) : c.i64(element);
     return { elemType, items };
   }
   const items = new NUMERIC_ARRAY_CTORS[elemType](n);
-  for (let i = 0; i < n; i++) items[i] = (readValue(c, elemType, key, depth) as { value: number }).value;
+  for (; i < n; i++) items[i] = c.number(elemType, element);
   return { elemType, items };
 }
 
