@@ -13,6 +13,7 @@ import { GGUFTokenizer } from './tokenizer.ts';
 import { readWeights, type Weights } from './weights.ts';
 import { weightStore } from './store.ts';
 import { mapGGUF, wantsMap, type WeightsMode } from './mapped.ts';
+import { holdYoungGeneration } from './heap.ts';
 
 export type EngineChoice = 'auto' | 'native' | 'ts';
 
@@ -52,6 +53,7 @@ export function useThreads(kernels: Kernels, threads: number | undefined): numbe
 
 export function loadEngine(file: string, opts: EngineOptions = {}): Engine {
   const t0 = performance.now();
+  holdYoungGeneration(); // before the vocabulary's strings are made (./heap.ts)
   const kernels = selectKernels(opts.engine ?? 'auto');
   const fallback = (opts.engine ?? 'auto') === 'auto' && kernels.name === 'ts' ? nativeStatus().reason : null;
   const threads = useThreads(kernels, opts.threads);
