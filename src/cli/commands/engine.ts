@@ -18,12 +18,13 @@ export const engineCommandLoaders: Loaders = {
 };
 
 /**
- * The command named on the command line, or all of `loaders` (for --help, a typo, or no command); none
- * for a bare --version, which would otherwise load every command's modules (tfjs and all: ~130 MB, seconds).
+ * The command named on the command line (its --help too: yargs renders a command's help from that
+ * command alone), or all of `loaders` (for a bare --help, a typo, or no command); none for a bare
+ * --version, which would otherwise load every command's modules (tfjs and all: ~130 MB, seconds).
  */
 export async function loadCommands(argv: readonly string[], loaders: Loaders): Promise<AnyCommand[]> {
   const name = argv.find((a) => !a.startsWith('-'));
   if (name === undefined && argv.includes('--version') && !argv.includes('--help')) return [];
-  if (name !== undefined && name in loaders && !argv.includes('--help')) return [await loaders[name]!()];
+  if (name !== undefined && name in loaders) return [await loaders[name]!()];
   return Promise.all(Object.values(loaders).map((load) => load()));
 }
