@@ -40,6 +40,14 @@ BITNET_VNNI void exp_shifted_avx512(double* sc, int64_t len, double mx) {
   for (; t < len; t++) sc[t] = engine_exp(sc[t] - mx);
 }
 
+// The same with 4 lanes (AVX2): each lane is the scalar engine_exp's double.
+BITNET_AVX2 void exp_shifted_avx2(double* sc, int64_t len, double mx) {
+  const __m256d vmx = _mm256_set1_pd(mx);
+  int64_t t = 0;
+  for (; t + 4 <= len; t += 4) _mm256_storeu_pd(sc + t, engine_exp4(_mm256_sub_pd(_mm256_loadu_pd(sc + t), vmx)));
+  for (; t < len; t++) sc[t] = engine_exp(sc[t] - mx);
+}
+
 // K of one kv head in tiles of kKvTile positions: tile b holds positions 32b..32b+31 as hd rows of 32
 // floats, kt[b*hd*32 + j*32 + (t mod 32)] (kernels.h). A tile is one contiguous 16 KB stretch (hd 128)
 // read front to back, where a [dim][position] layout jumped maxSeq floats per dim (a new page per dim
@@ -180,6 +188,7 @@ void attention(const float* q, int64_t n, int64_t pos0, const float* kc, const f
       double mx = -INFINITY;
       for (int64_t t = 0; t < len; t++) mx = sc[t] > mx ? sc[t] : mx;
       if (avx512) exp_shifted_avx512(sc, len, mx);
+      else if (avx2) exp_shifted_avx2(sc, len, mx);
       else
         for (int64_t t = 0; t < len; t++) sc[t] = engine_exp(sc[t] - mx);
       double sum = 0;

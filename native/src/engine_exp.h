@@ -1,6 +1,7 @@
 // The engine's exponential: engineExp of src/infer/kernels/reference.ts, operation for operation, so the
 // TypeScript reference, the scalar C and every SIMD lane compute the same double (libm's exp and V8's
-// differ in the last bit now and then). Used by the softmax (attention.cc) and SiLU (glu.cc).
+// differ in the last bit now and then). Used by the softmax (attention.cc), SiLU (glu.cc) and the
+// training cross-entropy (xent.cc).
 //
 //   x NaN -> NaN;  x < -708.3 -> 0;  x > 709 -> inf;  else
 //   k = floor(x*log2(e) + 1/2),  r = (x - k*ln2_hi) - k*ln2_lo,
@@ -56,6 +57,31 @@ BITNET_VNNI inline __m512d engine_exp8(__m512d x) {
     for (int u = 0; u < 8; u++)
       if (special & (1u << u)) es[u] = engine_exp(xs[u]);
     e = _mm512_load_pd(es);
+  }
+  return e;
+}
+
+// Four lanes of engine_exp on AVX2, the same operations as engine_exp8 (no contraction: the build has
+// -ffp-contract=off), so every lane is the scalar function's double. 2^k from its exponent bits.
+BITNET_AVX2 inline __m256d engine_exp4(__m256d x) {
+  const __m256d special_v = _mm256_or_pd(_mm256_cmp_pd(x, _mm256_set1_pd(kExpMin), _CMP_NGE_UQ),
+                                         _mm256_cmp_pd(x, _mm256_set1_pd(kExpMax), _CMP_GT_OQ));
+  const int special = _mm256_movemask_pd(special_v);
+  const __m256d xc = _mm256_blendv_pd(x, _mm256_setzero_pd(), special_v);  // keeps k in range
+  const __m256d k = _mm256_floor_pd(_mm256_add_pd(_mm256_mul_pd(xc, _mm256_set1_pd(kExpLog2e)), _mm256_set1_pd(0.5)));
+  const __m256d r = _mm256_sub_pd(_mm256_sub_pd(xc, _mm256_mul_pd(k, _mm256_set1_pd(kExpLn2Hi))), _mm256_mul_pd(k, _mm256_set1_pd(kExpLn2Lo)));
+  __m256d p = _mm256_set1_pd(kExpPoly[0]);
+  for (int i = 1; i < 13; i++) p = _mm256_add_pd(_mm256_mul_pd(p, r), _mm256_set1_pd(kExpPoly[i]));
+  const __m256i ki = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(k));  // k is integral: exact
+  const __m256d two_k = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(ki, _mm256_set1_epi64x(1023)), 52));
+  __m256d e = _mm256_mul_pd(p, two_k);
+  if (special) {
+    alignas(32) double xs[4], es[4];
+    _mm256_store_pd(xs, x);
+    _mm256_store_pd(es, e);
+    for (int u = 0; u < 4; u++)
+      if (special & (1 << u)) es[u] = engine_exp(xs[u]);
+    e = _mm256_load_pd(es);
   }
   return e;
 }

@@ -3,7 +3,8 @@
 //   m = max_j x_j,  z = sum_j e^(x_j - m) (double),  loss_i = m + log z - x_{t_i},
 //   grad_ij = e^(x_j - m) / z - [j = t_i]   (the gradient of loss_i; the caller scales it by dy / n)
 // The exponentials are the engine's (engine_exp.h; 8 double lanes with AVX-512, which also sum z in 8
-// interleaved partial sums instead of one serial chain), rows split over the
+// interleaved partial sums instead of one serial chain; 4 lanes with AVX2, summed in index order like
+// the scalar loop, so AVX2 and scalar give the same bits), rows split over the
 // pool: tfjs-wasm's logSumExp and softmax each took several passes over the [n, v] logits on one thread.
 #include <immintrin.h>
 
@@ -45,10 +46,22 @@ BITNET_VNNI double exp_row_avx512(const float* x, int64_t v, float m, double* e)
   return z;
 }
 
+// e_j = exp(x_j - m) into e, 4 double lanes at a time (each lane the scalar engine_exp's double), and
+// their sum in index order, as the scalar loop adds them: the AVX2 path gives the scalar path's bits.
+BITNET_AVX2 double exp_row_avx2(const float* x, int64_t v, float m, double* e) {
+  const __m256d vm = _mm256_set1_pd(m);
+  int64_t j = 0;
+  for (; j + 4 <= v; j += 4) _mm256_storeu_pd(e + j, engine_exp4(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + j)), vm)));
+  for (; j < v; j++) e[j] = engine_exp(static_cast<double>(x[j]) - m);
+  double z = 0;
+  for (j = 0; j < v; j++) z += e[j];
+  return z;
+}
+
 }  // namespace
 
 void softmax_xent(const float* x, int64_t n, int64_t v, const int32_t* t, float* loss, float* grad) {
-  const bool avx512 = isa() == Isa::Avx512Vnni;
+  const bool avx512 = isa() == Isa::Avx512Vnni, avx2 = simd();
   pool_for(n, std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(v, 1)), [&](int64_t r0, int64_t r1) {
     thread_local std::vector<double> e;
     if (static_cast<int64_t>(e.size()) < v) e.resize(static_cast<size_t>(v));
@@ -61,7 +74,9 @@ void softmax_xent(const float* x, int64_t n, int64_t v, const int32_t* t, float*
         z = exp_row_avx512(xi, v, m, e.data());
       } else {
         for (int64_t j = 0; j < v; j++) m = xi[j] > m ? xi[j] : m;
-        for (int64_t j = 0; j < v; j++) z += (e[j] = engine_exp(static_cast<double>(xi[j]) - m));
+        if (avx2) z = exp_row_avx2(xi, v, m, e.data());
+        else
+          for (int64_t j = 0; j < v; j++) z += (e[j] = engine_exp(static_cast<double>(xi[j]) - m));
       }
       loss[i] = static_cast<float>(static_cast<double>(m) + std::log(z) - static_cast<double>(xi[t[i]]));
       float* gi = grad + i * v;

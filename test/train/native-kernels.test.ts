@@ -183,6 +183,36 @@ describe('train/ops: crossEntropy (native single pass on wasm with the addon)', 
         }
       });
     });
+  if (addon && process.env.BITNET_NO_NATIVE !== '1')
+    it('softmaxXent: the AVX2 path gives the scalar path\'s bits (lane-exact exponentials, z summed in index order), specials included', function () {
+      try {
+        addon.setIsa('avx2');
+      } catch {
+        this.skip(); // no AVX2 on this CPU
+      }
+      try {
+        const [N, V] = [7, 1027];
+        const x = new Rng(23).fillNormal(new Float32Array(N * V), 4);
+        x[3] = 90; // a large logit
+        x[V + 5] = -1e30; // exp underflows to 0: the lanes outside the polynomial's range go through the scalar exp
+        x[2 * V + 1] = -Infinity;
+        x[3 * V + 2] = Number.NaN; // a NaN logit: the row's loss and gradient are NaN on both paths
+        const t = Int32Array.from({ length: N }, (_, i) => (i * 311) % V);
+        const run = (isa: 'scalar' | 'avx2') => {
+          addon.setIsa(isa);
+          const loss = new Float32Array(N);
+          const g = new Float32Array(N * V);
+          addon.softmaxXent(x, N, V, t, loss, g);
+          return { loss, g };
+        };
+        const a = run('avx2');
+        const b = run('scalar');
+        for (let i = 0; i < N; i++) if (!Object.is(a.loss[i], b.loss[i])) expect.fail(`loss[${i}]: avx2 ${a.loss[i]} vs scalar ${b.loss[i]}`);
+        for (let i = 0; i < N * V; i++) if (!Object.is(a.g[i], b.g[i])) expect.fail(`grad[${i}]: avx2 ${a.g[i]} vs scalar ${b.g[i]}`);
+      } finally {
+        addon.setIsa('auto');
+      }
+    });
   it('equals the float64 mean of logsumexp − picked logit, and its gradient (softmax − onehot)/N', async () => {
     await useBackend('wasm');
     const [N, V] = [7, 300];
