@@ -12,8 +12,8 @@
 // columns (64 bytes: row o's 4 codes at bytes 4o..4o+3), so that one vpdpbusd multiplies a panel's
 // 16 x 4 codes by one token's 4 activation codes broadcast: sum c * x, from which sum x is taken back
 // off (sum c*x - sum x = sum t*x). A register tile is 8 tokens x 2 panels (16 zmm accumulators) on
-// AVX-512 VNNI, 4 tokens x 1 panel on AVX2 (maddubs summed in int16 over chunks of quads, then madd:
-// see tile_avx2) and in scalar code.
+// AVX-512 VNNI, 6 tokens x 1 panel on AVX2 (maddubs summed in int16 over chunks of quads, then madd
+// into int32 sums kept in memory: see tile_avx2), 4 x 1 in scalar code.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -66,9 +66,13 @@ constexpr int64_t kChunk16 = 32;
 
 template <int MR>
 BITNET_AVX2 void tile_avx2(const uint8_t* w, int64_t, const int8_t* x, int64_t xstride, int64_t nq, int32_t* acc) {
+  // The int32 sums live in acc (memory), touched once per chunk: the registers hold only the int16
+  // chunk sums (2 per token), the panel's two halves and the broadcast, 2 * MR + 3 of the 16 ymm.
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256i a[MR][2];
-  for (int t = 0; t < MR; t++) a[t][0] = a[t][1] = _mm256_setzero_si256();
+  for (int t = 0; t < MR; t++) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + t * 32), _mm256_setzero_si256());
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + t * 32 + 8), _mm256_setzero_si256());
+  }
   for (int64_t q0 = 0; q0 < nq; q0 += kChunk16) {
     const int64_t q1 = std::min(nq, q0 + kChunk16);
     __m256i h[MR][2];
@@ -83,13 +87,11 @@ BITNET_AVX2 void tile_avx2(const uint8_t* w, int64_t, const int8_t* x, int64_t x
       }
     }
     for (int t = 0; t < MR; t++) {
-      a[t][0] = _mm256_add_epi32(a[t][0], _mm256_madd_epi16(h[t][0], ones));
-      a[t][1] = _mm256_add_epi32(a[t][1], _mm256_madd_epi16(h[t][1], ones));
+      __m256i* a0 = reinterpret_cast<__m256i*>(acc + t * 32);
+      __m256i* a1 = reinterpret_cast<__m256i*>(acc + t * 32 + 8);
+      _mm256_storeu_si256(a0, _mm256_add_epi32(_mm256_loadu_si256(a0), _mm256_madd_epi16(h[t][0], ones)));
+      _mm256_storeu_si256(a1, _mm256_add_epi32(_mm256_loadu_si256(a1), _mm256_madd_epi16(h[t][1], ones)));
     }
-  }
-  for (int t = 0; t < MR; t++) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + t * 32), a[t][0]);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + t * 32 + 8), a[t][1]);
   }
 }
 
@@ -154,7 +156,7 @@ struct Shape {
   int mr, np;  // the largest tile: tokens, panels
 };
 
-Shape tile_shape(Isa level) { return level == Isa::Avx512Vnni ? Shape{8, 2} : Shape{4, 1}; }
+Shape tile_shape(Isa level) { return level == Isa::Avx512Vnni ? Shape{8, 2} : level == Isa::Avx2 ? Shape{6, 1} : Shape{4, 1}; }
 
 template <int NP, int... M>
 TileFn pick_vnni(int mr, std::integer_sequence<int, M...>) {
@@ -165,7 +167,7 @@ TileFn pick_vnni(int mr, std::integer_sequence<int, M...>) {
 TileFn pick_tile(Isa level, int mr, int np) {
   if (level == Isa::Avx512Vnni)
     return np == 2 ? pick_vnni<2>(mr, std::make_integer_sequence<int, 8>{}) : pick_vnni<1>(mr, std::make_integer_sequence<int, 8>{});
-  static const TileFn avx2[] = {tile_avx2<1>, tile_avx2<2>, tile_avx2<3>, tile_avx2<4>};
+  static const TileFn avx2[] = {tile_avx2<1>, tile_avx2<2>, tile_avx2<3>, tile_avx2<4>, tile_avx2<5>, tile_avx2<6>};
   static const TileFn scalar[] = {tile_scalar<1>, tile_scalar<2>, tile_scalar<3>, tile_scalar<4>};
   return (level == Isa::Avx2 ? avx2 : scalar)[mr - 1];
 }
