@@ -4,6 +4,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import { adamwExport, adamwImport, adamwInit, adamwUpdate, adamwDispose } from '../../src/train/optimizer.ts';
 import { useBackend } from '../../src/train/backend.ts';
 import { wasmView } from '../../src/train/native-kernels.ts';
+import { nativeAddon } from '../../src/native/addon.ts';
+import { Rng } from '../../src/data/rng.ts';
 
 /** Scalar AdamW written out for one parameter, the reference. */
 function refStep(p: number, g: number, m: number, v: number, t: number, lr: number, wd: number, b1: number, b2: number, eps: number) {
@@ -88,5 +90,44 @@ describe('train/optimizer (AdamW) in place on the wasm heap (native kernels)', (
     a.dispose();
     b.dispose();
     await tf.setBackend('cpu');
+  });
+});
+
+describe('train/optimizer: the native AdamW step on every instruction set', () => {
+  const addon = nativeAddon();
+  if (addon === null || process.env.BITNET_NO_NATIVE === '1') return;
+  it('gives the float32 formula\'s bits (Math.fround per operation) on scalar and AVX2 alike, with a tail past whole vectors', function () {
+    const n = 1037;
+    const rng = new Rng(41);
+    const p0 = rng.fillNormal(new Float32Array(n), 1);
+    const m0 = rng.fillNormal(new Float32Array(n), 0.01);
+    const v0 = rng.fillNormal(new Float32Array(n), 1e-3).map(Math.abs);
+    const g = rng.fillNormal(new Float32Array(n), 0.1);
+    const [gscale, lr, b1, b2, eps, bc1, bc2, decay] = [0.7, 1e-3, 0.9, 0.95, 1e-8, 0.1, 0.05, 0.9999].map(Math.fround) as number[] as [number, number, number, number, number, number, number, number];
+    const f = Math.fround;
+    const [c1, c2] = [f(1 - b1), f(1 - b2)];
+    const want = { p: new Float32Array(n), m: new Float32Array(n), v: new Float32Array(n) };
+    for (let i = 0; i < n; i++) {
+      const gi = f(g[i]! * gscale);
+      const mi = f(f(m0[i]! * b1) + f(gi * c1));
+      const vi = f(f(v0[i]! * b2) + f(f(gi * gi) * c2));
+      const u = f(f(mi / bc1) / f(f(Math.sqrt(f(vi / bc2))) + eps));
+      [want.m[i], want.v[i], want.p[i]] = [mi, vi, f(f(p0[i]! * decay) - f(u * lr))];
+    }
+    let ran = 0;
+    for (const isa of ['scalar', 'avx2', 'avx512vnni'] as const) {
+      try {
+        addon.setIsa(isa);
+      } catch {
+        continue; // not on this CPU
+      }
+      const [p, m, v] = [p0.slice(), m0.slice(), v0.slice()];
+      addon.adamwStep(p, m, v, g, Float32Array.of(gscale, lr, b1, b2, eps, bc1, bc2, decay));
+      for (const [name, got, exp] of [['p', p, want.p], ['m', m, want.m], ['v', v, want.v]] as const)
+        for (let i = 0; i < n; i++) if (!Object.is(got[i], exp[i])) expect.fail(`${isa}: ${name}[${i}] = ${got[i]} vs ${exp[i]}`);
+      ran++;
+    }
+    addon.setIsa('auto');
+    expect(ran).to.be.at.least(2);
   });
 });
