@@ -7,6 +7,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isInputError } from '../errors.ts';
+import { ownVersion } from '../train/versions.ts';
 import type { AnyCommand } from './commands/engine.ts';
 
 const debug = process.argv.includes('--debug');
@@ -63,6 +64,9 @@ export async function runCli(load: (argv: readonly string[]) => Promise<AnyComma
     let cli = yargs(hideBin(process.argv))
       .scriptName('bitnet')
       .usage('$0 <command> [options]')
+      // package.json at the package root: yargs' own search starts at the entry file's node_modules
+      // parent, which the bundle (dist/cli.mjs, yargs inlined) does not have, and falls back to the cwd
+      .version(ownVersion())
       .option('debug', { type: 'boolean', describe: 'print stack traces for input errors too', global: true })
       .strict()
       .demandCommand(1, 'name a command (bitnet --help lists them)')

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readMetrics } from '../../src/train/metrics.ts';
 import { loadPrepared } from '../../src/data/load.ts';
@@ -38,6 +38,16 @@ describe('cli/bundle: dist/cli.mjs is the same program as src/ through tsx', fun
     expect(viaBundle.stdout).to.equal(viaTsx.stdout);
     expect(viaBundle.stderr, 'the bundle path loads dist/cli.mjs').to.contain('cli.mjs');
     expect(viaBundle.stderr, 'and never tsx').to.not.match(/tsx[/\\]dist/);
+  });
+
+  it('yargs is bundled, and --version and --help read the same from any directory', () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const elsewhere = (args: string[], env: Record<string, string>) => spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } });
+    const viaBundle = elsewhere(['--version'], BUNDLED);
+    expect(viaBundle.stdout.trim()).to.equal(version);
+    expect(viaBundle.stderr, 'yargs comes from the bundle, not node_modules').to.not.match(/node_modules[/\\]yargs[/\\]/);
+    expect(elsewhere(['--version'], TSX).stdout.trim()).to.equal(version);
+    expect(elsewhere(['bench', '--help'], BUNDLED).stdout).to.equal(elsewhere(['bench', '--help'], TSX).stdout);
   });
 
   it('training: the same loss at every step and the same validation loss, with the gradients registered in the bundle', async () => {
