@@ -152,6 +152,17 @@ const u32 = (value: number): GGUFValue => ({ type: 'u32', value });
 const str = (value: string): GGUFValue => ({ type: 'string', value });
 const bool = (value: boolean): GGUFValue => ({ type: 'bool', value });
 
+/**
+ * Why a model of this shape cannot be exported with its ternary/binary linears as TQ1_0/TQ2_0 (whose
+ * rows are whole 256-weight blocks; every linear's row is d_model or d_ff wide), or null when it can.
+ */
+export function ternaryBlockProblem(m: Pick<ExportModel, 'weight_quant' | 'd_model' | 'd_ff'>): string | null {
+  if (m.weight_quant === 'fp') return null;
+  const bad = ([['d_model', m.d_model], ['d_ff', m.d_ff]] as const).filter(([, n]) => n % 256 !== 0);
+  if (bad.length === 0) return null;
+  return `${bad.map(([k, n]) => `${k} ${n}`).join(' and ')} ${bad.length > 1 ? 'are not multiples' : 'is not a multiple'} of 256, which TQ1_0/TQ2_0 rows need`;
+}
+
 /** Why llama.cpp cannot run this model as our engine does. */
 export function llamaCppIncompatibilities(m: ExportModel, g: Granularity, tok: ExportTokenizer): string[] {
   const r: string[] = [];
@@ -159,8 +170,8 @@ export function llamaCppIncompatibilities(m: ExportModel, g: Granularity, tok: E
   if (m.act_quant !== 'int8') r.push(`act_quant ${m.act_quant}: llama.cpp quantizes activations to 8 bits per 256-block`);
   if (m.subln === 'off') r.push('subln off: llama.cpp\'s bitnet graph requires attn_sub_norm and ffn_sub_norm');
   if (tok.merges().length === 0) r.push('byte tokenizer: llama.cpp rejects a "gpt2" vocabulary without merges');
-  for (const [k, n] of [['d_model', m.d_model], ['d_ff', m.d_ff]] as const)
-    if (m.weight_quant !== 'fp' && n % 256 !== 0) r.push(`${k} ${n} is not a multiple of 256, which TQ1_0/TQ2_0 rows need`);
+  const blocks = ternaryBlockProblem(m);
+  if (blocks !== null) r.push(blocks);
   return r;
 }
 

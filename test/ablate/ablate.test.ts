@@ -204,6 +204,22 @@ describe('ablate: a tiny study end to end through the CLI', function () {
     expect(b.stderr).to.equal(`bitnet: ${bad}: arm "x": train.init_from "study:nope" names no arm of this study\n`);
   });
 
+  it('warns at the start, before any training, of an arm whose ternary rows TQ2_0 cannot hold (its engine check would fail at export)', () => {
+    const f = path.join(dir, 'narrow', 'study.json');
+    mkdirSync(path.dirname(f), { recursive: true });
+    const narrow = JSON.parse(studyJson(data, { name: 'narrow' })) as { base: { model: Record<string, unknown> } };
+    Object.assign(narrow.base.model, { d_model: 128, d_ff: 384, n_heads: 2, n_kv_heads: 2 });
+    writeFileSync(f, JSON.stringify(narrow));
+    const r = cli('ablate', f, '--only', 'weight_quant=fp', '--seeds', '1', '--workers', '1');
+    expect(r.status, r.stdout + r.stderr).to.equal(0);
+    const warnings = r.stdout.split('\n').filter((l) => l.startsWith('warning:'));
+    expect(warnings).to.deep.equal([
+      'warning: arm "weight_quant=ternary": its runs cannot be exported for the engine check (d_model 128 and d_ff 384 are not multiples of 256, which TQ1_0/TQ2_0 rows need); the study\'s metric, the training-side validation loss, is unaffected',
+    ]);
+    expect(r.stdout.indexOf('warning:'), 'with the study line, before any run starts').to.be.within(0, r.stdout.indexOf('study narrow:'));
+    expect(r.stdout).to.match(/1 trained, 0 reused, 0 already complete, 0 failed/);
+  });
+
   it('--only and --seeds run that subset; a seed or arm the study lacks, a bad seed, or either with --queue: one line, exit 2', () => {
     const f4 = path.join(dir, 'subset', 'study.json');
     mkdirSync(path.dirname(f4), { recursive: true });
