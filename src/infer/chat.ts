@@ -94,8 +94,8 @@ export class ChatSession {
   /** The prompt text of `messages` with the assistant's turn opened. */
   render(messages: readonly ChatMessage[]): string {
     const t = this.tokenizer;
-    const bos = t.bosId !== null ? t.tokens[t.bosId]! : '';
-    const eos = t.eosId !== null ? t.tokens[t.eosId]! : '';
+    const bos = t.bosId !== null ? t.tokenText(t.bosId) : '';
+    const eos = t.eosId !== null ? t.tokenText(t.eosId) : '';
     let text: string;
     try {
       text = this.template.render({ messages, add_generation_prompt: true, bos_token: bos, eos_token: eos });

@@ -33,7 +33,7 @@
  * merges), so commands that never encode (bench, inspect) do not pay for them.
  */
 import { InputError } from '../errors.ts';
-import { Keys, TokenType, type GGUFFile } from '../format/gguf/index.ts';
+import { Keys, TokenType, type GGUFFile, type StringTable } from '../format/gguf/index.ts';
 import { BYTE_TO_UNICODE } from '../data/tokenizer/byte-unicode.ts';
 import { checkId, decodeIds } from '../data/tokenizer/types.ts';
 import { ByteLevelBpe, checkMerges } from './tokenizer/bpe.ts';
@@ -55,7 +55,6 @@ export interface EncodeOptions {
 export class GGUFTokenizer {
   readonly model: VocabModel;
   readonly vocabSize: number;
-  readonly tokens: readonly string[];
   /** End of text: generation stops here (and at the other end-of-generation tokens, see `isEog`). */
   readonly eosId: number | null;
   /** Put before prompts when `addBos`. */
@@ -69,6 +68,8 @@ export class GGUFTokenizer {
   /** tokenizer.ggml.pre ("default" when absent). */
   readonly pre: string;
 
+  /** Token strings by id, as the file's bytes (`tokenText`). */
+  private readonly texts: StringTable;
   private readonly types: Uint8Array;
   private readonly special: SpecialTokens;
   private readonly eog: ReadonlySet<number>;
@@ -82,7 +83,7 @@ export class GGUFTokenizer {
 
   private constructor(v: Vocab) {
     this.model = v.model;
-    this.tokens = v.tokens;
+    this.texts = v.tokens;
     this.vocabSize = v.tokens.length;
     this.types = v.types;
     this.eosId = v.eosId;
@@ -112,10 +113,10 @@ export class GGUFTokenizer {
     // Into one growing buffer: an array of 128 K small Uint8Arrays was ~20 MB of garbage at load.
     const sink = new ByteSink(v.tokens.length * 8);
     this.off = new Int32Array(v.tokens.length + 1);
-    v.tokens.forEach((s, id) => {
-      piece(v, id, s, sink);
+    for (let id = 0; id < v.tokens.length; id++) {
+      piece(v, id, v.tokens.text(id), sink);
       this.off[id + 1] = sink.length;
-    });
+    }
     this.bytes = sink.bytes();
   }
 
@@ -176,6 +177,12 @@ export class GGUFTokenizer {
     return this.bytes.subarray(this.off[id]!, this.off[id + 1]!);
   }
 
+  /** The token's string in the file (e.g. "<|begin_of_text|>", or "Ġthe" for a byte-level BPE token). */
+  tokenText(id: number): string {
+    checkId(id, this.vocabSize);
+    return this.texts.text(id);
+  }
+
   /** The token's TokenType, after llama.cpp's overrides (end-of-generation and FIM markers are CONTROL). */
   tokenType(id: number): number {
     checkId(id, this.vocabSize);
@@ -194,7 +201,7 @@ export class GGUFTokenizer {
         tokenBytes: (id) => {
           let b = this.tokenBytes(id);
           const t = this.types[id];
-          if (special && (t === TokenType.CONTROL || t === TokenType.UNKNOWN)) b = utf8.encode(this.tokens[id]!);
+          if (special && (t === TokenType.CONTROL || t === TokenType.UNKNOWN)) b = this.texts.bytes.subarray(this.texts.start(id), this.texts.end(id));
           // llama.cpp strips one leading space from the first token only, whatever that token is
           if (first && this.addSpacePrefix && b[0] === 0x20) b = b.subarray(1);
           first = false;

@@ -49,7 +49,7 @@ export const evalCommand: CommandModule<object, Args> = {
     try {
       engineNotes(e);
       const ours = data.tokenizer.tokenStrings();
-      const first = ours.findIndex((s, i) => s !== e.tokenizer.tokens[i]);
+      const first = ours.findIndex((s, i) => i >= e.tokenizer.vocabSize || s !== e.tokenizer.tokenText(i));
       if (ours.length !== e.tokenizer.vocabSize || first >= 0)
         throw new InputError(dir, `its tokenizer (${ours.length} tokens) is not the model's (${e.tokenizer.vocabSize} tokens${first >= 0 ? `, first difference at id ${first}` : ''})`);
       const split = argv.split === 'val' ? data.val : data.train;

@@ -31,6 +31,7 @@ import {
   type GGUFValueTypeName,
 } from './constants.ts';
 import { NUMERIC_ARRAY_CTORS, type GGUFArray, type GGUFValue } from './value.ts';
+import { lazyStringArray, stringTableOf, StringTableBuilder, type StringTable } from './strings.ts';
 
 /** Nested arrays deeper than this are refused (no real file nests at all; this bounds recursion). */
 const MAX_ARRAY_DEPTH = 8;
@@ -155,6 +156,13 @@ class Cursor {
     // a subarray object per string.
     return this.text.toString('utf8', at, at + len);
   }
+
+  /** One string's bytes appended to `out`, no JS string made (string arrays: ./strings.ts says why). */
+  stringInto(out: StringTableBuilder, what: What): void {
+    const len = this.count(() => `${say(what)} length`, 1);
+    const at = this.take(len, what);
+    out.addBytes(this.buf, at, at + len);
+  }
 }
 
 function readValue(c: Cursor, type: GGUFValueTypeName, key: string, depth: number, what: What = () => `value of ${q(key)}`): GGUFValue {
@@ -191,9 +199,9 @@ function readArray(c: Cursor, key: string, depth: number): GGUFArray {
   let i = 0;
   const element: What = () => `element ${i} of ${q(key)}`;
   if (elemType === 'string') {
-    const items: string[] = [];
-    for (; i < n; i++) items.push(c.string(element));
-    return { elemType, items };
+    const b = new StringTableBuilder(n, n * 8);
+    for (; i < n; i++) c.stringInto(b, element);
+    return lazyStringArray(b.finish());
   }
   if (elemType === 'array') {
     const items: GGUFArray[] = [];
@@ -321,6 +329,11 @@ export class GGUFFile {
 
   getStringArray(key: string): readonly string[] {
     return this.getArray(key, 'string').items as readonly string[];
+  }
+
+  /** A string array as bytes and offsets, without a JS string per element (./strings.ts). */
+  getStringTable(key: string): StringTable {
+    return stringTableOf(this.getArray(key, 'string') as GGUFArray & { elemType: 'string' });
   }
 
   tensor(name: string): GGUFTensorInfo {

@@ -24,17 +24,25 @@ import { InputError } from '../../errors.ts';
 import { Keys } from '../../format/gguf/index.ts';
 import { mergeSymbols } from '../../data/tokenizer/bpe.ts';
 import { BYTE_TO_UNICODE } from '../../data/tokenizer/byte-unicode.ts';
+import type { StringTable } from '../../format/gguf/index.ts';
+import type { TokenIds } from './token-ids.ts';
 import type { Vocab } from './vocab.ts';
 
 const CACHE_LIMIT = 100_000;
 const CACHE_MAX_WORD = 256;
 const utf8 = new TextEncoder();
 
-/** A merge line's two tokens and where the space between them is (llama.cpp splits at the first space after the first character), or null. */
-function parseMerge(line: string, idOf: ReadonlyMap<string, number>): { a: number; b: number; sp: number } | null {
-  const sp = line.indexOf(' ', 1);
-  const a = sp > 0 ? idOf.get(line.slice(0, sp)) : undefined;
-  const b = sp > 0 ? idOf.get(line.slice(sp + 1)) : undefined;
+/**
+ * Merge line r's two tokens and the byte index of the space between them (llama.cpp splits at the
+ * first space after the first character: in UTF-8 that is the first 0x20 past byte 0, since no
+ * multi-byte character holds one), or null.
+ */
+function parseMerge(merges: StringTable, r: number, ids: TokenIds): { a: number; b: number; sp: number } | null {
+  const start = merges.start(r), end = merges.end(r);
+  const sp = merges.bytes.indexOf(0x20, start + 1);
+  if (sp < 0 || sp >= end) return null;
+  const a = ids.getBytes(merges.bytes, start, sp);
+  const b = ids.getBytes(merges.bytes, sp + 1, end);
   return a === undefined || b === undefined ? null : { a, b, sp };
 }
 
@@ -44,18 +52,21 @@ function parseMerge(line: string, idOf: ReadonlyMap<string, number>): { a: numbe
  * never encode (bench, inspect) need not pay.
  */
 export function checkMerges(vocab: Pick<Vocab, 'source' | 'idOf' | 'merges'>): void {
-  vocab.merges.forEach((line, r) => {
-    if (parseMerge(line, vocab.idOf) === null) throw new InputError(vocab.source, badMerge(r, line));
-  });
+  for (let r = 0; r < vocab.merges.length; r++)
+    if (parseMerge(vocab.merges, r, vocab.idOf) === null) throw new InputError(vocab.source, badMerge(vocab.merges, r));
 }
 
-const badMerge = (r: number, line: string) => `${Keys.tokenizer.merges}: merges[${r}] "${line}" is not two known tokens separated by one space`;
+const badMerge = (merges: StringTable, r: number) =>
+  `${Keys.tokenizer.merges}: merges[${r}] "${merges.text(r)}" is not two known tokens separated by one space`;
+
+/** Bytes as a string of one char per byte: a lossless Map key for byte strings that are not tokens. */
+const byteKey = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 
 export class ByteLevelBpe {
-  private readonly idOf: ReadonlyMap<string, number>;
+  private readonly idOf: TokenIds;
   private readonly nTokens: number;
-  /** Strings of the symbols past the tokens (merge results that are not tokens). */
-  private readonly extra: string[] = [];
+  /** Bytes of the symbols past the tokens (merge results that are not tokens). */
+  private readonly extra: Uint8Array[] = [];
   /** symbol of byte b: the token of BYTE_TO_UNICODE[b]. */
   private readonly byteSym = new Int32Array(256);
   /** a * width + b -> rank. */
@@ -73,24 +84,32 @@ export class ByteLevelBpe {
     this.nTokens = vocab.tokens.length;
     const { merges } = vocab;
     const extraId = new Map<string, number>();
-    const symbolOf = (text: string): number => {
-      let c = vocab.idOf.get(text) ?? extraId.get(text);
+    const symbolOf = (b: Uint8Array): number => {
+      let c = vocab.idOf.getBytes(b);
+      if (c !== undefined) return c;
+      const key = byteKey(b);
+      c = extraId.get(key);
       if (c === undefined) {
         c = this.nTokens + this.extra.length;
-        this.extra.push(text);
-        extraId.set(text, c);
+        this.extra.push(b.slice());
+        extraId.set(key, c);
       }
       return c;
     };
-    BYTE_TO_UNICODE.forEach((s, b) => (this.byteSym[b] = symbolOf(s)));
+    BYTE_TO_UNICODE.forEach((s, b) => (this.byteSym[b] = symbolOf(utf8.encode(s))));
     // a pair's key a * width + b must stay unique: room for every symbol a merge or a byte can add
     this.width = this.nTokens + merges.length + 256;
     this.result = new Int32Array(merges.length);
+    let joined = new Uint8Array(64);
     for (let r = 0; r < merges.length; r++) {
-      const line = merges[r]!;
-      const m = parseMerge(line, vocab.idOf);
-      if (m === null) throw new InputError(vocab.source, badMerge(r, line));
-      this.result[r] = symbolOf(line.slice(0, m.sp) + line.slice(m.sp + 1));
+      const m = parseMerge(merges, r, vocab.idOf);
+      if (m === null) throw new InputError(vocab.source, badMerge(merges, r));
+      // the merge's result: the line without its space
+      const start = merges.start(r), end = merges.end(r), n = end - start - 1;
+      if (n > joined.length) joined = new Uint8Array(n * 2);
+      joined.set(merges.bytes.subarray(start, m.sp));
+      joined.set(merges.bytes.subarray(m.sp + 1, end), m.sp - start);
+      this.result[r] = symbolOf(joined.subarray(0, n));
       const k = m.a * this.width + m.b;
       if (!this.rank.has(k)) this.rank.set(k, r);
     }
@@ -129,7 +148,7 @@ export class ByteLevelBpe {
         out.push(s);
         continue;
       }
-      for (const b of utf8.encode(this.extra[s - this.nTokens]!)) {
+      for (const b of this.extra[s - this.nTokens]!) {
         const id = b < 0x80 ? this.idOf.get(String.fromCharCode(b)) : undefined;
         if (id !== undefined) out.push(id);
       }

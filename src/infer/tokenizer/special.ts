@@ -10,7 +10,7 @@
  * matters when two such strings overlap in the text. The lstrip/rstrip attributes llama.cpp sets for a
  * few model names (phi-3, jina, modern-bert) are not applied.
  */
-import { TokenType } from '../../format/gguf/index.ts';
+import { TokenType, type StringTable } from '../../format/gguf/index.ts';
 
 /** A piece of text still to tokenize, or a token id found in the text. */
 export type Fragment = string | number;
@@ -21,13 +21,13 @@ export class SpecialTokens {
   /** First UTF-16 unit of a token's string -> indices into `list`, to find the few that occur in a text in one pass. */
   private readonly byFirst = new Map<number, number[]>();
 
-  constructor(tokens: readonly string[], types: ArrayLike<number>) {
+  constructor(tokens: StringTable, types: ArrayLike<number>) {
     const bytes: number[] = [];
     for (let id = 0; id < tokens.length; id++) {
       const t = types[id]!;
-      if ((t === TokenType.CONTROL || t === TokenType.UNKNOWN || t === TokenType.USER_DEFINED) && tokens[id]!.length > 0) {
-        this.list.push({ text: tokens[id]!, id, control: t !== TokenType.USER_DEFINED });
-        bytes[id] = Buffer.byteLength(tokens[id]!, 'utf8');
+      if ((t === TokenType.CONTROL || t === TokenType.UNKNOWN || t === TokenType.USER_DEFINED) && tokens.end(id) > tokens.start(id)) {
+        this.list.push({ text: tokens.text(id), id, control: t !== TokenType.USER_DEFINED });
+        bytes[id] = tokens.end(id) - tokens.start(id);
       }
     }
     this.list.sort((a, b) => bytes[b.id]! - bytes[a.id]! || a.id - b.id);

@@ -10,23 +10,25 @@
  * (its "control-looking token ... will be overridden").
  */
 import { InputError } from '../../errors.ts';
-import { Keys, TokenType, type GGUFFile } from '../../format/gguf/index.ts';
+import { Keys, StringTable, StringTableBuilder, TokenType, type GGUFFile } from '../../format/gguf/index.ts';
 import { preTokenizer, SUPPORTED_PRE, type PreTokenizer } from './pretokenize.ts';
+import { TokenIds } from './token-ids.ts';
 
 export type VocabModel = 'gpt2' | 'llama';
 
 export interface Vocab {
   source: string;
   model: VocabModel;
-  tokens: readonly string[];
-  /** Token string -> id (llama.cpp refuses duplicate strings, so this is one-to-one). */
-  idOf: ReadonlyMap<string, number>;
+  /** Token strings by id, as bytes (no JS string per token: ../../format/gguf/strings.ts says why). */
+  tokens: StringTable;
+  /** Token bytes -> id (llama.cpp refuses duplicate strings, so this is one-to-one). */
+  idOf: TokenIds;
   /** TokenType per id (values outside 1..6 read as UNDEFINED, as llama.cpp does), after the overrides above. */
   types: Uint8Array;
   /** Scores per id (SentencePiece merges by them); zeros when the file has none. */
   scores: Float32Array;
-  /** "a b" merge lines in rank order (model "gpt2"). */
-  merges: readonly string[];
+  /** "a b" merge lines in rank order (model "gpt2"; empty for "llama"). */
+  merges: StringTable;
   /** tokenizer.ggml.pre as written ('' when absent). */
   pre: string;
   /** The pre-tokenizer llama.cpp applies for `pre` (model "gpt2"). */
@@ -81,15 +83,10 @@ export function readVocab(f: GGUFFile): Vocab {
   // llama.cpp sets no pre-tokenizer for SentencePiece; for BPE it refuses a name it does not know
   const pt = spm ? preTokenizer('default')! : (preTokenizer(pre) ?? fail(`${Keys.tokenizer.pre} is "${pre}", a pre-tokenizer llama.cpp does not know (it refuses the file too); this engine splits text for ${SUPPORTED_PRE}`));
 
-  const tokens = f.getStringArray(Keys.tokenizer.tokens).map((s, i) => (s === '' ? `[EMPTY_${i}]` : s));
+  const tokens = withoutEmpty(f.getStringTable(Keys.tokenizer.tokens));
   const n = tokens.length;
   if (n === 0) fail(`${Keys.tokenizer.tokens} is empty`);
-  const idOf = new Map<string, number>();
-  tokens.forEach((s, i) => {
-    const j = idOf.get(s);
-    if (j !== undefined) fail(`${Keys.tokenizer.tokens}: duplicate token ${JSON.stringify(s).slice(0, 60)} at ids ${j} and ${i}`);
-    idOf.set(s, i);
-  });
+  const idOf = new TokenIds(tokens, (j, i) => fail(`${Keys.tokenizer.tokens}: duplicate token ${JSON.stringify(tokens.text(i)).slice(0, 60)} at ids ${j} and ${i}`));
 
   const types = new Uint8Array(n).fill(TokenType.NORMAL);
   if (f.has(Keys.tokenizer.tokenType)) {
@@ -97,10 +94,12 @@ export function readVocab(f: GGUFFile): Vocab {
     if (a.length < n) fail(`${Keys.tokenizer.tokenType} has ${a.length} entries for ${n} tokens`);
     for (let i = 0; i < n; i++) types[i] = a[i]! >= TokenType.NORMAL && a[i]! <= TokenType.BYTE ? a[i]! : TokenType.UNDEFINED;
   }
-  tokens.forEach((s, i) => {
-    if (FORCED_CONTROL.has(s)) types[i] = TokenType.CONTROL;
-    if (types[i] === TokenType.BYTE && !BYTE_TEXT.test(s)) fail(`${Keys.tokenizer.tokenType}: token ${i} ${JSON.stringify(s).slice(0, 40)} is a BYTE token but not of the form <0xXX>`);
-  });
+  for (const s of FORCED_CONTROL) {
+    const i = idOf.get(s);
+    if (i !== undefined) types[i] = TokenType.CONTROL;
+  }
+  for (let i = 0; i < n; i++)
+    if (types[i] === TokenType.BYTE && !BYTE_TEXT.test(tokens.text(i))) fail(`${Keys.tokenizer.tokenType}: token ${i} ${JSON.stringify(tokens.text(i)).slice(0, 40)} is a BYTE token but not of the form <0xXX>`);
 
   const scores = new Float32Array(n);
   if (f.has(Keys.tokenizer.scores)) {
@@ -111,10 +110,10 @@ export function readVocab(f: GGUFFile): Vocab {
     for (let i = 0; i < n; i++) scores[i] = a[i]!;
   }
 
-  let merges: readonly string[] = [];
+  let merges = StringTable.of([]);
   if (!spm) {
     if (!f.has(Keys.tokenizer.merges)) fail(`missing metadata key ${Keys.tokenizer.merges} (byte-level BPE needs its merges)`);
-    merges = f.getStringArray(Keys.tokenizer.merges);
+    merges = f.getStringTable(Keys.tokenizer.merges);
   }
 
   // special ids: llama.cpp's defaults per model (SentencePiece 1/2, BPE 11/11, Falcon's), disabled when
@@ -153,4 +152,17 @@ export function readVocab(f: GGUFFile): Vocab {
     addSpacePrefix: flag(Keys.tokenizer.addSpacePrefix, spm),
     chatTemplate: f.has(Keys.tokenizer.chatTemplate) ? f.getString(Keys.tokenizer.chatTemplate) : null,
   };
+}
+
+/** llama.cpp's repair of an empty token string: "[EMPTY_<id>]" (the table unchanged when none is empty). */
+function withoutEmpty(t: StringTable): StringTable {
+  let empty = false;
+  for (let i = 0; i < t.length && !empty; i++) empty = t.start(i) === t.end(i);
+  if (!empty) return t;
+  const b = new StringTableBuilder(t.length, t.bytes.length + 64);
+  for (let i = 0; i < t.length; i++) {
+    if (t.start(i) === t.end(i)) b.addText(`[EMPTY_${i}]`);
+    else b.addBytes(t.bytes, t.start(i), t.end(i));
+  }
+  return b.finish();
 }
