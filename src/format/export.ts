@@ -103,6 +103,23 @@ function scalesFitBlocks(g: Granularity): boolean {
   return g.kind !== 'group' || g.size % 256 === 0;
 }
 
+/**
+ * Whether a ternary linear of `cols` inputs fits TQ1_0/TQ2_0, whose rows are whole 256-weight blocks.
+ * One that does not (a model narrower than 256, or a d_ff such as 344) is written as I8 codes
+ * (-1, 0, 1) with its scales in a group_scales tensor: 8 bits per weight instead of 1.69-2.06, which
+ * our engine packs into its 2-bit layout at load (any width), and which llama.cpp cannot multiply.
+ */
+export function fitsTernaryBlocks(cols: number): boolean {
+  return cols % 256 === 0;
+}
+
+/** A narrow linear's group_scales: [rows, cols / group] row-major, every granularity as groups of a row. */
+function narrowScales(q: QuantizedWeights): { group: number; scales: Float32Array } {
+  const g = q.granularity;
+  if (g.kind === 'group') return { group: g.size, scales: q.scales };
+  return { group: q.cols, scales: g.kind === 'row' ? q.scales : new Float32Array(q.rows).fill(q.scales[0]!) };
+}
+
 /** Rounds through fp16, as the file stores a value. */
 export function f16Round(x: number): number {
   return f16BitsToF32(f32ToF16Bits(x));
@@ -110,9 +127,11 @@ export function f16Round(x: number): number {
 
 /**
  * The scale of each segment of `group` columns of a linear as the file stores it (row-major, cols/group
- * per row): fp16(d) of each 256-weight block when the scales live in the blocks, else the group scales.
+ * per row): fp16(d) of each 256-weight block when the scales live in the blocks, else the group scales
+ * (F32: exact), as for a linear too narrow for the blocks.
  */
 export function storedSegmentScales(q: QuantizedWeights): { group: number; scales: Float32Array } {
+  if (!fitsTernaryBlocks(q.cols)) return narrowScales(q);
   if (scalesFitBlocks(q.granularity)) return { group: 256, scales: blockScales(q, 256).map(f16Round) };
   return { group: (q.granularity as { size: number }).size, scales: q.scales };
 }
@@ -153,14 +172,14 @@ const str = (value: string): GGUFValue => ({ type: 'string', value });
 const bool = (value: boolean): GGUFValue => ({ type: 'bool', value });
 
 /**
- * Why a model of this shape cannot be exported with its ternary/binary linears as TQ1_0/TQ2_0 (whose
- * rows are whole 256-weight blocks; every linear's row is d_model or d_ff wide), or null when it can.
+ * Why some ternary/binary linears of a model of this shape cannot be TQ1_0/TQ2_0 (whose rows are whole
+ * 256-weight blocks; every linear's row is d_model or d_ff wide), or null when all can.
  */
-export function ternaryBlockProblem(m: Pick<ExportModel, 'weight_quant' | 'd_model' | 'd_ff'>): string | null {
+function ternaryBlockProblem(m: Pick<ExportModel, 'weight_quant' | 'd_model' | 'd_ff'>): string | null {
   if (m.weight_quant === 'fp') return null;
-  const bad = ([['d_model', m.d_model], ['d_ff', m.d_ff]] as const).filter(([, n]) => n % 256 !== 0);
+  const bad = ([['d_model', m.d_model], ['d_ff', m.d_ff]] as const).filter(([, n]) => !fitsTernaryBlocks(n));
   if (bad.length === 0) return null;
-  return `${bad.map(([k, n]) => `${k} ${n}`).join(' and ')} ${bad.length > 1 ? 'are not multiples' : 'is not a multiple'} of 256, which TQ1_0/TQ2_0 rows need`;
+  return `${bad.map(([k, n]) => `${k} ${n}`).join(' and ')} ${bad.length > 1 ? 'are not multiples' : 'is not a multiple'} of 256, which TQ1_0/TQ2_0 rows need: those linears are written as I8 codes (8 bits per weight), which llama.cpp cannot multiply`;
 }
 
 /** Why llama.cpp cannot run this model as our engine does. */
@@ -179,9 +198,6 @@ export async function exportGGUF(input: ExportInput, opts: ExportOptions): Promi
   const { model: m, granularity: g, tokenizer: tok } = input;
   const ternary = m.weight_quant !== 'fp';
   const codec = TERNARY_CODECS[opts.type === 'tq2_0' ? 'TQ2_0' : 'TQ1_0'];
-  for (const t of input.tensors)
-    if (t.kind === 'linear' && ternary && t.shape[1]! % codec.blockSize !== 0)
-      throw new RangeError(`export: ${t.name} rows have ${t.shape[1]} weights; ${codec.name} needs a multiple of ${codec.blockSize} (choose d_model and d_ff as multiples of 256)`);
   const reasons = llamaCppIncompatibilities(m, g, tok);
 
   const tokens = tok.tokenStrings();
@@ -225,6 +241,11 @@ export async function exportGGUF(input: ExportInput, opts: ExportOptions): Promi
       // Quantized lazily, one tensor at a time, when the writer reaches it.
       let q: QuantizedWeights | undefined;
       const quantized = () => (q ??= quantizeLinear(t.data, rows, cols, m.weight_quant as 'binary' | 'ternary', g));
+      if (!fitsTernaryBlocks(cols)) {
+        tensors.push({ name: t.name, ne, type: GGMLType.I8, data: () => quantized().codes });
+        tensors.push({ name: TensorNames.groupScales(t.name), ne: [cols / narrowScales(quantized()).group, rows], type: GGMLType.F32, data: () => narrowScales(quantized()).scales });
+        continue;
+      }
       const fits = scalesFitBlocks(g);
       tensors.push({
         name: t.name,

@@ -4,7 +4,7 @@
  * `readWeights(gguf)` validates an open GGUF of architecture "bitnet" against the model it describes
  * (every required key, every tensor's presence, ggml type and shape) and converts it, tensor by tensor,
  * into what the forward pass runs on:
- *   - ternary linears (TQ2_0, TQ1_0, and bitnet.cpp's I2_S) → the kernels' packed 2-bit layout
+ *   - ternary linears (TQ2_0, TQ1_0, bitnet.cpp's I2_S, our I8 codes of linears too narrow for blocks) → the kernels' packed 2-bit layout
  *     (src/infer/kernels/layout.ts) plus scales, collapsed to one per tensor or one per row when the
  *     blocks' d allow it, else one per 256-weight block (groupSize 256); I2_S has one scale per tensor;
  *     our group-scale files (d = 1 and a `.group_scales` F32 tensor {cols/g, rows}) give one scale per
@@ -131,7 +131,8 @@ export interface ReadOptions {
 
 const IN_PLACE_TYPES: ReadonlyMap<number, TernaryBlockType> = new Map<number, TernaryBlockType>([[GGMLType.TQ1_0, 'TQ1_0'], [GGMLType.TQ2_0, 'TQ2_0']]);
 
-const LINEAR_TYPES = new Set<number>([GGMLType.TQ2_0, GGMLType.TQ1_0, GGMLType.I2_S, GGMLType.F16, GGMLType.F32]);
+/** I8: our export's ternary codes of a linear too narrow for TQ blocks (src/format/export.ts fitsTernaryBlocks). */
+const LINEAR_TYPES = new Set<number>([GGMLType.TQ2_0, GGMLType.TQ1_0, GGMLType.I2_S, GGMLType.I8, GGMLType.F16, GGMLType.F32]);
 const FLOAT_TYPES = new Set<number>([GGMLType.F16, GGMLType.F32]);
 /** The block types the kernels run embeddings and heads on, by ggml type id. */
 const TABLE_QUANT: ReadonlyMap<number, QuantType> = new Map<number, QuantType>([
@@ -262,6 +263,12 @@ function readTernary(tr: TensorReader, name: string, t: GGUFTensorInfo, rows: nu
       const { packed, scale } = i2sToPacked(bytes, rows, cols, out);
       return { packed, d: Float32Array.of(scale) };
     }
+    if (t.type === GGMLType.I8) {
+      const codes = new Int8Array(bytes.buffer, bytes.byteOffset, rows * cols);
+      const bad = codes.findIndex((c) => c < -1 || c > 1);
+      if (bad >= 0) throw new RangeError(`holds ${codes[bad]} at element ${bad}; an I8 linear holds ternary codes -1, 0, 1`);
+      return { packed: repackTernary(codes, rows, cols, out), d: Float32Array.of(1) };
+    }
     const native = nativeAddon();
     const blockType = IN_PLACE_TYPES.get(t.type);
     if (native !== null && blockType !== undefined) {
@@ -373,7 +380,10 @@ function readLinear(tr: TensorReader, name: string, rows: number, cols: number, 
     const gsType = tr.info(gsName, [groups, rows], FLOAT_TYPES).type;
     const gs = toF32(tr.f.readTensor(gsName), gsType, groups * rows);
     if (d.some((v) => v !== d[0])) tr.fail(name, 'has group_scales but its blocks carry different scales d (expected one d, normally 1)');
-    lin = { kind: 'ternary', rows, cols, packed, scale: gs.map((v) => v * d[0]!), groupSize: g };
+    const scale = gs.map((v) => v * d[0]!);
+    // one group per row is a scale per row (our I8 linears of per-tensor or per-row scales), one scale when all agree
+    if (groups === 1) lin = { kind: 'ternary', rows, cols, packed, scale: scale.every((v) => v === scale[0]) ? Float32Array.of(scale[0]!) : scale, groupSize: 0 };
+    else lin = { kind: 'ternary', rows, cols, packed, scale, groupSize: g };
   } else {
     lin = { kind: 'ternary', rows, cols, packed, ...collapseScales(d, rows, cols) };
   }

@@ -61,6 +61,9 @@ describe('parity: tfjs training forward vs the engine, on trained checkpoints', 
   const variants: { name: string; model: Record<string, unknown>; type: 'tq2_0' | 'tq1_0'; tol?: number; lossTol?: number }[] = [
     { name: 'ternary, per-tensor, int8, SwiGLU, GQA (the b1.58 recipe) as TQ2_0', model: {}, type: 'tq2_0' },
     { name: 'ternary as TQ1_0', model: { seed: 11 }, type: 'tq1_0' },
+    // d_model 128 / 192: the linears TQ blocks cannot hold are I8 codes with F32 scales (src/format/export.ts)
+    { name: 'ternary, d_model 128 (I8 linears beside TQ2_0 ffn_down)', model: { d_model: 128, d_ff: 512, n_heads: 4, n_kv_heads: 2 }, type: 'tq2_0' },
+    { name: 'binary, per-row, d_model 192 and d_ff 320 (all linears I8)', model: { d_model: 192, d_ff: 320, n_heads: 4, n_kv_heads: 2, weight_quant: 'binary', weight_scale: 'row' }, type: 'tq2_0' },
     { name: 'binary, per-row scales, ReLU²', model: { weight_quant: 'binary', weight_scale: 'row', activation: 'relu2', n_kv_heads: 4 }, type: 'tq2_0' },
     // At 4 bits one activation code step is 1/7 of the token's max. The BitLinears themselves now agree to
     // the bit (training's forward runs the engine's integer sums: test/train/bitlinear.test.ts), but the

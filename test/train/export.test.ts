@@ -12,7 +12,9 @@ import { exportCheckpoint } from '../../src/train/export-checkpoint.ts';
 import { loadCheckpoint } from '../../src/train/checkpoint.ts';
 import { paramSpecs } from '../../src/train/params.ts';
 import { train } from '../../src/train/trainer.ts';
+import { InputError } from '../../src/errors.ts';
 import { rmDir, tinyConfig, tinyData, tmpDir } from '../support/tiny.ts';
+import { rewriteGGUF } from '../infer/helpers.ts';
 
 describe('export: checkpoint → GGUF → codes and scales back', function () {
   this.timeout(300_000);
@@ -31,6 +33,8 @@ describe('export: checkpoint → GGUF → codes and scales back', function () {
       group64: { weight_scale: 'group:64', act_quant: 'int4', subln: 'off' },
       row: { weight_scale: 'row', activation: 'relu2' },
       fp: { weight_quant: 'fp', act_quant: 'none', tie_embeddings: false },
+      narrow: { d_model: 128, d_ff: 512, n_heads: 4, n_kv_heads: 2 },
+      narrowRow: { d_model: 192, d_ff: 320, n_heads: 4, n_kv_heads: 2, weight_quant: 'binary', weight_scale: 'row' },
     };
     for (const [name, model] of Object.entries(variants)) {
       runs[name] = path.join(dir, name);
@@ -90,6 +94,57 @@ describe('export: checkpoint → GGUF → codes and scales back', function () {
       f.close();
     }
   });
+
+  for (const variant of ['narrow', 'narrowRow'] as const)
+    it(`${variant}: linears narrower than a TQ block are I8 codes with F32 group_scales, exactly; the rest TQ2_0; not llama.cpp-compatible, and says why`, async () => {
+      const out = path.join(dir, `${variant}.gguf`);
+      const r = await exportCheckpoint(runs[variant]!, { out });
+      expect(r.llamaCppCompatible).to.equal(false);
+      expect(r.reasons.join('\n')).to.match(variant === 'narrow' ? /d_model 128 is not a multiple of 256.*I8/ : /d_model 192 and d_ff 320 are not multiples of 256.*I8/);
+      const { state, weights } = loadCheckpoint(r.checkpoint, { moments: false });
+      const c = state.config.model;
+      const f = openGGUF(out);
+      try {
+        const types = new Set<number>();
+        for (const s of paramSpecs(c).filter((s) => s.kind === 'linear')) {
+          const [rows, cols] = s.shape as [number, number];
+          const t = f.tensor(s.name);
+          types.add(t.type);
+          const q = quantizeLinear(weights.get(s.name)!, rows, cols, c.weight_quant as 'ternary' | 'binary', parseWeightScale(c.weight_scale));
+          if (cols % 256 === 0) {
+            expect(t.type, s.name).to.equal(GGMLType.TQ2_0);
+            continue;
+          }
+          expect([t.type, t.ne], s.name).to.deep.equal([GGMLType.I8, [cols, rows]]);
+          expect(Buffer.from(f.readTensor(s.name)).equals(Buffer.from(q.codes.buffer)), s.name).to.equal(true);
+          const gs = f.tensor(`${s.name.replace(/\.weight$/, '')}.group_scales`);
+          expect(gs.ne, s.name).to.deep.equal([1, rows]);
+          const scales = new Float32Array(f.readTensor(gs.name).slice().buffer);
+          const want = c.weight_scale === 'row' ? q.scales : new Float32Array(rows).fill(q.scales[0]!);
+          expect(Array.from(scales), s.name).to.deep.equal(Array.from(want)); // F32: no fp16 rounding
+        }
+        expect([...types].sort()).to.deep.equal(variant === 'narrow' ? [GGMLType.TQ2_0, GGMLType.I8].sort() : [GGMLType.I8]);
+      } finally {
+        f.close();
+      }
+      const e = loadEngine(out);
+      try {
+        const lin = e.weights.layers[0]!.q;
+        expect(lin).to.include({ kind: 'ternary', groupSize: 0 });
+        expect((lin as { scale: Float32Array }).scale.length).to.equal(c.weight_scale === 'row' ? c.d_model : 1);
+        expect(Array.from(e.model.forward([1, 2, 3])).every(Number.isFinite)).to.equal(true);
+      } finally {
+        e.close();
+      }
+      // an I8 linear holds codes -1, 0, 1 only: anything else is the file's error, named
+      const bad = await rewriteGGUF(out, path.join(dir, `${variant}-bad.gguf`), (_kv, tensors) => {
+        const t = tensors.find((x) => x.name === 'blk.1.attn_k.weight')!;
+        const data = Uint8Array.from(t.data as Uint8Array);
+        data[5] = 2;
+        t.data = data;
+      });
+      expect(() => loadEngine(bad)).to.throw(InputError, /-bad\.gguf: .*blk\.1\.attn_k\.weight.*holds 2 at element 5; an I8 linear holds ternary codes -1, 0, 1/);
+    });
 
   it('fp model: F16 linears and an untied F16 output head; f32 embeddings on request', async () => {
     const out = path.join(dir, 'fp.gguf');

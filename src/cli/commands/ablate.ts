@@ -4,7 +4,6 @@ import path from 'node:path';
 import { ensureStudyData, findRunsDir, readStudyFile, resolveStudy } from '../../ablate/expand.ts';
 import { runStudy } from '../../ablate/runner.ts';
 import { InputError, isInputError } from '../../errors.ts';
-import { ternaryBlockProblem } from '../../format/export.ts';
 import type { ResolvedStudy } from '../../ablate/expand.ts';
 import { intListOption, intOption, pathPositional, stringOption } from '../flags.ts';
 
@@ -97,12 +96,6 @@ export const ablateCommand: CommandModule<object, Args> = {
     }
     if (argv.status || argv.wait) throw new InputError(argv.status ? '--status' : '--wait', 'needs --queue (a local study prints its progress as it runs)');
     for (const note of new Set(study.runs.flatMap((r) => (r.note ? [`${r.arm}: ${r.note}`] : [])))) console.log(note);
-    if (study.study.eval.engine)
-      for (const arm of study.arms) {
-        // said before hours of training, not found at the first run's end
-        const problem = ternaryBlockProblem(study.runs.find((r) => r.arm === arm.name)!.config.model);
-        if (problem !== null) console.log(`warning: arm "${arm.name}": its runs cannot be exported for the engine check (${problem}); the study's metric, the training-side validation loss, is unaffected`);
-      }
     console.log(`study ${study.name}: ${study.arms.length} arms x ${study.study.seeds.length} seeds = ${study.runs.length} runs in ${runsDir}, ${workers} worker(s)`);
     if (argv['reuse-unrecorded'] && !argv.reuse) throw new InputError('--reuse-unrecorded', 'needs --reuse');
     const reuse = argv.reuse?.map((d) => findRunsDirOf('--reuse', d));
