@@ -99,7 +99,8 @@ function benchWatched(e: Engine, promptTokens: number, genTokens: number, seed: 
   const peakRss = peakRssMB();
 
   const shape: ModelShape = { d_model: hp.d_model, n_layers: hp.n_layers, d_ff: hp.d_ff, n_heads: hp.n_heads, n_kv_heads: hp.n_kv_heads, vocab_size: hp.vocab_size };
-  const ternary = weights.linearType === 'TQ2_0' || weights.linearType === 'TQ1_0' || weights.linearType === 'I2_S';
+  // by what the kernels run, not the file's type name: a narrow model's I8 and TQ2_0 linears ('mixed') are all ternary
+  const ternary = weights.layers.every((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].every((x) => x.kind === 'ternary' || x.kind === 'blocks'));
   const bytes = weightBytesPerToken(weights);
   const bandwidth = measureBandwidth();
   return {

@@ -5,8 +5,9 @@ import { parseWeightScale } from '../../src/config/model.ts';
 import { openGGUF } from '../../src/format/gguf/reader.ts';
 import { GGMLType } from '../../src/format/gguf/constants.ts';
 import { f16Round, quantizeLinear } from '../../src/format/export.ts';
-import { f16BitsToF32, GGML_CODECS, unpackTQ1_0, unpackTQ2_0 } from '../../src/quant/index.ts';
+import { energyPerToken, f16BitsToF32, GGML_CODECS, unpackTQ1_0, unpackTQ2_0 } from '../../src/quant/index.ts';
 import { loadEngine } from '../../src/infer/engine.ts';
+import { bench } from '../../src/infer/bench.ts';
 import { loadPrepared } from '../../src/data/load.ts';
 import { exportCheckpoint } from '../../src/train/export-checkpoint.ts';
 import { loadCheckpoint } from '../../src/train/checkpoint.ts';
@@ -132,6 +133,9 @@ describe('export: checkpoint → GGUF → codes and scales back', function () {
         const lin = e.weights.layers[0]!.q;
         expect(lin).to.include({ kind: 'ternary', groupSize: 0 });
         expect((lin as { scale: Float32Array }).scale.length).to.equal(c.weight_scale === 'row' ? c.d_model : 1);
+        // bench counts the energy of what the kernels run: ternary, though the file's linear type is 'mixed' or I8
+        const shape = { d_model: c.d_model, n_layers: c.n_layers, d_ff: c.d_ff, n_heads: c.n_heads, n_kv_heads: c.n_kv_heads, vocab_size: c.vocab_size };
+        expect(bench(e, 4, 4).energy_pj_per_token).to.equal(energyPerToken(shape, 'ternary', '7nm').total);
         expect(Array.from(e.model.forward([1, 2, 3])).every(Number.isFinite)).to.equal(true);
       } finally {
         e.close();
