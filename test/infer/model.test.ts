@@ -251,7 +251,7 @@ describe('infer/weights: bad files are InputErrors naming the file', function ()
       const i = tensors.findIndex((x) => x.name === 'blk.0.attn_q.weight');
       tensors[i] = { name: tensors[i]!.name, ne: [256, 256], type: GGMLType.Q8_0, data: new Uint8Array((256 * 256 / 32) * 34) };
     });
-    expectInputError(f, /blk\.0\.attn_q\.weight: type Q8_0 is not supported here \(supported: TQ2_0, TQ1_0, I2_S, F16, F32\)/);
+    expectInputError(f, /blk\.0\.attn_q\.weight: type Q8_0 is not supported here \(supported: TQ2_0, TQ1_0, I2_S, I8, F16, F32\)/);
   });
 
   it('a TQ2_0 block with the unused code 3', async () => {
