@@ -330,7 +330,7 @@ export function resultsMarkdown(lock: StudyLock, arms: readonly ArmSummary[], ru
     L.push('');
   }
   L.push('Bits/weight: of the quantized linear layers; `*` = nominal from the quantization kind (fp = 16 as F16, binary = 1, ternary = log2 3 ≈ 1.58), otherwise measured in the exported GGUF.');
-  L.push('Train tok/s: median of the logged training throughputs (depends on how many workers shared the machine). Engine columns: the run exported to GGUF (TQ2_0) and evaluated by our engine over the whole validation split (the tfjs columns use the eval windows of the training config), and its generation speed; — when not measured.');
+  L.push('Train tok/s: median of the logged training throughputs (depends on how many workers shared the machine). Engine columns: the run exported to GGUF (TQ2_0; linears narrower than its 256-weight blocks as I8 codes) and evaluated by our engine over the whole validation split (the tfjs columns use the eval windows of the training config), and its generation speed; — when not measured.');
   const engineNotes = new Set(runs.map((r) => r.engine).filter((e): e is EngineResult => e !== null && e.status !== 'ok').map((e) => `${e.status}: ${e.reason ?? ''}`));
   for (const n of engineNotes) L.push(`Engine eval ${n}.`);
   const notes = new Set(lock.runs.flatMap((r) => (r.note ? [`${r.arm}: ${r.note}`] : [])));
