@@ -108,6 +108,18 @@ export function resolveStudy(file: string, cwd: string = process.cwd()): Resolve
   return { ...plan, file, study, data, hash };
 }
 
+/**
+ * The study's arm names before its data is prepared: the arms expanded against the vocabulary the
+ * study asks for (names and configs do not depend on the prepared one's size), so every arm's config
+ * error and a bad --only surface before a corpus is prepared.
+ */
+export function armNamesBeforeData(study: Study, file: string): string[] {
+  const d = study.data;
+  const dir = studyDataDir(study);
+  const vocabSize = typeof d === 'string' ? vocabOf(dir) : d.tokenizer === 'byte' ? 257 : (d.vocab_size ?? 4096);
+  return expandStudy(study, file, { dataDir: dir, vocabSize }).arms.map((a) => a.name);
+}
+
 /** Only the study file's parse and validation (no data needed): for a quick check of every error. */
 export function readStudyFile(file: string): Study {
   return parseStudy(readJsonFile(file), file);

@@ -65,16 +65,15 @@ async function waitForStaleWorker(runDir: string, waitMs: number): Promise<void>
   rmSync(file, { force: true });
 }
 
+/** InputError naming the flag when `only` names an arm, or `seeds` a seed, that the study lacks. */
+export function checkSubset(file: string, arms: readonly string[], studySeeds: readonly number[], only?: readonly string[], seeds?: readonly number[]): void {
+  for (const a of only ?? []) if (!arms.includes(a)) throw new InputError('--only', `no arm "${a}" in ${file} (arms: ${arms.join(', ')})`);
+  for (const s of seeds ?? []) if (!studySeeds.includes(s)) throw new InputError('--seeds', `no seed ${s} in ${file} (seeds: ${studySeeds.join(', ')})`);
+}
+
 /** The study's runs of the arms `only` and the seeds `seeds` (each: all when left out), in the study's order; an arm or seed the study lacks is an InputError naming the flag. */
 export function selectRuns(study: ResolvedStudy, only?: readonly string[], seeds?: readonly number[]): ResolvedStudy['runs'] {
-  if (only) {
-    const known = new Set(study.arms.map((a) => a.name));
-    for (const a of only) if (!known.has(a)) throw new InputError('--only', `no arm "${a}" in ${study.file} (arms: ${[...known].join(', ')})`);
-  }
-  if (seeds) {
-    const known = study.study.seeds;
-    for (const s of seeds) if (!known.includes(s)) throw new InputError('--seeds', `no seed ${s} in ${study.file} (seeds: ${known.join(', ')})`);
-  }
+  checkSubset(study.file, study.arms.map((a) => a.name), study.study.seeds, only, seeds);
   return study.runs.filter((r) => (!only || only.includes(r.arm)) && (!seeds || seeds.includes(r.seed)));
 }
 

@@ -244,6 +244,22 @@ describe('ablate: a tiny study end to end through the CLI', function () {
       expect(b.status, args.join(' ')).to.equal(2);
       expect(b.stderr).to.equal(msg);
     }
+    // A bad subset or flag is refused before the study's corpus is prepared (a minute for pd-mix).
+    const f6 = path.join(dir, 'unprepared', 'study.json');
+    const out = path.join(dir, 'unprepared', 'data');
+    mkdirSync(path.dirname(f6), { recursive: true });
+    writeFileSync(f6, studyJson(data, { name: 'unprepared', data: { corpus: 'moby-dick', tokenizer: 'byte', out } }));
+    for (const [args, msg] of [
+      [['--seeds', '7'], `bitnet: --seeds: no seed 7 in ${f6} (seeds: 1, 2)\n`],
+      [['--only', 'nope'], `bitnet: --only: no arm "nope" in ${f6} (arms: weight_quant=fp, weight_quant=ternary)\n`],
+      [['--reuse-unrecorded'], 'bitnet: --reuse-unrecorded: needs --reuse\n'],
+      [['--status'], 'bitnet: --status: needs --queue (a local study prints its progress as it runs)\n'],
+    ] as const) {
+      const b = cli('ablate', f6, ...args);
+      expect(b.status, args.join(' ')).to.equal(2);
+      expect(b.stderr).to.equal(msg);
+      expect(existsSync(out), `${args.join(' ')}: data prepared`).to.equal(false);
+    }
     // The study grows by a seed: the run it trained is the same computation, kept and not retrained.
     writeFileSync(f4, studyJson(data, { name: 'subset', seeds: [1, 2, 3] }));
     const g = cli('ablate', f4, '--only', 'weight_quant=ternary', '--seeds', '2', '--workers', '1');

@@ -1,8 +1,8 @@
 import type { CommandModule } from 'yargs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureStudyData, findRunsDir, readStudyFile, resolveStudy } from '../../ablate/expand.ts';
-import { runStudy } from '../../ablate/runner.ts';
+import { armNamesBeforeData, ensureStudyData, findRunsDir, readStudyFile, resolveStudy } from '../../ablate/expand.ts';
+import { checkSubset, runStudy } from '../../ablate/runner.ts';
 import { InputError, isInputError } from '../../errors.ts';
 import type { ResolvedStudy } from '../../ablate/expand.ts';
 import { intListOption, intOption, pathPositional, stringOption } from '../flags.ts';
@@ -85,19 +85,21 @@ export const ablateCommand: CommandModule<object, Args> = {
   handler: async (argv) => {
     const workers = argv.workers ?? os.availableParallelism();
     const runsDir = argv.out ?? path.join(path.dirname(argv.study), 'runs');
-    // Validate the file before preparing anything; then resolve against the (prepared) data.
-    await ensureStudyData(readStudyFile(argv.study), (l) => console.log(l));
-    const study = resolveStudy(argv.study);
+    // Validate the file and the flags before preparing anything (a corpus takes a minute); then
+    // resolve against the (prepared) data.
+    const file = readStudyFile(argv.study);
     if (argv.queue !== undefined) {
       // the queue takes every incomplete run: a subset would be silently ignored
       if (argv.reuse) throw new InputError('--reuse', 'not with --queue (copy the runs with a local `bitnet ablate --reuse` first)');
       if (argv.only || argv.seeds) throw new InputError(argv.only ? '--only' : '--seeds', 'not with --queue (the queue takes every incomplete run of the study)');
-      return queued(argv, study, runsDir);
-    }
-    if (argv.status || argv.wait) throw new InputError(argv.status ? '--status' : '--wait', 'needs --queue (a local study prints its progress as it runs)');
+    } else if (argv.status || argv.wait) throw new InputError(argv.status ? '--status' : '--wait', 'needs --queue (a local study prints its progress as it runs)');
+    if (argv['reuse-unrecorded'] && !argv.reuse) throw new InputError('--reuse-unrecorded', 'needs --reuse');
+    checkSubset(argv.study, armNamesBeforeData(file, argv.study), file.seeds, argv.only, argv.seeds);
+    await ensureStudyData(file, (l) => console.log(l));
+    const study = resolveStudy(argv.study);
+    if (argv.queue !== undefined) return queued(argv, study, runsDir);
     for (const note of new Set(study.runs.flatMap((r) => (r.note ? [`${r.arm}: ${r.note}`] : [])))) console.log(note);
     console.log(`study ${study.name}: ${study.arms.length} arms x ${study.study.seeds.length} seeds = ${study.runs.length} runs in ${runsDir}, ${workers} worker(s)`);
-    if (argv['reuse-unrecorded'] && !argv.reuse) throw new InputError('--reuse-unrecorded', 'needs --reuse');
     const reuse = argv.reuse?.map((d) => findRunsDirOf('--reuse', d));
     if (reuse?.some((d) => path.resolve(d) === path.resolve(runsDir))) throw new InputError('--reuse', `${runsDir} is this study's own runs directory`);
     const r = await runStudy(study, { runsDir, workers, only: argv.only, seeds: argv.seeds, attempts: argv.attempts, reuse, reuseUnrecorded: argv['reuse-unrecorded'] });
