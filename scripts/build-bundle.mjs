@@ -65,7 +65,7 @@ const INLINE = /^(yargs|yargs-parser|cliui|y18n|escalade|get-caller-file|string-
 const externalPackages = {
   name: 'external-packages',
   setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (a) => (INLINE.test(a.path) && !a.path.startsWith('node:') ? undefined : { path: a.path, external: true }));
+    b.onResolve({ filter: /^[^./]/ }, (a) => (INLINE.test(a.path) ? undefined : { path: a.path, external: true }));
   },
 };
 
