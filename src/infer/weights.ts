@@ -346,6 +346,14 @@ export function dequantizeTernary(l: TernaryLinear): Float32Array {
   return out;
 }
 
+/**
+ * The bytes of a linear's side tensors (its group scales, its output scale): part of what the linear
+ * costs in the file, so that bits per weight counts a group:64 file's scales (0.5 bits per weight).
+ */
+function sideTensorBytes(f: GGUFFile, name: string, scaleName: string): number {
+  return [TensorNames.groupScales(name), scaleName].reduce((b, n) => b + (f.hasTensor(n) ? f.tensor(n).byteLength : 0), 0);
+}
+
 /** A per-tensor output scale `blk.N.KIND.scale` {1} (1bitLLM conversions), or 1 when the file has none. */
 function outputScale(tr: TensorReader, scaleName: string): number {
   if (!tr.f.hasTensor(scaleName)) return 1;
@@ -430,7 +438,7 @@ export function readWeights(f: GGUFFile, store: WeightStore = jsStore(), opts: R
       const [rows, cols] = shapes[kind];
       const { linear, info } = readLinear(tr, name(kind), rows, cols, hp, slot.get(kind), TensorNames.scale(i, kind));
       lin[kind] = linear;
-      linearBytes += info.byteLength;
+      linearBytes += info.byteLength + sideTensorBytes(f, name(kind), TensorNames.scale(i, kind));
       linearElements += info.nElements;
       types.add(info.typeName);
     }

@@ -216,7 +216,10 @@ describe('ablate: a tiny study end to end through the CLI', function () {
     const run = path.join(path.dirname(f), 'runs', 'weight_quant=ternary', 'seed-1');
     const engine = JSON.parse(readFileSync(path.join(run, 'engine.json'), 'utf8')) as { status: string; loss: number; bits_per_weight: number };
     expect(engine.status, JSON.stringify(engine)).to.equal('ok');
-    expect(engine.bits_per_weight).to.equal(8); // every linear is 128 or 384 wide: all I8
+    // every linear is 128 or 384 wide: all I8, 8 bits per code plus one F32 scale per row (group_scales)
+    // per layer: q k v o 128 x 128, gate up 384 x 128, down 128 x 384
+    const [weights, rows] = [4 * 128 * 128 + 3 * 384 * 128, 4 * 128 + 2 * 384 + 128];
+    expect(engine.bits_per_weight).to.be.closeTo(8 + (32 * rows) / weights, 1e-12);
     const trained = readMetrics(path.join(run, 'metrics.arrow')).filter((m) => Number.isFinite(m.val_loss)).at(-1)!.val_loss;
     // the engine evaluates the whole validation split, training its eval batches: close, not equal
     // (test/parity/parity.test.ts checks such a model's logits exactly; 2.6 % apart when written)

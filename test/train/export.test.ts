@@ -94,6 +94,13 @@ describe('export: checkpoint → GGUF → codes and scales back', function () {
     } finally {
       f.close();
     }
+    // bits per weight counts the scales beside the blocks: TQ2_0's 2.0625 plus one F32 per 64 weights
+    const e = loadEngine(out);
+    try {
+      expect((e.weights.linearBytes * 8) / e.weights.linearElements).to.equal(2.0625 + 32 / 64);
+    } finally {
+      e.close();
+    }
   });
 
   for (const variant of ['narrow', 'narrowRow'] as const)
