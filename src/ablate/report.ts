@@ -4,8 +4,9 @@
  * that share a seed share their initial weights and data order, so each comparison is paired by seed
  * (mean difference, 95 % CI, paired p), with Welch's p beside it for an unpaired reading, an
  * equivalence verdict (TOST) where the study states a margin, and the minimum detectable effect at its
- * n and observed spread. The comparisons come from the study file's `analysis` block (default: every arm
- * against the baseline). It reads only what the runs left on disk (run.json, metrics.arrow, engine.json,
+ * n and observed spread; contrasts (a difference of two paired differences, e.g. a gap's change between
+ * two sizes) are paired by seed the same way. The comparisons come from the study file's `analysis` block
+ * (default: every arm against the baseline). It reads only what the runs left on disk (run.json, metrics.arrow, engine.json,
  * DONE, FAILED), and refuses runs of different data or token budgets: those are not comparable.
  */
 import { existsSync, readdirSync } from 'node:fs';
@@ -225,6 +226,30 @@ export function studyComparisons(runs: readonly RunSummary[], arms: readonly str
   return list.map((c) => compareArms(runs, c.arm, c.vs, c.margin ?? analysis?.equivalence_margin ?? null, analysis?.track ?? false));
 }
 
+export interface Contrast {
+  of: { arm: string; vs: string };
+  minus: { arm: string; vs: string };
+  /** Over the seeds all four arms finished: (of.arm − of.vs) − (minus.arm − minus.vs) per seed, paired. */
+  paired: PairedResult;
+  mde: number;
+}
+
+/** A difference of two paired differences, itself paired by seed (a seed shares its initial weights and data order across arms). */
+export function contrastArms(runs: readonly RunSummary[], of: Contrast['of'], minus: Contrast['minus']): Contrast {
+  const bySeed = (arm: string) => new Map(doneRuns(runs, arm).map((r) => [r.record.seed, r.valLoss]));
+  const [a, b, c, d] = [of.arm, of.vs, minus.arm, minus.vs].map(bySeed) as [Map<number, number>, Map<number, number>, Map<number, number>, Map<number, number>];
+  const seeds = [...a.keys()].filter((s) => b.has(s) && c.has(s) && d.has(s)).sort((x, y) => x - y);
+  const paired = pairedTTest(seeds.map((s) => a.get(s)! - b.get(s)!), seeds.map((s) => c.get(s)! - d.get(s)!));
+  return { of, minus, paired, mde: minimumDetectableEffect(paired.sd, paired.n) };
+}
+
+function contrastMarkdown(cs: readonly Contrast[]): string[] {
+  const L = ['| contrast | seeds | Δ | 95 % CI | p | MDE (80 %) |', '|---|---|---|---|---|---|'];
+  for (const c of cs)
+    L.push(`| (${c.of.arm} − ${c.of.vs}) − (${c.minus.arm} − ${c.minus.vs}) | ${c.paired.n} | ${Number.isFinite(c.paired.diff) ? signed(c.paired.diff) : '—'} | ${fmtCi(c.paired.ci95)} | ${fmtP(c.paired.p)} | ${Number.isFinite(c.mde) ? c.mde.toFixed(4) : '—'} |`);
+  return L;
+}
+
 export interface BestOfGroup {
   group: string;
   best: string;
@@ -281,6 +306,7 @@ function fmtP(p: number | null): string {
 
 export interface ReportAnalysis {
   comparisons: Comparison[];
+  contrasts?: Contrast[];
   best: { by: string; groups: BestOfGroup[] } | null;
 }
 
@@ -322,6 +348,11 @@ export function resultsMarkdown(lock: StudyLock, arms: readonly ArmSummary[], ru
       for (const t of c.track) L.push(`| ${t.step} | ${t.tokens.toLocaleString('en-US')} | ${t.paired.n} | ${Number.isFinite(t.paired.diff) ? signed(t.paired.diff) : '—'} | ${fmtCi(t.paired.ci95)} |`);
       L.push('');
     }
+  }
+  if ((analysis.contrasts ?? []).length > 0) {
+    L.push('## Contrasts', '');
+    L.push('A difference of two paired differences (e.g. a gap at one size minus the same gap at another), computed per seed over the seeds all four arms finished, with its 95 % t interval, t-test and MDE as above.', '');
+    L.push(...contrastMarkdown(analysis.contrasts!), '');
   }
   if (analysis.best) {
     L.push(`## Best arm per \`${analysis.best.by}\``, '', '| group | best arm | val loss | the others (mean val loss) | failed runs |', '|---|---|---|---|---|');
@@ -402,6 +433,7 @@ export interface ReportResult {
   files: string[];
   arms: ArmSummary[];
   comparisons: Comparison[];
+  contrasts: Contrast[];
   markdown: string;
 }
 
@@ -422,6 +454,7 @@ export async function writeReport(dir: string, outDir: string = dir): Promise<Re
   const study = readAnalysis(lock);
   const analysis: ReportAnalysis = {
     comparisons: studyComparisons(runs, arms.map((a) => a.arm), lock.baseline, study),
+    contrasts: (study?.contrasts ?? []).map((c) => contrastArms(runs, c.of, c.minus)),
     best: study?.best_by ? { by: study.best_by, groups: bestByGroup(runs, arms, study.best_by) } : null,
   };
   const markdown = resultsMarkdown(lock, arms, runs, analysis);
@@ -434,5 +467,5 @@ export async function writeReport(dir: string, outDir: string = dir): Promise<Re
     ['loss.png', png],
   ];
   for (const [name, data] of files) writeFileAtomic(path.join(outDir, name), data);
-  return { runsDir, files: files.map(([n]) => path.join(outDir, n)), arms, comparisons: analysis.comparisons, markdown };
+  return { runsDir, files: files.map(([n]) => path.join(outDir, n)), arms, comparisons: analysis.comparisons, contrasts: analysis.contrasts ?? [], markdown };
 }

@@ -86,6 +86,18 @@ export const Study = z.strictObject({
           }),
         )
         .optional(),
+      /**
+       * Differences of paired differences, paired by seed: (of.arm − of.vs) − (minus.arm − minus.vs)
+       * over the seeds all four arms finished, e.g. how a ternary − fp gap changes between two sizes.
+       */
+      contrasts: z
+        .array(
+          z.strictObject({
+            of: z.strictObject({ arm: z.string().min(1), vs: z.string().min(1) }),
+            minus: z.strictObject({ arm: z.string().min(1), vs: z.string().min(1) }),
+          }),
+        )
+        .optional(),
       /** Equivalence margin for comparisons without their own; none: no equivalence test. */
       equivalence_margin: z.number().positive().optional(),
       /** Report each comparison's paired difference at every evaluation, not only the last. */
@@ -265,6 +277,9 @@ export function expandStudy(study: Study, source: string, opts: { dataDir: strin
   for (const [i, c] of (study.analysis?.comparisons ?? []).entries())
     for (const name of [c.arm, c.vs])
       if (!arms.some((a) => a.name === name)) throw new InputError(source, `analysis.comparisons[${i}]: no arm named "${name}" (arms: ${arms.map((a) => a.name).join(', ')})`);
+  for (const [i, c] of (study.analysis?.contrasts ?? []).entries())
+    for (const [side, name] of [['of.arm', c.of.arm], ['of.vs', c.of.vs], ['minus.arm', c.minus.arm], ['minus.vs', c.minus.vs]] as const)
+      if (!arms.some((a) => a.name === name)) throw new InputError(source, `analysis.contrasts[${i}].${side}: no arm named "${name}" (arms: ${arms.map((a) => a.name).join(', ')})`);
   const by = study.analysis?.best_by;
   if (by !== undefined && configValue(runs[0]!.config, by) === undefined) throw new InputError(source, `analysis.best_by: "${by}" is not a config key (e.g. model.weight_quant)`);
   return { name: study.name, baseline, arms, runs };

@@ -1,11 +1,11 @@
 /**
  * The report's comparisons on fabricated runs: pairing by seed (only seeds both arms finished), Welch over
  * all runs, the equivalence margin (per comparison, else the study's), the tracked difference at every
- * evaluation, and the best arm per group.
+ * evaluation, contrasts (a difference of paired differences), and the best arm per group.
  */
 import { expect } from 'chai';
 import { RunConfig } from '../../src/config/train.ts';
-import { bestByGroup, compareArms, hostsMarkdown, studyComparisons, summarizeArms, type RunSummary } from '../../src/ablate/report.ts';
+import { bestByGroup, compareArms, contrastArms, hostsMarkdown, studyComparisons, summarizeArms, type RunSummary } from '../../src/ablate/report.ts';
 import { pairedTTest, welchTTest } from '../../src/ablate/stats.ts';
 import type { MetricRow } from '../../src/train/metrics.ts';
 
@@ -44,6 +44,25 @@ describe('ablate/report: comparisons', () => {
     // tracked at both evaluations, steps 10 and 20
     expect(cs[0]!.track.map((t) => [t.step, t.paired.n])).to.deep.equal([[10, 2], [20, 2]]);
     expect(cs[0]!.track[0]!.paired.diff).to.be.closeTo(0.05, 1e-12);
+  });
+
+  it('a contrast is the difference of two paired differences over the seeds all four arms finished', () => {
+    // (p − q) − (r − s) per seed: seed 1 (5.10 − 5.00) − (5.20 − 5.15) = 0.05, seed 2 (5.14 − 5.03) − (5.22 − 5.20) = 0.09;
+    // seed 3 is missing from s, so it is left out. Mean 0.07, sd 0.04/√2; the 95 % half-width is
+    // t(0.975, 1) · sd/√2 = 12.706204736 · 0.02 (scipy.stats.t.ppf(0.975, 1) = 12.706204736174698).
+    const rs = [
+      run('p', 1, [5.10]), run('p', 2, [5.14]), run('p', 3, [5.0]),
+      run('q', 1, [5.00]), run('q', 2, [5.03]), run('q', 3, [5.0]),
+      run('r', 1, [5.20]), run('r', 2, [5.22]), run('r', 3, [5.0]),
+      run('s', 1, [5.15]), run('s', 2, [5.20]),
+    ];
+    const c = contrastArms(rs, { arm: 'p', vs: 'q' }, { arm: 'r', vs: 's' });
+    expect(c.paired.n).to.equal(2);
+    expect(c.paired.diff).to.be.closeTo(0.07, 1e-12);
+    expect(c.paired.sd).to.be.closeTo(0.04 / Math.SQRT2, 1e-12);
+    expect(c.paired.ci95![0]).to.be.closeTo(0.07 - 12.706204736174698 * 0.02, 1e-9);
+    expect(c.paired.ci95![1]).to.be.closeTo(0.07 + 12.706204736174698 * 0.02, 1e-9);
+    expect(c.mde).to.be.greaterThan(0.07);
   });
 
   it('best arm per group: the lowest mean loss of each value of the key', () => {

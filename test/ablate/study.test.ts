@@ -138,6 +138,9 @@ describe('ablate/study validation', () => {
     const arms = [{ name: 'a', set: {} }, { name: 'b', set: { 'model.weight_quant': 'binary' } }];
     expect(expand({ arms, analysis: { comparisons: [{ arm: 'b', vs: 'a', margin: 0.02 }], best_by: 'model.weight_quant' } }).arms).to.have.length(2);
     expect(failure({ arms, analysis: { comparisons: [{ arm: 'b', vs: 'z' }] } }).problem).to.match(/analysis\.comparisons\[0\]: no arm named "z"/);
+    expect(expand({ arms, analysis: { contrasts: [{ of: { arm: 'b', vs: 'a' }, minus: { arm: 'a', vs: 'b' } }] } }).arms).to.have.length(2);
+    expect(failure({ arms, analysis: { contrasts: [{ of: { arm: 'b', vs: 'a' }, minus: { arm: 'q', vs: 'a' } }] } }).problem).to.match(/analysis\.contrasts\[0\]\.minus\.arm: no arm named "q"/);
+    expect(failure({ arms, analysis: { contrasts: [{ of: { arm: 'b' }, minus: { arm: 'a', vs: 'b' } }] } }).problem).to.match(/contrasts/);
     expect(failure({ arms, analysis: { best_by: 'model.no_such_key' } }).problem).to.match(/analysis\.best_by: "model\.no_such_key" is not a config key/);
     expect(() => parseStudy(study({ arms, analysis: { equivalence_margin: -1 } }), FILE)).to.throw(InputError, /equivalence_margin/);
   });

@@ -10,7 +10,7 @@ interface Args {
 
 export const reportCommand: CommandModule<object, Args> = {
   command: 'report <study>',
-  describe: 'aggregate a study\'s runs into results.arrow, results.md (per arm mean ± std; paired comparisons with 95 % CI, Welch p, equivalence and MDE) and loss.svg/png',
+  describe: 'aggregate a study\'s runs into results.arrow, results.md (per arm mean ± std; paired comparisons with 95 % CI, Welch p, equivalence and MDE; contrasts of two paired differences) and loss.svg/png',
   builder: (y) =>
     y
       .positional('study', pathPositional('study', 'the study directory (holding runs/) or the runs directory'))
