@@ -165,6 +165,81 @@ BITNET_VNNI void dot_vnni512(const uint8_t* w, const int8_t* const* x, const int
   for (int t = 0; t < T; t++) res[t] = static_cast<int32_t>(total[t]);
 }
 
+// The batched path (prompt processing, nseg == 1, whole block pairs): two rows x eight tokens per
+// register tile, 16 int32 accumulators. Each activation vector loaded feeds two vpdpbusd (one per
+// row) instead of one, and a row's eight sums are reduced together (reduce8) instead of token by
+// token, which at d_model 768 (three block pairs per row) cost as much as the row's products. The
+// fields are shifted down to c = 0..3 (one accumulator per row and token, no per-field scale): a lane
+// gains at most 4 fields x 4 x 3 x 128 = 6144 per block pair, so up to kWideMaxPairs pairs stay
+// below 2^31; longer rows take dot_vnni512.
+constexpr int kWideTile = 8;
+constexpr int64_t kWideMaxPairs = ((int64_t{1} << 31) - 1) / 6144;
+
+BITNET_VNNI inline __m256i half(__m512i v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); }
+
+// [sum of a0 .. sum of a7] (the 16 int32 lanes of each). By value: an array whose address reached
+// here kept GCC from holding the accumulators in registers (it stored them to the stack every pair).
+BITNET_VNNI inline __m256i reduce8(__m512i a0, __m512i a1, __m512i a2, __m512i a3, __m512i a4, __m512i a5, __m512i a6,
+                                   __m512i a7) {
+  // per 128-bit lane: hadd(hadd(y0, y1), hadd(y2, y3)) = [y0, y1, y2, y3] summed over that lane's 4 lanes
+  const __m256i h03 = _mm256_hadd_epi32(_mm256_hadd_epi32(half(a0), half(a1)), _mm256_hadd_epi32(half(a2), half(a3)));
+  const __m256i h47 = _mm256_hadd_epi32(_mm256_hadd_epi32(half(a4), half(a5)), _mm256_hadd_epi32(half(a6), half(a7)));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(h03, h47, 0x20), _mm256_permute2x128_si256(h03, h47, 0x31));
+}
+
+// out0[t] = sum over the row at w0 of code * x_t - asum[t], out1 the same for w1, t = 0..7, over
+// npairs block pairs of the interleaved activations xi[t].
+BITNET_VNNI void rows2_vnni512(const uint8_t* w0, const uint8_t* w1, const int8_t* const* xi, int64_t npairs,
+                               const int32_t* asum, int32_t* out0, int32_t* out1) {
+  const __m512i m = _mm512_set1_epi8(0x03);
+  __m512i a0[kWideTile], a1[kWideTile];
+  for (int t = 0; t < kWideTile; t++) a0[t] = a1[t] = _mm512_setzero_si512();
+  for (int64_t p = 0; p < npairs; p++) {
+    const __m512i q = _mm512_loadu_si512(w0 + p * 64), r = _mm512_loadu_si512(w1 + p * 64);
+    const __m512i q0 = _mm512_and_si512(q, m), q1 = _mm512_and_si512(_mm512_srli_epi16(q, 2), m),
+                  q2 = _mm512_and_si512(_mm512_srli_epi16(q, 4), m), q3 = _mm512_and_si512(_mm512_srli_epi16(q, 6), m);
+    const __m512i r0 = _mm512_and_si512(r, m), r1 = _mm512_and_si512(_mm512_srli_epi16(r, 2), m),
+                  r2 = _mm512_and_si512(_mm512_srli_epi16(r, 4), m), r3 = _mm512_and_si512(_mm512_srli_epi16(r, 6), m);
+#pragma GCC unroll 8
+    for (int t = 0; t < kWideTile; t++) {
+      const int8_t* xp = xi[t] + p * 256;
+      __m512i x = _mm512_load_si512(xp);
+      a0[t] = _mm512_dpbusd_epi32(a0[t], q0, x);
+      a1[t] = _mm512_dpbusd_epi32(a1[t], r0, x);
+      x = _mm512_load_si512(xp + 64);
+      a0[t] = _mm512_dpbusd_epi32(a0[t], q1, x);
+      a1[t] = _mm512_dpbusd_epi32(a1[t], r1, x);
+      x = _mm512_load_si512(xp + 128);
+      a0[t] = _mm512_dpbusd_epi32(a0[t], q2, x);
+      a1[t] = _mm512_dpbusd_epi32(a1[t], r2, x);
+      x = _mm512_load_si512(xp + 192);
+      a0[t] = _mm512_dpbusd_epi32(a0[t], q3, x);
+      a1[t] = _mm512_dpbusd_epi32(a1[t], r3, x);
+    }
+  }
+  const __m256i s = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(asum));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out0),
+                      _mm256_sub_epi32(reduce8(a0[0], a0[1], a0[2], a0[3], a0[4], a0[5], a0[6], a0[7]), s));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out1),
+                      _mm256_sub_epi32(reduce8(a1[0], a1[1], a1[2], a1[3], a1[4], a1[5], a1[6], a1[7]), s));
+}
+
+// The rescale of one 2-row x 8-token tile's chunk, y[t * rows + r] = float(acc · scale / s_x), eight
+// tokens at a time in double vectors: the same IEEE operations in the same order as the scalar loop
+// in ternary_matmul_scaled (so the same floats), without one scalar double division per output,
+// which cost ~10 % of a prompt batch's GEMM. acc is [nr][8]; scale per row (sc) or per tensor (s0).
+BITNET_VNNI void rescale_tile8(const int32_t* acc, int64_t nr, const float* sc, double s0, const float* sx8, float* y,
+                               int64_t rows) {
+  const __m512d sx = _mm512_cvtps_pd(_mm256_loadu_ps(sx8));
+  alignas(32) float out[kWideTile];
+  for (int64_t r = 0; r < nr; r++) {
+    const __m512d a = _mm512_cvtepi32_pd(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + r * kWideTile)));
+    const __m512d v = _mm512_mul_pd(a, _mm512_set1_pd(sc != nullptr ? static_cast<double>(sc[r]) : s0));
+    _mm256_store_ps(out, _mm512_cvtpd_ps(_mm512_div_pd(v, sx)));
+    for (int t = 0; t < kWideTile; t++) y[t * rows + r] = out[t];
+  }
+}
+
 // The generation path (one token, one segment per row): dot_vnni512<1> over the rows [r0, r1) in one
 // loop, so the masks stay in registers, nothing is called per row, and one row's reduction overlaps
 // the next row's loads. res[r - r0] = sum of code * x over the row (before the activation-sum offset).
@@ -317,12 +392,29 @@ void run_plan(const uint8_t* packed, const Plan& p, Emit&& emit) {
                                  : std::clamp<int64_t>(p.rows / (nthreads * 4), 1, kChunkRows);
   const Isa level = isa();
   const int64_t padded = p.nblocks * kBlockCols;
+  const bool wide = level == Isa::Avx512Vnni && p.xi != nullptr && p.nseg == 1 && p.nblocks % 2 == 0;
   pool_for(p.rows, grain, [&](int64_t r0, int64_t r1) {
     thread_local std::vector<int32_t> buf;
-    const int64_t per_row = kMaxTile * p.nseg;
+    const int64_t per_row = std::max<int64_t>(kMaxTile * p.nseg, kWideTile);
     if (static_cast<int64_t>(buf.size()) < (r1 - r0) * per_row) buf.resize(static_cast<size_t>((r1 - r0) * per_row));
     int32_t* res = buf.data();
-    for (int64_t i0 = 0; i0 < p.n; i0 += kMaxTile) {
+    for (int64_t i0 = 0; i0 < p.n;) {
+      if (wide && p.n - i0 >= kWideTile) {
+        const int8_t* xis[kWideTile];
+        for (int t = 0; t < kWideTile; t++) xis[t] = p.xi + (i0 + t) * p.xi_stride;
+        const int32_t* as = p.asum.data() + i0;
+        int64_t r = r0;
+        for (; r + 1 < r1; r += 2)
+          rows2_vnni512(packed + r * p.row_bytes, packed + (r + 1) * p.row_bytes, xis, p.nblocks / 2, as,
+                        res + (r - r0) * kWideTile, res + (r + 1 - r0) * kWideTile);
+        if (r < r1) {  // an odd last row: paired with itself, the twin's sums dropped
+          int32_t twin[kWideTile];
+          rows2_vnni512(packed + r * p.row_bytes, packed + r * p.row_bytes, xis, p.nblocks / 2, as, res + (r - r0) * kWideTile, twin);
+        }
+        emit(i0, kWideTile, r0, r1, static_cast<const int32_t*>(res));
+        i0 += kWideTile;
+        continue;
+      }
       const int tile = static_cast<int>(std::min<int64_t>(kMaxTile, p.n - i0));
       const DotFn dot = pick_dot(tile, level);
       const int8_t* xs[kMaxTile];
@@ -335,6 +427,7 @@ void run_plan(const uint8_t* packed, const Plan& p, Emit&& emit) {
         gemv_vnni512(packed, p.row_bytes, r0, r1, xs[0], xis[0], p.nblocks, res);
         for (int64_t r = r0; r < r1; r++) res[r - r0] -= p.asum[i0];
         emit(i0, tile, r0, r1, static_cast<const int32_t*>(res));
+        i0 += tile;
         continue;
       }
       for (int64_t r = r0; r < r1; r++) {
@@ -348,6 +441,7 @@ void run_plan(const uint8_t* packed, const Plan& p, Emit&& emit) {
         }
       }
       emit(i0, tile, r0, r1, static_cast<const int32_t*>(res));
+      i0 += tile;
     }
   });
 }
@@ -440,7 +534,11 @@ void ternary_matmul_scaled(const uint8_t* packed, int64_t rows, int64_t cols, co
   make_plan(p, rows, cols, xq, n, scale_mode == 2 ? group_size : 0);
   // The rescale in double, in the same order as the TS reference, so both give the same float.
   const int64_t nseg = p.nseg;
+  const bool vnni = isa() == Isa::Avx512Vnni;
   run_plan(packed, p, [&](int64_t i0, int tile, int64_t r0, int64_t r1, const int32_t* acc) {
+    if (tile == kWideTile && vnni && scale_mode != 2)  // a 2-row x 8-token tile's chunk (nseg == 1)
+      return rescale_tile8(acc, r1 - r0, scale_mode == 1 ? scale + r0 : nullptr, static_cast<double>(scale[0]), sx + i0,
+                           y + i0 * rows + r0, rows);
     for (int t = 0; t < tile; t++) {
       const int64_t i = i0 + t;
       const double s_x = static_cast<double>(sx[i]);

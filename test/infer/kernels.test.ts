@@ -381,7 +381,7 @@ describe('infer/kernels', () => {
             fc.property(
               fc.integer({ min: 1, max: 70 }),
               fc.oneof(fc.integer({ min: 1, max: 700 }), fc.constantFrom(128, 256, 384, 1024, 1100)),
-              fc.constantFrom(1, 2, 3, 4, 5, 7, 9),
+              fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 9, 16, 19), // 8+: the 2-row x 8-token VNNI tile and its remainders
               fc.constantFrom(1, 2, 3),
               fc.integer(),
               (rows, cols, n, threads, seed) => {
@@ -420,6 +420,22 @@ describe('infer/kernels', () => {
           const one = new Int32Array(rows);
           a.ternaryMatmul(packed, rows, cols, xq.subarray(0, cols), 1, one); // the GEMV kernel
           expect(Array.from(one)).to.deep.equal([-128 * cols, 128 * cols, 0, 0]);
+          // whole block pairs and 8 tokens (4 at −128, 4 at 127): the 2-row x 8-token tile, rows 0-1 and 2-3
+          const k = 4096;
+          const codes8 = new Int8Array(3 * k); // three rows: the last one is an odd row, paired with itself
+          for (let j = 0; j < k; j++) {
+            codes8[j] = 1;
+            codes8[k + j] = -1;
+            codes8[2 * k + j] = j % 2 ? 1 : -1;
+          }
+          const x8 = new Int8Array(8 * k);
+          x8.fill(-128, 0, 4 * k);
+          x8.fill(127, 4 * k);
+          const out8 = new Int32Array(8 * 3);
+          a.ternaryMatmul(repackTernary(codes8, 3, k), 3, k, x8, 8, out8);
+          const want8: number[] = [];
+          for (let t = 0; t < 8; t++) want8.push(...(t < 4 ? [-128 * k, 128 * k, 0] : [127 * k, -127 * k, 0]));
+          expect(Array.from(out8)).to.deep.equal(want8);
         });
 
         it('ternaryMatmul: rows longer than one int32 accumulation chunk (600,000 columns) stay exact', () => {
@@ -440,6 +456,23 @@ describe('infer/kernels', () => {
             a.ternaryMatmul(packed, 2, cols, xq, 1, got);
             expect(Array.from(got)).to.deep.equal(Array.from(want));
           }
+          // 8 tokens over whole block pairs (600,064 columns = 2,344 pairs): the 2-row x 8-token tile's
+          // single int32 accumulation per row and token
+          const c8 = 600_064;
+          const codes8 = new Int8Array(2 * c8);
+          for (let k = 0; k < c8; k++) {
+            codes8[k] = 1;
+            codes8[c8 + k] = k % 3 === 0 ? -1 : 1;
+          }
+          const packed8 = repackTernary(codes8, 2, c8);
+          const x8 = new Int8Array(8 * c8);
+          for (let t = 0; t < 8; t++) x8.fill(t % 2 ? 127 : -128, t * c8, (t + 1) * c8);
+          const want8 = new Int32Array(16);
+          ref.ternaryMatmul(packed8, 2, c8, x8, 8, want8);
+          expect(want8[0]).to.equal(-128 * c8);
+          const got8 = new Int32Array(16);
+          a.ternaryMatmul(packed8, 2, c8, x8, 8, got8);
+          expect(Array.from(got8)).to.deep.equal(Array.from(want8));
         });
 
         it('ternaryMatmulScaled: bit-identical floats per tensor, per row and per group of 32/64/96/128/256', () => {
@@ -447,7 +480,7 @@ describe('infer/kernels', () => {
             fc.property(
               fc.integer({ min: 1, max: 40 }),
               fc.constantFrom(64, 128, 200, 256, 512, 640, 1000),
-              fc.constantFrom(1, 3, 7),
+              fc.constantFrom(1, 3, 7, 8, 13),
               fc.constantFrom('tensor', 'row', 32, 64, 96, 128, 256),
               fc.constantFrom(1, 2),
               fc.integer(),
@@ -468,6 +501,24 @@ describe('infer/kernels', () => {
             ),
             { numRuns: 40 },
           );
+        });
+
+        it('ternaryMatmulScaled: bit-identical floats through the 8-token tile and its vector rescale (per tensor and per row)', () => {
+          for (const [rows, cols, n] of [[37, 512, 16], [64, 768, 19], [5, 256, 8], [130, 1024, 27]] as const)
+            for (const mode of ['tensor', 'row'] as const)
+              for (const threads of [1, 2]) {
+                const rng = new Rng(rows * 1000 + cols + n);
+                const packed = repackTernary(randCodes(rng, rows * cols), rows, cols);
+                const xq = randInt8(rng, n * cols);
+                const sx = randScales(rng, n);
+                const scale = randScales(rng, mode === 'tensor' ? 1 : rows);
+                const want = new Float32Array(n * rows);
+                const got = new Float32Array(n * rows);
+                ref.ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, 0, want);
+                a.setThreads(threads);
+                a.ternaryMatmulScaled(packed, rows, cols, xq, sx, n, scale, 0, got);
+                expectSameBits(got, want, `rows ${rows} cols ${cols} n ${n} ${mode} threads ${threads}`);
+              }
         });
 
         it('quantizeActivations: bit-identical codes and scales, halves included', () => {
