@@ -120,6 +120,9 @@ BITNET_VNNI void dot_vnni(const uint8_t* w, const int8_t* const* x, const int8_t
 // hardware prefetcher alone left a single core at ~75% of its read bandwidth (measured).
 constexpr int64_t kPrefetch = 8192;
 
+// The two 256-bit halves of v added lane by lane.
+BITNET_VNNI inline __m256i half(__m512i v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); }
+
 template <int T>
 BITNET_VNNI void dot_vnni512(const uint8_t* w, const int8_t* const* x, const int8_t* const* xi, int64_t b0,
                              int64_t b1, int32_t* res) {
@@ -159,7 +162,7 @@ BITNET_VNNI void dot_vnni512(const uint8_t* w, const int8_t* const* x, const int
     for (int t = 0; t < T; t++) {
       const __m512i s = _mm512_add_epi32(_mm512_add_epi32(acc[t][0], _mm512_srai_epi32(acc[t][1], 2)),
                                          _mm512_add_epi32(_mm512_srai_epi32(acc[t][2], 4), _mm512_srai_epi32(acc[t][3], 6)));
-      total[t] += hsum_epi32(_mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1)));
+      total[t] += hsum_epi32(half(s));
     }
   }
   for (int t = 0; t < T; t++) res[t] = static_cast<int32_t>(total[t]);
@@ -174,8 +177,6 @@ BITNET_VNNI void dot_vnni512(const uint8_t* w, const int8_t* const* x, const int
 // below 2^31; longer rows take dot_vnni512.
 constexpr int kWideTile = 8;
 constexpr int64_t kWideMaxPairs = ((int64_t{1} << 31) - 1) / 6144;
-
-BITNET_VNNI inline __m256i half(__m512i v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); }
 
 // [sum of a0 .. sum of a7] (the 16 int32 lanes of each). By value: an array whose address reached
 // here kept GCC from holding the accumulators in registers (it stored them to the stack every pair).
@@ -268,7 +269,7 @@ BITNET_VNNI void gemv_vnni512(const uint8_t* packed, int64_t row_bytes, int64_t 
     }
     const __m512i s = _mm512_add_epi32(_mm512_add_epi32(a0, _mm512_srai_epi32(a1, 2)),
                                        _mm512_add_epi32(_mm512_srai_epi32(a2, 4), _mm512_srai_epi32(a3, 6)));
-    int32_t v = hsum_epi32(_mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1)));
+    int32_t v = hsum_epi32(half(s));
     if (nblocks & 1) {
       int32_t one;
       const int8_t* xs[1] = {x};
@@ -534,9 +535,8 @@ void ternary_matmul_scaled(const uint8_t* packed, int64_t rows, int64_t cols, co
   make_plan(p, rows, cols, xq, n, scale_mode == 2 ? group_size : 0);
   // The rescale in double, in the same order as the TS reference, so both give the same float.
   const int64_t nseg = p.nseg;
-  const bool vnni = isa() == Isa::Avx512Vnni;
   run_plan(packed, p, [&](int64_t i0, int tile, int64_t r0, int64_t r1, const int32_t* acc) {
-    if (tile == kWideTile && vnni && scale_mode != 2)  // a 2-row x 8-token tile's chunk (nseg == 1)
+    if (tile == kWideTile && scale_mode != 2)  // a 2-row x 8-token tile's chunk: VNNI only, nseg == 1
       return rescale_tile8(acc, r1 - r0, scale_mode == 1 ? scale + r0 : nullptr, static_cast<double>(scale[0]), sx + i0,
                            y + i0 * rows + r0, rows);
     for (int t = 0; t < tile; t++) {
